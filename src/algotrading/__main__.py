@@ -1,0 +1,7 @@
+"""``python -m algotrading`` runs the command line."""
+
+import sys
+
+from algotrading.cli import main
+
+sys.exit(main())

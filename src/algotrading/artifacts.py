@@ -1,0 +1,79 @@
+"""Names and formats of the files a run leaves in its folder (``reports/<D>/``), so the
+pipeline that writes them and the notebooks that read them agree in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from algotrading.config import Universe
+from algotrading.data.snapshot import MarketSnapshot
+from algotrading.fsutil import atomic_write_json, atomic_write_parquet
+
+BARS = "bars.parquet"
+HEALTH = "data_health.parquet"
+CONTEXT = "context.json"
+RUN = "run.json"
+LOG = "run.log"
+REPORT_HTML = "report.html"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a notebook needs to know about the run besides the data."""
+
+    session_date: dt.date
+    mode: str
+    universe: Universe
+    generated_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_date": self.session_date.isoformat(),
+            "mode": self.mode,
+            "universe": self.universe.model_dump(),
+            "generated_at": self.generated_at,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "RunContext":
+        return cls(
+            session_date=dt.date.fromisoformat(doc["session_date"]),
+            mode=doc["mode"],
+            universe=Universe.model_validate(doc["universe"]),
+            generated_at=doc["generated_at"],
+        )
+
+
+def write_snapshot(run_dir: Path, snapshot: MarketSnapshot, context: RunContext) -> None:
+    """Persist the validated data and the run context for the notebooks."""
+    atomic_write_parquet(run_dir / BARS, snapshot.bars)
+    atomic_write_parquet(run_dir / HEALTH, snapshot.health)
+    doc = context.to_json() | {"provider": snapshot.provider, "data_fingerprint": snapshot.fingerprint}
+    atomic_write_json(run_dir / CONTEXT, doc)
+
+
+def read_snapshot(run_dir: Path) -> tuple[MarketSnapshot, RunContext]:
+    """Read what :func:`write_snapshot` wrote; a missing file names the step that makes it."""
+    missing = [n for n in (BARS, HEALTH, CONTEXT) if not (run_dir / n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{run_dir} lacks {', '.join(missing)}: run `algotrading daily` to create them, "
+            "or pass run_dir=None to load the data in the notebook"
+        )
+    doc = json.loads((run_dir / CONTEXT).read_text())
+    context = RunContext.from_json(doc)
+    health = pd.read_parquet(run_dir / HEALTH)
+    snapshot = MarketSnapshot(
+        session_date=context.session_date,
+        provider=doc["provider"],
+        bars=pd.read_parquet(run_dir / BARS),
+        health=health,
+        fingerprint=doc["data_fingerprint"],
+    )
+    return snapshot, context

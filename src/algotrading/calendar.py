@@ -1,0 +1,129 @@
+"""NYSE sessions from exchange-calendars (XNYS): holidays, early closes, and when a
+session's daily bar is final.
+
+Dates are session labels (``datetime.date``); instants are timezone-aware. A daily bar
+is treated as final ``settle_minutes`` after the session's close (4:00 PM ET, or 1:00 PM
+on early-close days), which is also when the free Alpaca data plan serves it (DESIGN §8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import pandas as pd
+
+NY = ZoneInfo("America/New_York")
+DEFAULT_SETTLE_MINUTES = 15
+#: Calendar bounds: wider than any date the product queries (DESIGN §9).
+FIRST_DATE = dt.date(2000, 1, 1)
+
+
+class CalendarRangeError(ValueError):
+    """A date outside the span the calendar was built for."""
+
+
+@lru_cache(maxsize=1)
+def _xnys() -> xcals.ExchangeCalendar:
+    end = dt.date.today() + dt.timedelta(days=2 * 366)
+    return xcals.get_calendar("XNYS", start=FIRST_DATE.isoformat(), end=end.isoformat())
+
+
+def _label(day: dt.date | str | pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(day)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(NY).tz_localize(None)
+    ts = ts.normalize()
+    cal = _xnys()
+    if not cal.first_session <= ts <= cal.last_session:
+        raise CalendarRangeError(
+            f"{ts.date()} is outside the NYSE calendar's range "
+            f"({cal.first_session.date()} .. {cal.last_session.date()})"
+        )
+    return ts
+
+
+def to_date(day: dt.date | str | pd.Timestamp) -> dt.date:
+    """Parse ``YYYY-MM-DD`` (or a date/timestamp) into a ``date``."""
+    return pd.Timestamp(day).date()
+
+
+def is_session(day: dt.date | str) -> bool:
+    """True when the NYSE trades on ``day``."""
+    return bool(_xnys().is_session(_label(day)))
+
+
+def previous_session(day: dt.date | str) -> dt.date:
+    """The last session strictly before ``day`` (any date, session or not)."""
+    return _xnys().date_to_session(_label(day) - pd.Timedelta(days=1), direction="previous").date()
+
+
+def next_session(day: dt.date | str) -> dt.date:
+    """The first session strictly after ``day``."""
+    return _xnys().date_to_session(_label(day) + pd.Timedelta(days=1), direction="next").date()
+
+
+def sessions_between(start: dt.date | str, end: dt.date | str) -> list[dt.date]:
+    """Sessions in ``[start, end]``, both inclusive."""
+    labels = _xnys().sessions_in_range(_label(start), _label(end))
+    return [d.date() for d in labels]
+
+
+def sessions_index(start: dt.date | str, end: dt.date | str) -> pd.DatetimeIndex:
+    """Sessions in ``[start, end]`` as a tz-naive ``DatetimeIndex`` (for frame alignment)."""
+    return pd.DatetimeIndex(_xnys().sessions_in_range(_label(start), _label(end)))
+
+
+def session_window(end: dt.date | str, count: int) -> list[dt.date]:
+    """The ``count`` sessions ending with ``end`` (``end`` itself must be a session)."""
+    label = _label(end)
+    cal = _xnys()
+    if not cal.is_session(label):
+        raise ValueError(f"{label.date()} is not an NYSE session")
+    idx = cal.sessions.get_loc(label)
+    start = max(0, idx - count + 1)
+    return [d.date() for d in cal.sessions[start : idx + 1]]
+
+
+def session_close(day: dt.date | str) -> dt.datetime:
+    """The session's close in America/New_York (16:00, or 13:00 on early-close days)."""
+    label = _label(day)
+    if not _xnys().is_session(label):
+        raise ValueError(f"{label.date()} is not an NYSE session")
+    return _xnys().session_close(label).tz_convert(NY).to_pydatetime()
+
+
+def is_early_close(day: dt.date | str) -> bool:
+    """True on sessions that close before 4:00 PM ET (e.g. the day after Thanksgiving)."""
+    return session_close(day).time() < dt.time(16, 0)
+
+
+def bar_final_at(day: dt.date | str, settle_minutes: int = DEFAULT_SETTLE_MINUTES) -> dt.datetime:
+    """When the session's daily bar may be used: its close plus ``settle_minutes``."""
+    return session_close(day) + dt.timedelta(minutes=settle_minutes)
+
+
+def is_bar_final(day: dt.date | str, now: dt.datetime, settle_minutes: int = DEFAULT_SETTLE_MINUTES) -> bool:
+    """True once ``now`` (timezone-aware) has reached :func:`bar_final_at` for ``day``."""
+    return _aware(now) >= bar_final_at(day, settle_minutes)
+
+
+def latest_completed_session(now: dt.datetime, settle_minutes: int = DEFAULT_SETTLE_MINUTES) -> dt.date:
+    """The most recent session whose bar is final at ``now`` (timezone-aware).
+
+    Before 4:15 PM ET on a session day (1:15 PM on an early close) that is the previous
+    session; on a weekend or holiday it is the last session before it.
+    """
+    now = _aware(now)
+    today = now.astimezone(NY).date()
+    if is_session(today) and is_bar_final(today, now, settle_minutes):
+        return today
+    return previous_session(today)
+
+
+def _aware(now: dt.datetime) -> dt.datetime:
+    if now.tzinfo is None:
+        raise ValueError("'now' must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    return now

@@ -1,0 +1,585 @@
+"""Configuration: non-secret defaults from ``params/*.yaml``, overridden by the seed's
+environment variables (or a git-ignored ``.env``), checked field by field and across
+fields before anything is fetched (DESIGN §7).
+
+Every problem becomes one line naming the variable (or YAML key), the value and the fix;
+all problems found are reported together in a :class:`ConfigError` (the cross-field
+checks run once every single value is valid). Secrets are ``SecretStr`` and only ever leave this module through
+:meth:`Settings.secret_values` (for log redaction) and the clients that need them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from algotrading.paths import Paths
+
+SYMBOL_RE = re.compile(r"^\^?[A-Z][A-Z0-9.\-]{0,9}$")
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class ConfigError(Exception):
+    """One or more configuration problems; each item names the setting and the fix."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def __str__(self) -> str:
+        lines = [f"Configuration problem{'s' if len(self.problems) > 1 else ''}:"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class Mode(StrEnum):
+    """Where orders and data come from (DESIGN §1)."""
+
+    DEMO = "demo"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SafetyParams(_Section):
+    """$1K account limits (Requirement 2.1)."""
+
+    portfolio_size: float = Field(gt=0, description="account size in dollars, e.g. 1000")
+    max_position_size: float = Field(gt=0, description="dollars, e.g. 300")
+    max_position_pct: float = Field(gt=0, le=100, description="a percent of equity, e.g. 30")
+    min_position_size: float = Field(gt=0, description="dollars, e.g. 50")
+    min_trade_size: float = Field(gt=0, description="dollars, e.g. 50")
+    min_cash_buffer: float = Field(ge=0, description="dollars, e.g. 100")
+    max_positions: int = Field(ge=1, le=50, description="a whole number of positions, e.g. 4")
+
+
+class CircuitBreakerParams(_Section):
+    """Market limits beyond which new buys pause."""
+
+    spy_daily_move_pct: float = Field(gt=0, lt=100, description="a percent, e.g. 5")
+    spy_volatility_20d_pct: float = Field(gt=0, lt=1000, description="annualised percent, e.g. 40")
+    vix_max: float = Field(gt=0, description="a VIX level, e.g. 35")
+
+
+class RiskParams(_Section):
+    """Drawdown halt, emergency stop and circuit breaker (Requirement 2.3)."""
+
+    max_drawdown_pct: float = Field(gt=0, lt=100, description="a percent between 0 and 100, e.g. 15")
+    max_daily_loss_pct: float = Field(gt=0, lt=100, description="a percent between 0 and 100, e.g. 10")
+    emergency_stop_enabled: bool = Field(description="true or false")
+    circuit_breaker_enabled: bool = Field(description="true or false")
+    circuit_breaker: CircuitBreakerParams
+
+
+class RankingParams(_Section):
+    """Signal ranking (Requirement 3.1)."""
+
+    momentum_lookback_days: int = Field(ge=5, le=365, description="calendar days, e.g. 90")
+    min_momentum_threshold: float = Field(ge=-1, le=1, description="a fraction, e.g. 0 or 0.05 for 5%")
+    confidence_weight: float = Field(ge=0, le=1, description="a fraction, e.g. 0.5")
+    momentum_weight: float = Field(ge=0, le=1, description="a fraction, e.g. 0.5")
+    max_correlation: float = Field(gt=0, le=1, description="a correlation, e.g. 0.8")
+
+
+class AlpacaDataParams(_Section):
+    """Alpaca market-data client behaviour (DESIGN §8)."""
+
+    feed: Literal["iex", "sip"] = Field(description="iex or sip")
+    timeout_seconds: float = Field(gt=0, le=300, description="seconds, e.g. 30")
+    retry_attempts: int = Field(ge=1, le=10, description="tries, e.g. 4")
+    retry_wait_seconds: float = Field(ge=0, le=60, description="seconds, e.g. 1")
+    retry_max_wait_seconds: float = Field(ge=0, le=600, description="seconds, e.g. 30")
+
+
+class ValidationParams(_Section):
+    """Per-symbol data checks (see ``algotrading.data.validation``)."""
+
+    max_missing_sessions: int = Field(ge=0, description="sessions, e.g. 3")
+    max_zero_volume_sessions: int = Field(ge=0, description="sessions, e.g. 5")
+    split_jump_pct: float = Field(gt=0, lt=100, description="a percent, e.g. 30")
+    split_max_dollar_volume_ratio: float = Field(gt=0, description="a multiple, e.g. 5")
+    extreme_jump_pct: float = Field(gt=0, description="a percent, e.g. 80")
+    ohlc_tolerance: float = Field(ge=0, lt=0.1, description="a fraction, e.g. 0.0001")
+
+
+class DataParams(_Section):
+    """What a run loads and how it is checked."""
+
+    history_sessions: int = Field(ge=260, le=10_000, description="sessions, at least 260, e.g. 756")
+    alpaca: AlpacaDataParams
+    validation: ValidationParams
+
+
+class ScheduleParams(_Section):
+    """When the daily run happens (Requirement 1.1)."""
+
+    daily_execution_time: str = Field(description="HH:MM in America/New_York, e.g. 16:30")
+    bar_settle_minutes: int = Field(ge=0, le=120, description="minutes, e.g. 15")
+    notebook_cell_timeout_seconds: int = Field(ge=10, le=7200, description="seconds, e.g. 600")
+
+    @field_validator("daily_execution_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not TIME_RE.match(value):
+            raise ValueError("must be HH:MM on a 24-hour clock")
+        return value
+
+
+class EmailParams(_Section):
+    """Email delivery; the password is a secret and lives in :class:`Settings`."""
+
+    smtp_server: str | None = Field(description="a host name, e.g. smtp.gmail.com")
+    smtp_port: int = Field(ge=1, le=65535, description="587 (STARTTLS) or 465 (TLS)")
+    username: str | None = Field(description="the SMTP login, e.g. you@gmail.com")
+    from_address: str | None = Field(description="an address, e.g. you@gmail.com")
+    to: list[str] = Field(description="comma-separated addresses")
+    timeout_seconds: float = Field(gt=0, le=300, description="seconds, e.g. 30")
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [a.strip() for a in re.split(r"[,;]", value) if a.strip()]
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if "@" not in a]
+        if bad:
+            raise ValueError(f"not email addresses: {', '.join(bad)}")
+        return value
+
+
+class Universe(_Section):
+    """Symbols in named groups, plus the market references (``params/universe.yaml``)."""
+
+    groups: dict[str, list[str]] = Field(description="group name -> list of symbols")
+    benchmark: str = Field(description="a symbol, e.g. SPY")
+    volatility_index: str | None = Field(description="an index symbol, e.g. ^VIX, or null")
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, groups: dict[str, list[str]]) -> dict[str, list[str]]:
+        problems, seen = [], {}
+        if not groups:
+            problems.append("no groups")
+        for name, symbols in groups.items():
+            if not symbols:
+                problems.append(f"group '{name}' is empty")
+            for s in symbols:
+                if not SYMBOL_RE.match(str(s)):
+                    problems.append(f"'{s}' in group '{name}' is not a ticker (use upper case, e.g. BRK-B)")
+                elif s in seen:
+                    problems.append(f"'{s}' is in both '{seen[s]}' and '{name}'")
+                seen.setdefault(s, name)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return groups
+
+    @field_validator("benchmark", "volatility_index")
+    @classmethod
+    def _symbol(cls, value: str | None) -> str | None:
+        if value is not None and not SYMBOL_RE.match(value):
+            raise ValueError(f"'{value}' is not a ticker")
+        return value
+
+    @property
+    def symbols(self) -> list[str]:
+        """Tradable symbols in file order."""
+        return [s for group in self.groups.values() for s in group]
+
+    @property
+    def market_symbols(self) -> list[str]:
+        """Reference series the run needs besides the tradable symbols."""
+        extra = [self.benchmark] + ([self.volatility_index] if self.volatility_index else [])
+        return [s for s in extra if s not in self.symbols]
+
+    @property
+    def all_symbols(self) -> list[str]:
+        return self.symbols + self.market_symbols
+
+    def group_of(self, symbol: str) -> str:
+        """The group a symbol belongs to ("market" for the reference series)."""
+        for name, symbols in self.groups.items():
+            if symbol in symbols:
+                return name
+        return "market"
+
+
+SECTION_MODELS: dict[str, type[_Section]] = {
+    "safety": SafetyParams,
+    "risk": RiskParams,
+    "ranking": RankingParams,
+    "data": DataParams,
+    "schedule": ScheduleParams,
+    "email": EmailParams,
+    "universe": Universe,
+}
+
+#: The seed's environment variables that override a YAML value: NAME -> (section, key).
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "PORTFOLIO_SIZE": ("safety", "portfolio_size"),
+    "MAX_POSITION_SIZE": ("safety", "max_position_size"),
+    "MIN_POSITION_SIZE": ("safety", "min_position_size"),
+    "MIN_CASH_BUFFER": ("safety", "min_cash_buffer"),
+    "MAX_POSITIONS": ("safety", "max_positions"),
+    "MAX_DRAWDOWN_PCT": ("risk", "max_drawdown_pct"),
+    "MAX_DAILY_LOSS_PCT": ("risk", "max_daily_loss_pct"),
+    "EMERGENCY_STOP_ENABLED": ("risk", "emergency_stop_enabled"),
+    "CIRCUIT_BREAKER_ENABLED": ("risk", "circuit_breaker_enabled"),
+    "MOMENTUM_LOOKBACK_DAYS": ("ranking", "momentum_lookback_days"),
+    "MIN_MOMENTUM_THRESHOLD": ("ranking", "min_momentum_threshold"),
+    "CONFIDENCE_WEIGHT": ("ranking", "confidence_weight"),
+    "MOMENTUM_WEIGHT": ("ranking", "momentum_weight"),
+    "DAILY_EXECUTION_TIME": ("schedule", "daily_execution_time"),
+    "EMAIL_SMTP_SERVER": ("email", "smtp_server"),
+    "EMAIL_SMTP_PORT": ("email", "smtp_port"),
+    "EMAIL_USERNAME": ("email", "username"),
+    "EMAIL_FROM": ("email", "from_address"),
+    "EMAIL_TO": ("email", "to"),
+}
+_ENV_FOR_KEY = {v: k for k, v in ENV_OVERRIDES.items()}
+
+
+class EnvSettings(BaseSettings):
+    """Every variable AlgoTrading reads from the environment or ``.env``.
+
+    Values stay strings here; the section models parse them so a bad value is reported
+    with its variable name. ``extra="forbid"`` turns a misspelt name in ``.env`` into an
+    error instead of a silently ignored setting.
+    """
+
+    model_config = SettingsConfigDict(extra="forbid", case_sensitive=False, env_ignore_empty=True)
+
+    portfolio_size: str | None = None
+    max_position_size: str | None = None
+    min_position_size: str | None = None
+    min_cash_buffer: str | None = None
+    max_positions: str | None = None
+    max_drawdown_pct: str | None = None
+    max_daily_loss_pct: str | None = None
+    emergency_stop_enabled: str | None = None
+    circuit_breaker_enabled: str | None = None
+    momentum_lookback_days: str | None = None
+    min_momentum_threshold: str | None = None
+    confidence_weight: str | None = None
+    momentum_weight: str | None = None
+    daily_execution_time: str | None = None
+    email_smtp_server: str | None = None
+    email_smtp_port: str | None = None
+    email_username: str | None = None
+    email_from: str | None = None
+    email_to: str | None = None
+    paper_trading_mode: str | None = None
+    production_mode: str | None = None
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    email_password: SecretStr | None = None
+    alpaca_base_url: str | None = None
+    alpaca_data_url: str | None = None
+    alert_webhook_url: SecretStr | None = None
+
+
+class AlpacaSettings(BaseModel):
+    """Alpaca credentials and endpoints (``*_url`` override alpaca-py's base URLs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    base_url: str | None = None
+    data_url: str | None = None
+
+    @property
+    def has_keys(self) -> bool:
+        return self.api_key is not None and self.secret_key is not None
+
+
+class Settings(BaseModel):
+    """The effective, validated configuration of one run."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    mode: Mode
+    paper_trading_mode: bool
+    production_mode: bool
+    safety: SafetyParams
+    risk: RiskParams
+    ranking: RankingParams
+    data: DataParams
+    schedule: ScheduleParams
+    email: EmailParams
+    universe: Universe
+    alpaca: AlpacaSettings
+    email_password: SecretStr | None = None
+    alert_webhook_url: SecretStr | None = None
+    paths: Paths
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    def secret_values(self) -> list[str]:
+        """The raw secret strings, for redacting logs; never print these."""
+        secrets = [self.alpaca.api_key, self.alpaca.secret_key, self.email_password, self.alert_webhook_url]
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with every secret replaced by ``***`` (or ``None``)."""
+
+        def hide(secret: SecretStr | None) -> str | None:
+            return None if secret is None else "***"
+
+        out: dict[str, Any] = {
+            "mode": self.mode.value,
+            "paper_trading_mode": self.paper_trading_mode,
+            "production_mode": self.production_mode,
+        }
+        for name in SECTION_MODELS:
+            out[name] = getattr(self, name).model_dump()
+        out["alpaca"] = {
+            "api_key": hide(self.alpaca.api_key),
+            "secret_key": hide(self.alpaca.secret_key),
+            "base_url": self.alpaca.base_url,
+            "data_url": self.alpaca.data_url,
+        }
+        out["email"]["password"] = hide(self.email_password)
+        out["alert_webhook_url"] = hide(self.alert_webhook_url)
+        out["paths"] = {k: str(v) if v is not None else None for k, v in vars(self.paths).items()}
+        return out
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_settings(paths: Paths | None = None) -> Settings:
+    """Read, merge and check the configuration; raise :class:`ConfigError` listing every
+    problem. Touches only local files and the environment, never the network."""
+    paths = paths or Paths.from_env()
+    problems: list[str] = []
+
+    env = _read_env(paths, problems)
+    raw_sections, sources = _read_yaml_sections(paths.params_dir, problems)
+    if env is not None:
+        _apply_env_overrides(env, raw_sections, sources)
+
+    sections: dict[str, Any] = {}
+    for name, model in SECTION_MODELS.items():
+        if name not in raw_sections:
+            continue
+        try:
+            sections[name] = model.model_validate(raw_sections[name])
+        except ValidationError as exc:
+            problems += [_describe_error(name, err, sources) for err in exc.errors()]
+
+    if env is None:
+        raise ConfigError(problems)
+    flags = _read_flags(env, problems)
+    alpaca = AlpacaSettings(
+        api_key=env.alpaca_api_key,
+        secret_key=env.alpaca_secret_key,
+        base_url=env.alpaca_base_url,
+        data_url=env.alpaca_data_url,
+    )
+    mode = _derive_mode(*flags, alpaca, problems) if flags is not None else None
+    if problems or flags is None or mode is None:
+        raise ConfigError(problems)  # cross-field checks need every section valid first
+
+    paper, production = flags
+    settings = Settings(
+        mode=mode,
+        paper_trading_mode=paper,
+        production_mode=production,
+        alpaca=alpaca,
+        email_password=env.email_password,
+        alert_webhook_url=env.alert_webhook_url,
+        paths=paths,
+        sources={f"{s}.{k}": v for (s, k), v in sources.items()},
+        **sections,
+    )
+    problems += cross_field_problems(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _read_env(paths: Paths, problems: list[str]) -> EnvSettings | None:
+    env_file = paths.env_file if paths.env_file is not None and paths.env_file.is_file() else None
+    try:
+        return EnvSettings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        known = [name.upper() for name in EnvSettings.model_fields]
+        for err in exc.errors():
+            key = str(err["loc"][0]).upper()
+            if err["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" Did you mean {close[0]}?" if close else " Remove it or check its spelling."
+                problems.append(f"{env_file}: {key} is not a setting AlgoTrading knows.{hint}")
+            else:
+                problems.append(f"{key}: {err['msg']}.")
+        return None
+
+
+def _read_yaml_sections(
+    params_dir: Path, problems: list[str]
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], str]]:
+    """Load ``params/<section>.yaml`` for every section; record where each key came from."""
+    raw: dict[str, dict[str, Any]] = {}
+    sources: dict[tuple[str, str], str] = {}
+    if not params_dir.is_dir():
+        problems.append(
+            f"parameters folder {params_dir} does not exist: run from the AlgoTrading clone, "
+            "or set ALGOTRADING_PARAMS_DIR to a folder holding the params/*.yaml files."
+        )
+        return raw, sources
+    for name in SECTION_MODELS:
+        path = params_dir / f"{name}.yaml"
+        label = f"params/{name}.yaml"
+        if not path.is_file():
+            problems.append(f"{label} is missing from {params_dir}: restore it from the repository.")
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            problems.append(f"{label} is not valid YAML ({exc}): fix the syntax.")
+            continue
+        if not isinstance(doc, dict):
+            problems.append(f"{label} must be a mapping of key: value lines, not {type(doc).__name__}.")
+            continue
+        raw[name] = doc
+        sources.update({(name, key): label for key in doc})
+    return raw, sources
+
+
+def _apply_env_overrides(
+    env: EnvSettings, raw: dict[str, dict[str, Any]], sources: dict[tuple[str, str], str]
+) -> None:
+    from_environment = {k.upper() for k in os.environ}
+    for var, (section, key) in ENV_OVERRIDES.items():
+        value = getattr(env, var.lower())
+        if value is None or section not in raw:
+            continue
+        raw[section][key] = value
+        sources[(section, key)] = "environment" if var in from_environment else ".env"
+
+
+def _read_flags(env: EnvSettings, problems: list[str]) -> tuple[bool, bool] | None:
+    """Parse PAPER_TRADING_MODE (default true) and PRODUCTION_MODE (default false)."""
+
+    class _Flags(BaseModel):
+        paper_trading_mode: bool = True
+        production_mode: bool = False
+
+    given = {k: v for k in ("paper_trading_mode", "production_mode") if (v := getattr(env, k)) is not None}
+    try:
+        flags = _Flags.model_validate(given)
+    except ValidationError as exc:
+        for err in exc.errors():
+            var = str(err["loc"][0]).upper()
+            problems.append(f"{var} = {err['input']!r}: not a boolean. Fix: set true or false.")
+        return None
+    return flags.paper_trading_mode, flags.production_mode
+
+
+def _derive_mode(paper: bool, production: bool, alpaca: AlpacaSettings, problems: list[str]) -> Mode:
+    """demo without keys, paper with keys, live only when explicitly configured (DESIGN §1)."""
+    if (alpaca.api_key is None) != (alpaca.secret_key is None):
+        have, missing = (
+            ("ALPACA_API_KEY", "ALPACA_SECRET_KEY") if alpaca.api_key else ("ALPACA_SECRET_KEY", "ALPACA_API_KEY")
+        )
+        problems.append(f"{have} is set but {missing} is not: set both (from the Alpaca dashboard) or neither (demo mode).")
+    if paper:
+        return Mode.PAPER if alpaca.has_keys else Mode.DEMO
+    if not production:
+        problems.append(
+            "PAPER_TRADING_MODE=false without PRODUCTION_MODE=true: live trading needs both. "
+            "Set PRODUCTION_MODE=true to trade real money, or PAPER_TRADING_MODE=true to stay on paper."
+        )
+    if not alpaca.has_keys:
+        problems.append(
+            "PAPER_TRADING_MODE=false (live trading) needs ALPACA_API_KEY and ALPACA_SECRET_KEY of the live "
+            "account: set them in .env, or set PAPER_TRADING_MODE=true."
+        )
+    return Mode.LIVE
+
+
+def cross_field_problems(s: Settings) -> list[str]:
+    """Combinations that cannot work, one message each (DESIGN §7)."""
+    p: list[str] = []
+    sf, rk, em = s.safety, s.ranking, s.email
+    if sf.min_position_size > sf.max_position_size:
+        p.append(
+            f"MIN_POSITION_SIZE (${sf.min_position_size:g}) is larger than MAX_POSITION_SIZE "
+            f"(${sf.max_position_size:g}): no buy could satisfy both. Lower MIN_POSITION_SIZE or raise MAX_POSITION_SIZE."
+        )
+    if sf.min_cash_buffer >= sf.portfolio_size:
+        p.append(
+            f"MIN_CASH_BUFFER (${sf.min_cash_buffer:g}) is not below PORTFOLIO_SIZE (${sf.portfolio_size:g}): "
+            "nothing could ever be bought. Lower MIN_CASH_BUFFER or raise PORTFOLIO_SIZE."
+        )
+    elif sf.max_positions * sf.min_position_size > sf.portfolio_size - sf.min_cash_buffer:
+        p.append(
+            f"MAX_POSITIONS x MIN_POSITION_SIZE ({sf.max_positions} x ${sf.min_position_size:g} = "
+            f"${sf.max_positions * sf.min_position_size:g}) exceeds PORTFOLIO_SIZE - MIN_CASH_BUFFER "
+            f"(${sf.portfolio_size:g} - ${sf.min_cash_buffer:g} = ${sf.portfolio_size - sf.min_cash_buffer:g}): "
+            "the account cannot hold that many minimum-size positions. Lower MAX_POSITIONS or "
+            "MIN_POSITION_SIZE, or raise PORTFOLIO_SIZE."
+        )
+    total = rk.confidence_weight + rk.momentum_weight
+    if abs(total - 1.0) > 1e-9:
+        p.append(
+            f"CONFIDENCE_WEIGHT + MOMENTUM_WEIGHT = {rk.confidence_weight:g} + {rk.momentum_weight:g} = {total:g}, "
+            "not 1: set them to fractions that sum to 1, e.g. 0.5 and 0.5."
+        )
+    hh, mm = (int(x) for x in s.schedule.daily_execution_time.split(":"))
+    earliest = 16 * 60 + s.schedule.bar_settle_minutes
+    if hh * 60 + mm < earliest:
+        p.append(
+            f"DAILY_EXECUTION_TIME={s.schedule.daily_execution_time} is before "
+            f"{earliest // 60}:{earliest % 60:02d} ET, when the day's bars are final (4:00 PM close + "
+            f"{s.schedule.bar_settle_minutes} min): set 16:30 (the default) or later."
+        )
+    if em.smtp_server and not em.to:
+        p.append("EMAIL_SMTP_SERVER is set but EMAIL_TO is empty: set EMAIL_TO=you@example.com (comma-separated for several).")
+    if em.smtp_server and not (em.from_address or em.username):
+        p.append("EMAIL_SMTP_SERVER is set but neither EMAIL_FROM nor EMAIL_USERNAME is: set EMAIL_FROM=you@example.com.")
+    if em.username and s.email_password is None:
+        p.append("EMAIL_USERNAME is set but EMAIL_PASSWORD is not: put the password (for Gmail an app password) in .env.")
+    if s.email_password is not None and not em.username:
+        p.append("EMAIL_PASSWORD is set but EMAIL_USERNAME is not: set EMAIL_USERNAME to the SMTP login.")
+    return p
+
+
+def _describe_error(section: str, err: Any, sources: dict[tuple[str, str], str]) -> str:
+    """Turn one pydantic error into 'where = value: what is wrong. Expected: ...'."""
+    loc = [str(x) for x in err["loc"]]
+    key = loc[0] if loc else ""
+    dotted = ".".join(loc)
+    label = f"params/{section}.yaml"
+    model = SECTION_MODELS[section]
+    if err["type"] == "extra_forbidden":
+        known = list(model.model_fields) if len(loc) == 1 else []
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return f"{label}: unknown key '{dotted}'.{hint} Fix: correct or remove it."
+    if err["type"] == "missing":
+        return f"{label}: missing key '{dotted}'. Fix: add it (the repository's {label} has the default)."
+    env_var = _ENV_FOR_KEY.get((section, key)) if len(loc) == 1 else None
+    source = sources.get((section, key), label)
+    where = env_var if env_var and source in ("environment", ".env") else f"{label}: {dotted}"
+    if env_var and source == label:
+        where += f" [{env_var}]"
+    field = model.model_fields.get(key)
+    expected = f" Expected {field.description}." if field is not None and field.description and len(loc) == 1 else ""
+    msg = err["msg"]
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    return f"{where} = {err.get('input')!r}: {msg}.{expected}"

@@ -1,0 +1,85 @@
+"""The daily-bars frame every provider returns, and the protocol they share.
+
+A bars frame is long: one row per (symbol, session) with columns
+``symbol, date, open, high, low, close, volume``. ``date`` is the session label
+(tz-naive ``datetime64[ns]`` at midnight), prices are split- and dividend-adjusted
+float64, volume is float64. Rows are sorted by symbol then date. Strategies want wide
+frames (dates x symbols); :func:`to_wide` reshapes once per field (DESIGN §9: the
+reshape is most of a backtest's time, so do it once and reuse it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+BAR_COLUMNS = ("symbol", "date", *PRICE_COLUMNS, "volume")
+
+
+class DataError(RuntimeError):
+    """Market data could not be obtained; the message says why and what to do."""
+
+
+@runtime_checkable
+class BarsProvider(Protocol):
+    """A source of adjusted daily OHLCV bars."""
+
+    name: str
+
+    def get_bars(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Bars for ``symbols`` on sessions in ``[start, end]`` (both inclusive), in the
+        long format above. A symbol with no data simply has no rows; the caller's
+        validation reports it."""
+        ...
+
+    def unavailable(self, symbols: Sequence[str]) -> dict[str, str]:
+        """Symbols this source cannot serve at all, with the reason (shown in the report)."""
+        ...
+
+
+def empty_bars() -> pd.DataFrame:
+    """A bars frame with no rows and the right dtypes."""
+    return normalize_bars(pd.DataFrame({c: [] for c in BAR_COLUMNS}))
+
+
+def normalize_bars(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coerce a frame to the bars schema: columns, dtypes, sort order, fresh index.
+
+    Raises ``ValueError`` naming missing columns; it does not drop bad rows (that is
+    the validation's job, which reports what it finds).
+    """
+    missing = [c for c in BAR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"bars frame lacks columns {missing}; expected {list(BAR_COLUMNS)}")
+    out = frame.loc[:, list(BAR_COLUMNS)].copy()
+    out["symbol"] = out["symbol"].astype(str)
+    out["date"] = pd.to_datetime(out["date"]).dt.normalize().astype("datetime64[ns]")
+    for col in (*PRICE_COLUMNS, "volume"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    return out.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+
+
+def to_wide(bars: pd.DataFrame, field: str = "close") -> pd.DataFrame:
+    """One field as a dates x symbols frame (NaN where a symbol has no bar)."""
+    wide = bars.pivot_table(index="date", columns="symbol", values=field, aggfunc="last", sort=True)
+    wide.columns.name = None
+    return wide
+
+
+def fingerprint(bars: pd.DataFrame) -> str:
+    """A stable sha256 of the frame's contents (same data -> same hash, run to run)."""
+    hashed = pd.util.hash_pandas_object(bars.loc[:, list(BAR_COLUMNS)], index=False)
+    return hashlib.sha256(np.ascontiguousarray(hashed.to_numpy()).tobytes()).hexdigest()
+
+
+def date_span(bars: pd.DataFrame) -> tuple[dt.date, dt.date] | None:
+    """First and last session in the frame, or ``None`` when it is empty."""
+    if bars.empty:
+        return None
+    return bars["date"].min().date(), bars["date"].max().date()

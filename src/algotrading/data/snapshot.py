@@ -1,0 +1,66 @@
+"""The market data one run decides on: bars up to the session, validated per symbol.
+
+The daily run builds it once and writes it to the run folder; notebooks read it back
+(or, opened by hand in JupyterLab, build it themselves through the same function).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from algotrading import calendar as cal
+from algotrading.config import DataParams, Universe
+from algotrading.data.bars import BarsProvider, DataError, fingerprint
+from algotrading.data.validation import EXCLUDED, usable_bars, validate_bars
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MarketSnapshot:
+    """Validated bars for one session and the health table that explains them."""
+
+    session_date: dt.date
+    provider: str
+    bars: pd.DataFrame  # usable symbols only, long format
+    health: pd.DataFrame  # one row per requested symbol
+    fingerprint: str  # of ``bars``
+
+    @property
+    def excluded(self) -> dict[str, str]:
+        """Symbol -> reason, for every excluded symbol."""
+        rows = self.health[self.health["status"] == EXCLUDED]
+        return dict(zip(rows["symbol"], rows["reason"], strict=True))
+
+
+def history_start(session_date: dt.date, sessions: int) -> dt.date:
+    """First session of the ``sessions``-long window ending at ``session_date``."""
+    return cal.session_window(session_date, sessions)[0]
+
+
+def load_snapshot(
+    provider: BarsProvider, universe: Universe, session_date: dt.date, params: DataParams
+) -> MarketSnapshot:
+    """Fetch the universe's bars for the history window ending at ``session_date`` and
+    validate them. Raises :class:`DataError` when no tradable symbol survives."""
+    start = history_start(session_date, params.history_sessions)
+    symbols = universe.all_symbols
+    raw = provider.get_bars(symbols, start, session_date)
+    raw = raw[raw["date"] <= pd.Timestamp(session_date)]
+    health = validate_bars(raw, symbols, session_date, params.validation, provider.unavailable(symbols))
+    health.insert(1, "group", [universe.group_of(s) for s in health["symbol"]])
+    bars = usable_bars(raw, health)
+    snapshot = MarketSnapshot(session_date, provider.name, bars, health, fingerprint(bars))
+    for symbol, reason in snapshot.excluded.items():
+        log.warning("excluded %s: %s", symbol, reason)
+    tradable = set(universe.symbols) - set(snapshot.excluded)
+    if not tradable:
+        raise DataError(
+            f"no symbol of the universe has usable data for {session_date} "
+            f"({len(snapshot.excluded)} excluded; see the reasons above)"
+        )
+    return snapshot

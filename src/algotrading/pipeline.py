@@ -1,0 +1,267 @@
+"""The daily run (DESIGN §3): resolve the session, take the lock, load and validate the
+data, execute the notebooks with papermill, render the report, record the run.
+
+Outputs are built in a staging folder and only replace ``reports/<D>/`` once every
+step succeeded, so a failed re-run never damages the outputs of an earlier good run;
+a failed run's partial outputs are kept in ``reports/failed/<D>-<run id>/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from algotrading import artifacts
+from algotrading.artifacts import RunContext
+from algotrading.config import ConfigError, Mode, Settings
+from algotrading.data import make_provider
+from algotrading.data.snapshot import MarketSnapshot, load_snapshot
+from algotrading.fsutil import atomic_write_json
+from algotrading.logs import add_redaction, run_log
+from algotrading.runinfo import git_revision, versions
+from algotrading.session import choose_session
+
+log = logging.getLogger(__name__)
+
+#: Notebooks of the daily run, in order; each reads the artifacts of the ones before.
+DAILY_NOTEBOOKS: tuple[str, ...] = ("90_daily_report.ipynb",)
+#: The notebook rendered to ``report.html``.
+REPORT_NOTEBOOK = "90_daily_report.ipynb"
+
+
+class RunError(RuntimeError):
+    """The run cannot proceed (exit code 1); the message says why and what to do."""
+
+
+@dataclass
+class RunResult:
+    """Outcome of ``algotrading daily``."""
+
+    exit_code: int
+    status: str  # ok | market_closed | failed
+    message: str
+    session_date: dt.date | None = None
+    report_dir: Path | None = None
+
+
+@dataclass
+class StepTimer:
+    """Times named steps and remembers which one is running (for failure reports)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    current: str | None = None
+
+    @contextmanager
+    def step(self, name: str, number: int, total: int) -> Iterator[None]:
+        self.current = name
+        log.info("[%d/%d] %s ...", number, total, name)
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        log.info("[%d/%d] %s done in %.1f s", number, total, name, self.seconds[name])
+        self.current = None
+
+
+@contextmanager
+def run_lock(state_dir: Path) -> Iterator[None]:
+    """One daily run at a time: an exclusive ``flock`` on ``state_dir/daily.lock``.
+
+    The lock dies with the process, so a crashed run never leaves it stuck.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "daily.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise RunError(
+                f"another daily run holds {path} ({holder}); wait for it to finish, then run again"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def check_writable(folder: Path) -> None:
+    """Fail early, before any data is fetched, when outputs could not be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise RunError(
+            f"cannot write to the reports folder {folder} ({exc.strerror or exc}): fix its permissions "
+            "or free disk space, or set ALGOTRADING_REPORTS_DIR to a writable folder"
+        ) from exc
+
+
+def preflight(settings: Settings) -> None:
+    """Configuration checks that need more than the settings themselves (exit code 2)."""
+    if settings.mode is Mode.DEMO:
+        from algotrading.data.bundled import BundledBarsProvider
+
+        available = set(BundledBarsProvider().symbols())
+        missing = [s for s in settings.universe.all_symbols if s not in available]
+        if missing:
+            raise ConfigError(
+                [
+                    f"params/universe.yaml: {', '.join(missing)} not in the bundled demo data "
+                    f"({len(available)} symbols, see src/algotrading/data/bundled/SOURCE.md). Remove them, "
+                    "or set ALPACA_API_KEY/ALPACA_SECRET_KEY to run in paper mode on Alpaca data."
+                ]
+            )
+
+
+def run_daily(settings: Settings, date: dt.date | None = None, now: dt.datetime | None = None) -> RunResult:
+    """``algotrading daily``. Raises ``ConfigError``/``UsageError`` for bad input (exit 2);
+    any failure inside the run is recorded and returned with exit code 1."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    choice = choose_session(settings, date, now)
+    if choice.session_date is None:
+        log.info("%s", choice.closed_reason)
+        return RunResult(0, "market_closed", choice.closed_reason or "market closed")
+    preflight(settings)
+    check_writable(settings.paths.reports_dir)
+    with run_lock(settings.paths.state_dir):
+        return _run_session(settings, choice.session_date, now)
+
+
+def _run_session(settings: Settings, session: dt.date, now: dt.datetime) -> RunResult:
+    reports = settings.paths.reports_dir
+    run_id = f"{now:%Y%m%dT%H%M%SZ}-{os.getpid()}"
+    staging = reports / ".staging" / f"{session}-{run_id}"
+    staging.mkdir(parents=True)
+    timer = StepTimer()
+    record: dict[str, Any] = {
+        "status": "running",
+        "session_date": session.isoformat(),
+        "mode": settings.mode.value,
+        "run_id": run_id,
+        "started_at": now.isoformat(timespec="seconds"),
+    }
+    redaction = add_redaction(settings.secret_values())
+    started = time.perf_counter()
+    error: Exception | None = None
+    with run_log(staging / artifacts.LOG, redaction):
+        log.info("daily run for %s in %s mode (run %s)", session, settings.mode.value, run_id)
+        try:
+            snapshot = _steps(settings, session, now, staging, timer)
+            record["data"] = _data_record(snapshot)
+        except Exception as exc:  # every failure is recorded, reported and returned as exit 1
+            error = exc
+            log.error("step %s failed: %s", timer.current, short_error(exc))
+            log.debug("traceback of the failure", exc_info=True)  # run.log only
+
+    record.update(
+        steps=timer.seconds,
+        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        duration_seconds=round(time.perf_counter() - started, 3),
+        versions=versions(),
+        git=git_revision(settings.paths.root),
+    )
+    if error is not None:
+        record.update(status="failed", failed_step=timer.current, error=redaction.redact(short_error(error)))
+        failed_dir = reports / "failed" / f"{session}-{run_id}"
+        atomic_write_json(staging / artifacts.RUN, record)
+        failed_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, failed_dir)
+        message = (
+            f"run for {session} failed at step '{timer.current}': {record['error']}. "
+            f"Partial outputs and the log are in {failed_dir}; earlier outputs in {reports / str(session)} are untouched."
+        )
+        log.error("%s", message)
+        return RunResult(1, "failed", message, session, failed_dir)
+
+    record["status"] = "ok"
+    final = reports / session.isoformat()
+    record["outputs"] = sorted(p.name for p in staging.iterdir()) + [artifacts.RUN]
+    atomic_write_json(staging / artifacts.RUN, record)
+    _promote(staging, final)
+    message = f"report for {session}: {final / artifacts.REPORT_HTML}"
+    log.info("done in %.1f s; %s", record["duration_seconds"], message)
+    return RunResult(0, "ok", message, session, final)
+
+
+def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path, timer: StepTimer) -> MarketSnapshot:
+    from algotrading.report.render import ensure_kernel, execute_notebook, render_html
+
+    total = 2 + len(DAILY_NOTEBOOKS) + 1
+    with timer.step("load_data", 1, total):
+        snapshot = load_snapshot(make_provider(settings), settings.universe, session, settings.data)
+    with timer.step("write_artifacts", 2, total):
+        context = RunContext(session, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
+        artifacts.write_snapshot(staging, snapshot, context)
+    kernel = ensure_kernel()
+    for number, name in enumerate(DAILY_NOTEBOOKS, start=3):
+        source = settings.paths.notebooks_dir / name
+        if not source.is_file():
+            raise RunError(f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR")
+        with timer.step(f"notebook:{Path(name).stem}", number, total):
+            execute_notebook(
+                source,
+                staging / name,
+                parameters={"session_date": session.isoformat(), "run_dir": "."},
+                cwd=staging,
+                cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
+                kernel_name=kernel,
+            )
+    with timer.step("render_html", total, total):
+        size = render_html(staging / REPORT_NOTEBOOK, staging / artifacts.REPORT_HTML, f"AlgoTrading report {session}")
+        log.info("report.html: %.1f MB", size / 1e6)
+    return snapshot
+
+
+def short_error(exc: BaseException, limit: int = 500) -> str:
+    """One readable line for a failure; a failing notebook cell is named by its number."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        text = f"{exc.ename}: {exc.evalue} (notebook cell [{exc.exec_count}])"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _data_record(snapshot: MarketSnapshot) -> dict[str, Any]:
+    bars = snapshot.bars
+    return {
+        "provider": snapshot.provider,
+        "symbols_requested": int(len(snapshot.health)),
+        "symbols_usable": int(len(snapshot.health) - len(snapshot.excluded)),
+        "excluded": snapshot.excluded,
+        "first_date": bars["date"].min().date().isoformat(),
+        "last_date": bars["date"].max().date().isoformat(),
+        "rows": int(len(bars)),
+        "fingerprint": snapshot.fingerprint,
+    }
+
+
+def _promote(staging: Path, final: Path) -> None:
+    """Replace ``final`` with ``staging`` (two renames on one filesystem)."""
+    if final.exists():
+        previous = staging.parent / f"{staging.name}.replaced"
+        os.replace(final, previous)
+        os.replace(staging, final)
+        shutil.rmtree(previous, ignore_errors=True)
+    else:
+        os.replace(staging, final)

@@ -1,0 +1,133 @@
+"""What the report notebook's cells call: load the run's data (or build it when the
+notebook is opened by hand), and turn it into tables and figures. No decisions here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import HTML
+from pandas.io.formats.style import Styler
+
+from algotrading import artifacts
+from algotrading.artifacts import RunContext
+from algotrading.data.bars import to_wide
+from algotrading.data.snapshot import MarketSnapshot
+from algotrading.data.validation import EXCLUDED, OK, WARNING
+from algotrading.report import universe as uni
+from algotrading.report.plotly_offline import use_offline_renderer
+
+STATUS_COLORS = {OK: "#e8f5e9", WARNING: "#fff8e1", EXCLUDED: "#ffebee"}
+
+
+@dataclass(frozen=True)
+class DailyView:
+    """The data one report shows."""
+
+    snapshot: MarketSnapshot
+    context: RunContext
+
+    @property
+    def close(self) -> pd.DataFrame:
+        return to_wide(self.snapshot.bars, "close")
+
+
+def setup() -> None:
+    """Figures that render offline in the HTML report and natively in JupyterLab."""
+    use_offline_renderer()
+    pd.set_option("display.max_rows", 200)
+
+
+def daily_view(session_date: str | None = None, run_dir: str | None = None) -> DailyView:
+    """The run's artifacts when ``run_dir`` is given (the daily run passes it); otherwise
+    load and validate the configured data here, exactly as the daily run does."""
+    if run_dir is not None:
+        snapshot, context = artifacts.read_snapshot(Path(run_dir))
+        return DailyView(snapshot, context)
+
+    from algotrading.config import load_settings
+    from algotrading.data import make_provider
+    from algotrading.data.snapshot import load_snapshot
+    from algotrading.session import choose_session
+
+    settings = load_settings()
+    now = dt.datetime.now(dt.timezone.utc)
+    requested = dt.date.fromisoformat(session_date) if session_date else None
+    choice = choose_session(settings, requested, now)
+    if choice.session_date is None:
+        raise ValueError(choice.closed_reason)
+    snapshot = load_snapshot(make_provider(settings), settings.universe, choice.session_date, settings.data)
+    context = RunContext(choice.session_date, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
+    return DailyView(snapshot, context)
+
+
+def summary(view: DailyView) -> Styler:
+    """Key facts of the run: session, mode, data source and how many symbols passed."""
+    health = view.snapshot.health
+    counts = health["status"].value_counts()
+    tradable = health[health["group"] != "market"]
+    first, last = view.snapshot.bars["date"].min(), view.snapshot.bars["date"].max()
+    facts = {
+        "Session": view.context.session_date.isoformat(),
+        "Mode": view.context.mode,
+        "Data source": view.snapshot.provider,
+        "Universe": f"{len(tradable)} symbols in {len(view.context.universe.groups)} groups",
+        "Data health": f"{counts.get(OK, 0)} ok, {counts.get(WARNING, 0)} warning, {counts.get(EXCLUDED, 0)} excluded",
+        "Bars loaded": f"{first:%Y-%m-%d} .. {last:%Y-%m-%d} ({view.snapshot.bars['date'].nunique()} sessions)",
+        "Data fingerprint": view.snapshot.fingerprint[:16],
+        "Generated": view.context.generated_at,
+    }
+    table = pd.DataFrame({"": list(facts.values())}, index=pd.Index(list(facts), name=None))
+    return table.style.set_caption("Run summary")
+
+
+HEALTH_SHOWN = ["symbol", "group", "status", "reason", "bars", "first_date", "last_date",
+                "missing_sessions", "zero_volume", "split_like_jumps"]
+
+
+def _health_styler(health: pd.DataFrame, caption: str) -> Styler:
+    def colour(row: pd.Series) -> list[str]:
+        return [f"background-color: {STATUS_COLORS.get(row['status'], 'white')}"] * len(row)
+
+    return health[HEALTH_SHOWN].style.apply(colour, axis=1).hide(axis="index").set_caption(caption)
+
+
+def health_table(view: DailyView) -> HTML:
+    """Symbols with a problem first (or a line saying there is none), then every
+    symbol's checks in a fold-out table (plain ``<details>``: no script needed)."""
+    order = {EXCLUDED: 0, WARNING: 1, OK: 2}
+    health = view.snapshot.health.sort_values(
+        ["status", "group", "symbol"], key=lambda s: s.map(order) if s.name == "status" else s
+    )
+    problems = health[health["status"] != OK]
+    if problems.empty:
+        head = f"<p><b>All {len(health)} symbols passed every check.</b></p>"
+    else:
+        head = _health_styler(problems, "Symbols with data problems (excluded ones are not traded this session)").to_html()
+    full = _health_styler(health, "Every symbol's checks").to_html()
+    return HTML(f"{head}<details><summary>All {len(health)} symbols</summary>{full}</details>")
+
+
+def universe_figure(view: DailyView) -> go.Figure:
+    """Equal-weight group indices vs the benchmark over the last year."""
+    universe = view.context.universe
+    return uni.group_indices_figure(uni.group_indices(view.close, universe), universe.benchmark)
+
+
+def returns_table(view: DailyView) -> Styler:
+    """Each symbol's 1M/3M/6M/1Y return, best 3-month first."""
+    table = uni.period_returns(view.close, view.context.universe)
+    horizons = [c for c in table.columns if c != "group"]
+    return (
+        table.style.format("{:+.1%}", subset=horizons, na_rep="n/a")
+        .background_gradient(cmap="RdYlGn", subset=horizons, vmin=-0.3, vmax=0.3)
+        .set_caption("Period returns (adjusted close)")
+    )
+
+
+def returns_figure(view: DailyView, horizon: str = "3M") -> go.Figure:
+    """Bar chart of every symbol's return over ``horizon``."""
+    return uni.returns_bar_figure(uni.period_returns(view.close, view.context.universe), horizon)

@@ -1,0 +1,97 @@
+"""Execute notebooks with papermill and render them to self-contained HTML with nbconvert.
+
+Papermill writes its parameters into the executed notebook, so only the session date
+and folders are ever passed (never a secret: DESIGN §7). Notebooks run in the run
+folder (``cwd``), so an executed notebook opened later from ``reports/<D>/`` finds its
+artifacts with ``run_dir="."``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+KERNEL_NAME = "algotrading"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "offline"
+
+
+def ensure_kernel() -> str:
+    """A kernelspec that runs *this* interpreter.
+
+    A user-level ``python3`` kernelspec may point at another Python without the
+    package, so runs use a dedicated ``algotrading`` kernelspec installed into this
+    environment; falls back to ``python3`` when the environment is read-only.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        spec = manager.get_kernel_spec(KERNEL_NAME)
+        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    try:
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=KERNEL_NAME, display_name="AlgoTrading (.venv)", prefix=sys.prefix)
+        return KERNEL_NAME
+    except OSError as exc:
+        log.warning("could not install the %s kernelspec (%s); using python3", KERNEL_NAME, exc)
+        return "python3"
+
+
+def execute_notebook(
+    source: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    cwd: Path,
+    cell_timeout: int,
+    kernel_name: str,
+) -> None:
+    """Run ``source`` with ``parameters`` into ``output``. On a failing cell papermill
+    saves the partly executed notebook to ``output`` and raises ``PapermillExecutionError``."""
+    import papermill as pm
+
+    pm.execute_notebook(
+        str(source),
+        str(output),
+        parameters=parameters,
+        cwd=str(cwd),
+        kernel_name=kernel_name,
+        execution_timeout=cell_timeout,
+        progress_bar=False,
+        log_output=False,
+        request_save_on_cell_execute=True,
+    )
+
+
+def render_html(notebook: Path, output: Path, title: str) -> int:
+    """Render an executed notebook to one HTML file that needs no network to view.
+
+    Code cells are hidden (the reader sees text, tables and figures). Returns the size
+    in bytes.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from algotrading.fsutil import atomic_write_text
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    atomic_write_text(output, body)
+    return len(body.encode("utf-8"))

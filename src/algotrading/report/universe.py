@@ -1,0 +1,89 @@
+"""How the universe has performed: period returns per symbol and equal-weight group
+indices against the benchmark, as tables and a plotly figure for the report."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from algotrading.config import Universe
+from algotrading.indicators import period_return, rebase
+
+#: Report horizons, in sessions.
+HORIZONS = {"1M": 21, "3M": 63, "6M": 126, "1Y": 252}
+
+
+def period_returns(close: pd.DataFrame, universe: Universe) -> pd.DataFrame:
+    """Per symbol: its group and its return over each horizon as of the last row.
+
+    Index series (``^VIX``) are left out. A horizon longer than the symbol's history is
+    NaN. Sorted by 3-month return.
+    """
+    indices = [s for s in close.columns if s.startswith("^")]  # an index level is not a return
+    close = close.drop(columns=indices)
+    last = {name: period_return(close, n).iloc[-1] for name, n in HORIZONS.items() if n < len(close)}
+    table = pd.DataFrame(last)
+    table.insert(0, "group", [universe.group_of(s) for s in table.index])
+    table.index.name = "symbol"
+    sort_by = "3M" if "3M" in table else table.columns[-1]
+    return table.sort_values(sort_by, ascending=False)
+
+
+def group_indices(close: pd.DataFrame, universe: Universe, sessions: int = 252) -> pd.DataFrame:
+    """Equal-weight index of each group over the last ``sessions`` sessions (start = 100),
+    plus the benchmark by itself."""
+    window = close.iloc[-(sessions + 1) :]
+    rebased = rebase(window)
+    tradable = [s for s in rebased.columns if universe.group_of(s) != "market"]
+    by_group = rebased[tradable].T.groupby(lambda s: universe.group_of(s)).mean().T
+    ordered = [g for g in universe.groups if g in by_group.columns]
+    out = by_group[ordered]
+    if universe.benchmark in rebased.columns:
+        out = out.assign(**{universe.benchmark: rebased[universe.benchmark]})
+    return out
+
+
+def group_indices_figure(indices: pd.DataFrame, benchmark: str) -> go.Figure:
+    """Lines of the group indices, the benchmark dashed."""
+    fig = go.Figure()
+    for name in indices.columns:
+        dashed = name == benchmark
+        fig.add_trace(
+            go.Scatter(
+                x=indices.index,
+                y=indices[name].round(2),
+                name=f"{name} (benchmark)" if dashed else name.replace("_", " "),
+                mode="lines",
+                line={"dash": "dash", "color": "black", "width": 2} if dashed else {"width": 1.6},
+            )
+        )
+    days = len(indices) - 1
+    fig.update_layout(
+        title=f"Universe performance: equal-weight groups vs {benchmark}, last {days} sessions (start = 100)",
+        yaxis_title="growth of 100",
+        hovermode="x unified",
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.15},
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+    )
+    return fig
+
+
+def returns_bar_figure(returns: pd.DataFrame, horizon: str = "3M") -> go.Figure:
+    """Every symbol's return over ``horizon``, coloured by group."""
+    data = returns.dropna(subset=[horizon]).sort_values(horizon)
+    fig = go.Figure()
+    for group, rows in data.groupby("group", sort=False):
+        fig.add_trace(
+            go.Bar(x=rows.index, y=(rows[horizon] * 100).round(2), name=str(group).replace("_", " "))
+        )
+    fig.update_layout(
+        title=f"{horizon} return by symbol (%)",
+        xaxis={"categoryorder": "total ascending", "tickangle": -60},
+        yaxis_title="%",
+        template="plotly_white",
+        barmode="relative",
+        legend={"orientation": "h", "y": -0.3},
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+    )
+    return fig

@@ -1,0 +1,50 @@
+"""Shared test setup.
+
+The environment is scrubbed at import time, before any test (or nbval's kernel, which
+inherits it) reads a setting: a developer's own keys or ``.env`` must never leak into
+tests, and tests must never reach Alpaca.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+_SCRUB_PREFIXES = ("ALPACA_", "EMAIL_", "ALGOTRADING_", "APCA_")
+_SEED_NAMES = {
+    "PORTFOLIO_SIZE", "MAX_POSITION_SIZE", "MIN_POSITION_SIZE", "MIN_CASH_BUFFER", "MAX_POSITIONS",
+    "MAX_DRAWDOWN_PCT", "MOMENTUM_LOOKBACK_DAYS", "MIN_MOMENTUM_THRESHOLD", "CONFIDENCE_WEIGHT",
+    "MOMENTUM_WEIGHT", "EMERGENCY_STOP_ENABLED", "CIRCUIT_BREAKER_ENABLED", "MAX_DAILY_LOSS_PCT",
+    "PAPER_TRADING_MODE", "PRODUCTION_MODE", "DAILY_EXECUTION_TIME", "ALERT_WEBHOOK_URL",
+}
+for _name in list(os.environ):
+    if _name.upper().startswith(_SCRUB_PREFIXES) or _name.upper() in _SEED_NAMES:
+        del os.environ[_name]
+os.environ["ALGOTRADING_ENV_FILE"] = ""  # read no .env unless a test asks for one
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="algotrading-tests-"))
+os.environ["ALGOTRADING_REPORTS_DIR"] = str(_SESSION_TMP / "reports")
+os.environ["ALGOTRADING_STATE_DIR"] = str(_SESSION_TMP / "state")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "state" / "numba-cache"))
+
+
+@pytest.fixture
+def workdirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Fresh reports/state folders and a private copy of params/ for one test."""
+    params = tmp_path / "params"
+    shutil.copytree(ROOT / "params", params)
+    dirs = {"params": params, "reports": tmp_path / "reports", "state": tmp_path / "state"}
+    monkeypatch.setenv("ALGOTRADING_PARAMS_DIR", str(params))
+    monkeypatch.setenv("ALGOTRADING_REPORTS_DIR", str(dirs["reports"]))
+    monkeypatch.setenv("ALGOTRADING_STATE_DIR", str(dirs["state"]))
+    return dirs
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_SESSION_TMP, ignore_errors=True)

@@ -1,0 +1,185 @@
+"""The daily run end to end in demo mode: a real Jupyter kernel through papermill, real
+nbconvert HTML, the real NYSE calendar; plus closed days, failures and the run lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import nbformat
+import pytest
+import time_machine
+
+from algotrading.cli import main
+from algotrading.config import load_settings
+from algotrading.data.bars import fingerprint
+from algotrading.data.bundled import BundledBarsProvider
+from algotrading.data.snapshot import history_start
+from algotrading.pipeline import RunError, run_daily, run_lock
+from algotrading.session import UsageError
+
+from .conftest import ROOT
+
+NY = ZoneInfo("America/New_York")
+LAST = dt.date(2025, 12, 31)
+PASSWORD = "distinctive-smtp-password-7731"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One real demo run (about 7 s), shared by the checks below."""
+    base = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALGOTRADING_REPORTS_DIR", str(base / "reports"))
+        mp.setenv("ALGOTRADING_STATE_DIR", str(base / "state"))
+        mp.setenv("EMAIL_USERNAME", "me@example.com")
+        mp.setenv("EMAIL_PASSWORD", PASSWORD)  # a secret that must not reach any output
+        settings = load_settings()
+        result = run_daily(settings)
+    return settings, result, base / "reports"
+
+
+def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
+    settings, result, reports = demo_run
+    assert (result.exit_code, result.status, result.session_date) == (0, "ok", LAST)
+    out = reports / "2025-12-31"
+    assert result.report_dir == out
+    assert {p.name for p in out.iterdir()} == {
+        "90_daily_report.ipynb", "bars.parquet", "context.json", "data_health.parquet",
+        "report.html", "run.json", "run.log",
+    }
+    assert not any((reports / ".staging").iterdir())
+    assert not (reports / "failed").exists()
+
+
+def test_report_html_is_self_contained_and_holds_the_figures(demo_run):
+    html = (demo_run[2] / "2025-12-31" / "report.html").read_text()
+    assert "<title>AlgoTrading report 2025-12-31</title>" in html
+    assert html.count("Plotly.newPlot(") == 2  # group indices and returns by symbol
+    assert html.count("plotly.js v") == 1  # plotly.js inlined once, not per figure
+    assert "Universe performance" in html and "Data health" in html
+    assert "All 61 symbols passed every check." in html
+    assert not re.search(r"<script[^>]*\bsrc=", html), "external script"
+    assert not re.search(r"<link[^>]*\bhref=[\"']https?:", html), "external stylesheet"
+    assert "session_date = None" not in html  # code cells are hidden
+
+
+def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
+    settings, _, reports = demo_run
+    run = json.loads((reports / "2025-12-31" / "run.json").read_text())
+    assert run["status"] == "ok" and run["session_date"] == "2025-12-31" and run["mode"] == "demo"
+    assert list(run["steps"]) == ["load_data", "write_artifacts", "notebook:90_daily_report", "render_html"]
+    assert all(seconds > 0 for seconds in run["steps"].values())
+    assert run["versions"]["pandas"].startswith("3.") and run["versions"]["vectorbt"].startswith("1.2")
+    symbols = settings.universe.all_symbols
+    bars = BundledBarsProvider().get_bars(symbols, history_start(LAST, settings.data.history_sessions), LAST)
+    assert run["data"]["fingerprint"] == fingerprint(bars)
+    assert (run["data"]["symbols_requested"], run["data"]["symbols_usable"], run["data"]["excluded"]) == (61, 61, {})
+    assert (run["data"]["first_date"], run["data"]["last_date"], run["data"]["rows"]) == ("2022-12-27", "2025-12-31", 61 * 756)
+    assert set(run["git"]) == {"revision", "dirty"}
+
+
+def test_notebook_gets_only_date_and_folder_as_parameters(demo_run):
+    nb = nbformat.read(demo_run[2] / "2025-12-31" / "90_daily_report.ipynb", as_version=4)
+    assert nb.metadata.papermill.parameters == {"session_date": "2025-12-31", "run_dir": "."}
+
+
+def test_run_log_is_json_lines_and_no_secret_reaches_any_output(demo_run):
+    out = demo_run[2] / "2025-12-31"
+    lines = (out / "run.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert records[0]["message"].startswith("daily run for 2025-12-31 in demo mode")
+    for path in out.rglob("*"):
+        assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed (.ci/run installs it)")
+def test_report_draws_its_figures_in_a_browser_without_network(demo_run, tmp_path):
+    report = demo_run[2] / "2025-12-31" / "report.html"
+    done = subprocess.run(
+        [
+            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",  # any fetch fails
+            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
+            "--dump-dom", report.as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert done.stdout.count('class="main-svg"') >= 4  # plotly drew both figures (2 svg layers each)
+
+
+def test_weekend_and_holiday_are_market_closed_and_write_nothing(workdirs):
+    settings = load_settings()
+    for day, why in [(dt.date(2025, 12, 27), "Saturday"), (dt.date(2025, 12, 25), "Christmas")]:
+        result = run_daily(settings, day)
+        assert (result.exit_code, result.status) == (0, "market_closed")
+        assert result.message == f"market closed: {day} is not an NYSE session ({why}); nothing to do"
+    assert not workdirs["reports"].exists()
+    assert not workdirs["state"].exists()
+
+
+def test_cli_market_closed_exits_0_and_bad_dates_exit_2(workdirs, capsys):
+    assert main(["daily", "--date", "2025-12-27"]) == 0
+    assert "market closed" in capsys.readouterr().out
+    assert main(["daily", "--date", "2026-11-20"]) == 2
+    assert "bundled data, which covers 2016-01-04 .. 2025-12-31" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["daily", "--date", "31/12/2025"])
+    assert info.value.code == 2
+    assert "use YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_a_session_whose_bars_are_not_final_is_refused(workdirs):
+    settings = load_settings()
+    with time_machine.travel(dt.datetime(2026, 11, 27, 13, 0, tzinfo=NY), tick=False):
+        with pytest.raises(UsageError, match=r"not final until 2026-11-27 13:15 ET"):
+            run_daily(settings, dt.date(2026, 11, 27))
+
+
+def test_a_second_concurrent_run_is_refused(workdirs):
+    settings = load_settings()
+    with run_lock(settings.paths.state_dir):
+        with pytest.raises(RunError, match="another daily run holds .*daily.lock .pid"):
+            run_daily(settings)
+    assert not (workdirs["reports"] / "2025-12-31").exists()
+
+
+def _failing_notebooks(tmp_path: Path) -> Path:
+    folder = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", folder)
+    path = folder / "90_daily_report.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell('raise RuntimeError("boom in a report cell")'))
+    nbformat.write(nb, path)
+    return folder
+
+
+def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkeypatch):
+    settings = load_settings()
+    assert run_daily(settings, LAST).exit_code == 0
+    good = workdirs["reports"] / "2025-12-31"
+    before = {p.name: p.read_bytes() for p in good.iterdir()}
+
+    monkeypatch.setenv("ALGOTRADING_NOTEBOOKS_DIR", str(_failing_notebooks(tmp_path)))
+    result = run_daily(load_settings(), LAST)
+    assert (result.exit_code, result.status) == (1, "failed")
+    assert "failed at step 'notebook:90_daily_report': RuntimeError: boom in a report cell" in result.message
+    assert {p.name: p.read_bytes() for p in good.iterdir()} == before  # untouched
+
+    failed = result.report_dir
+    assert failed.parent == workdirs["reports"] / "failed"
+    run = json.loads((failed / "run.json").read_text())
+    assert (run["status"], run["failed_step"]) == ("failed", "notebook:90_daily_report")
+    assert run["error"].startswith("RuntimeError: boom in a report cell (notebook cell [")
+    partial = nbformat.read(failed / "90_daily_report.ipynb", as_version=4)
+    assert any(o.get("ename") == "RuntimeError" for c in partial.cells for o in c.get("outputs", []))
+    log = [json.loads(line) for line in (failed / "run.log").read_text().splitlines()]
+    assert any("traceback" in r for r in log)  # the full traceback is kept in the run log

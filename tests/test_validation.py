@@ -1,0 +1,198 @@
+"""Data health: each check on a crafted bad frame, real splits in the raw-price fixture,
+and the bundled data passing clean."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from algotrading import calendar as cal
+from algotrading.config import load_settings
+from algotrading.data.bars import normalize_bars
+from algotrading.data.bundled import BundledBarsProvider
+from algotrading.data.validation import EXCLUDED, OK, WARNING, split_like_jumps, usable_bars, validate_bars
+
+from .conftest import FIXTURES
+
+D = dt.date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_settings().data.validation
+
+
+@pytest.fixture(scope="module")
+def clean() -> pd.DataFrame:
+    """Two real symbols, last 120 sessions of 2025."""
+    start = cal.session_window(D, 120)[0]
+    return BundledBarsProvider().get_bars(["AAPL", "XOM"], start, D)
+
+
+def row_of(health: pd.DataFrame, symbol: str) -> pd.Series:
+    return health.set_index("symbol").loc[symbol]
+
+
+def aapl(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["symbol"] == "AAPL"].copy()
+
+
+def check(frame: pd.DataFrame, params, symbols=("AAPL",), session=D) -> pd.Series:
+    health = validate_bars(normalize_bars(frame), list(symbols), session, params)
+    return row_of(health, symbols[0])
+
+
+def test_clean_data_passes(clean, params):
+    health = validate_bars(clean, ["AAPL", "XOM"], D, params)
+    assert health["status"].tolist() == [OK, OK]
+    assert health["reason"].tolist() == ["", ""]
+    assert health["bars"].tolist() == [120, 120]
+    assert usable_bars(clean, health).equals(clean)
+
+
+def test_no_data_and_order_of_rows(clean, params):
+    health = validate_bars(clean, ["XOM", "NOPE", "AAPL"], D, params)
+    assert health["symbol"].tolist() == ["XOM", "NOPE", "AAPL"]
+    nope = row_of(health, "NOPE")
+    assert nope["status"] == EXCLUDED
+    assert nope["reason"] == "no bars returned for the requested dates"
+    assert usable_bars(clean, health)["symbol"].unique().tolist() == ["AAPL", "XOM"]
+
+
+def test_stale_symbol(clean, params):
+    frame = aapl(clean).iloc[:-2]  # last bar 2025-12-29
+    row = check(frame, params)
+    assert row["status"] == EXCLUDED and row["stale"]
+    assert row["reason"] == "stale: last bar 2025-12-29, expected 2025-12-31"
+
+
+def test_rows_after_the_session_are_not_judged(clean, params):
+    row = check(aapl(clean), params, session=dt.date(2025, 12, 30))
+    assert row["status"] == OK and row["bars"] == 119 and row["last_date"] == dt.date(2025, 12, 30)
+
+
+def test_duplicates(clean, params):
+    frame = aapl(clean)
+    frame = pd.concat([frame, frame.iloc[[10, 20]]])
+    row = check(frame, params)
+    assert (row["status"], row["duplicates"]) == (EXCLUDED, 2)
+    assert "2 duplicate session(s)" in row["reason"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "field", "message"),
+    [
+        ("close", np.nan, "non_finite", "1 bar(s) with NaN/inf values"),
+        ("volume", np.inf, "non_finite", "1 bar(s) with NaN/inf values"),
+        ("low", 0.0, "non_positive", "1 bar(s) with a price <= 0"),
+        ("open", -1.0, "non_positive", "1 bar(s) with a price <= 0"),
+    ],
+)
+def test_impossible_values(clean, params, column, value, field, message):
+    frame = aapl(clean)
+    frame.iloc[50, frame.columns.get_loc(column)] = value
+    row = check(frame, params)
+    assert row["status"] == EXCLUDED
+    assert row[field] == 1
+    assert message in row["reason"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"high": 0.5},  # high far below open/close
+        {"low": 10.0},  # low far above open/close
+    ],
+)
+def test_high_low_inconsistent(clean, params, change):
+    frame = aapl(clean)
+    for column, factor in change.items():
+        frame.iloc[30, frame.columns.get_loc(column)] *= factor
+    row = check(frame, params)
+    assert (row["status"], row["ohlc_inconsistent"]) == (EXCLUDED, 1)
+
+
+def test_rounding_within_tolerance_is_not_inconsistent(clean, params):
+    frame = aapl(clean)
+    i = 30
+    frame.iloc[i, frame.columns.get_loc("high")] = max(frame.iloc[i]["open"], frame.iloc[i]["close"]) * (1 - 5e-5)
+    assert check(frame, params)["ohlc_inconsistent"] == 0
+
+
+def test_bar_on_a_closed_day(clean, params):
+    frame = aapl(clean)
+    extra = frame.iloc[[-1]].assign(date=pd.Timestamp("2025-12-25"))  # Christmas
+    row = check(pd.concat([frame, extra]), params)
+    assert (row["status"], row["off_calendar"]) == (EXCLUDED, 1)
+    assert "1 bar(s) on days the NYSE was closed" in row["reason"]
+
+
+def test_missing_sessions_warn_then_exclude(clean, params):
+    frame = aapl(clean)
+    few = frame.drop(frame.index[[40, 41]])
+    row = check(few, params)
+    assert (row["status"], row["missing_sessions"]) == (WARNING, 2)
+    assert row["reason"] == "2 NYSE session(s) without a bar"
+    many = frame.drop(frame.index[40:45])
+    row = check(many, params)
+    assert (row["status"], row["missing_sessions"]) == (EXCLUDED, 5)
+    assert "5 NYSE sessions without a bar (limit 3)" in row["reason"]
+
+
+def test_zero_volume_warns_then_excludes(clean, params):
+    frame = aapl(clean)
+    frame.iloc[[5, 6], frame.columns.get_loc("volume")] = 0
+    assert check(frame, params)["status"] == WARNING
+    frame.iloc[10:16, frame.columns.get_loc("volume")] = 0
+    row = check(frame, params)
+    assert (row["status"], row["zero_volume"]) == (EXCLUDED, 8)
+
+
+def test_index_has_no_volume_checks(params):
+    vix = BundledBarsProvider().get_bars(["^VIX"], dt.date(2025, 1, 2), D)
+    assert (vix["volume"] == 0).all()
+    row = check(vix, params, symbols=("^VIX",))
+    assert row["status"] == OK and row["zero_volume"] == 0
+
+
+def test_unadjusted_split_is_excluded(clean, params):
+    """Bars before 2025-11-03 left on the pre-split scale of a 4:1 split."""
+    frame = aapl(clean)
+    before = frame["date"] < pd.Timestamp("2025-11-03")
+    frame.loc[before, ["open", "high", "low", "close"]] *= 4
+    frame.loc[before, "volume"] /= 4
+    row = check(frame, params)
+    assert (row["status"], row["split_like_jumps"]) == (EXCLUDED, 1)
+    assert "1 split-like jump(s), latest 2025-11-03 (-75%): prices look unadjusted" in row["reason"]
+
+
+def test_real_splits_in_the_raw_price_fixture_are_flagged(params):
+    raw = pd.read_csv(FIXTURES / "raw_split_windows.csv.gz", parse_dates=["date"])
+    assert raw["window"].nunique() == 70
+    detectable = missed = 0
+    for window, rows in raw.groupby("window"):
+        split_day = pd.Timestamp(window.split("@")[1])
+        factor = rows.loc[rows["date"] == split_day, "split_factor"].iloc[0]
+        flagged = set(split_like_jumps(rows, params)["date"])
+        # no ordinary day of any window is flagged
+        assert flagged <= set(rows.loc[rows["split_factor"] != 1, "date"]), window
+        if factor > 1.4 or factor < 1 / 1.4:  # 3:2 (stored as 1.499999 or 1.5) and beyond
+            detectable += 1
+            assert split_day in flagged, f"{window} (ratio {factor:g}) not flagged"
+        else:
+            missed += split_day not in flagged
+    assert detectable == 67
+    assert missed == 3  # C's 4:3 split (-22%) and HON's two 1-3% spin-off adjustments
+
+
+def test_the_whole_bundled_universe_is_clean(params):
+    """Real 2016-2025 moves (AMD +52%, ORCL +36%, META -26%) are not mistaken for splits."""
+    provider = BundledBarsProvider()
+    bars = provider.get_bars(provider.symbols(), provider.first_session(), provider.last_session())
+    health = validate_bars(bars, provider.symbols(), provider.last_session(), params)
+    assert len(health) == 61
+    assert (health["status"] == OK).all(), health[health["status"] != OK]
+    assert health["split_like_jumps"].sum() == 0
