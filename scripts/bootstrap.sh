@@ -54,8 +54,10 @@ spec="."
 [[ -n "$EXTRAS" ]] && spec=".[${EXTRAS}]"
 say "installing algotrading${EXTRAS:+ with [$EXTRAS]} and its pinned dependencies into .venv (first time: 1-3 minutes)"
 started=$SECONDS
+# (the grep drops pip's notice about index folders of this machine's pip.conf that do not exist)
 "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-  -c "$ROOT/constraints.txt" -e "$ROOT/$spec"
+  -c "$ROOT/constraints.txt" -e "$ROOT/$spec" \
+  2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name algotrading \
   --display-name "AlgoTrading (.venv)" >/dev/null
 echo "$(wanted_hash) ${EXTRAS}" > "$STAMP"

@@ -197,7 +197,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime) -> RunR
     atomic_write_json(staging / artifacts.RUN, record)
     _promote(staging, final)
     message = f"report for {session}: {final / artifacts.REPORT_HTML}"
-    log.info("done in %.1f s; %s", record["duration_seconds"], message)
+    log.info("run for %s done in %.1f s", session, record["duration_seconds"])
     return RunResult(0, "ok", message, session, final)
 
 

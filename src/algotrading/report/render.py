@@ -56,19 +56,26 @@ def execute_notebook(
 ) -> None:
     """Run ``source`` with ``parameters`` into ``output``. On a failing cell papermill
     saves the partly executed notebook to ``output`` and raises ``PapermillExecutionError``."""
-    import papermill as pm
+    import tempfile
 
-    pm.execute_notebook(
-        str(source),
-        str(output),
-        parameters=parameters,
-        cwd=str(cwd),
-        kernel_name=kernel_name,
-        execution_timeout=cell_timeout,
-        progress_bar=False,
-        log_output=False,
-        request_save_on_cell_execute=True,
-    )
+    import papermill as pm
+    from traitlets.config import Config
+
+    # Talk to the kernel over Unix sockets in a private folder rather than localhost TCP
+    # ports (ipykernel warns about unencrypted TCP, and other local users can't connect).
+    with tempfile.TemporaryDirectory(prefix="algotrading-kernel-") as sockets:
+        pm.execute_notebook(
+            str(source),
+            str(output),
+            parameters=parameters,
+            cwd=str(cwd),
+            kernel_name=kernel_name,
+            execution_timeout=cell_timeout,
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=True,
+            config=Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}}),
+        )
 
 
 def render_html(notebook: Path, output: Path, title: str) -> int:
