@@ -58,7 +58,8 @@ def cmd_daily(args: argparse.Namespace) -> int:
     except RunError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
-    print(result.message)
+    if result.status != "market_closed":  # that one is already in the log line
+        print(result.message)
     return result.exit_code
 
 

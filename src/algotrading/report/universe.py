@@ -11,6 +11,8 @@ from algotrading.indicators import period_return, rebase
 
 #: Report horizons, in sessions.
 HORIZONS = {"1M": 21, "3M": 63, "6M": 126, "1Y": 252}
+#: Layout shared by the report's figures.
+LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 40}}
 
 
 def period_returns(close: pd.DataFrame, universe: Universe) -> pd.DataFrame:
@@ -62,9 +64,8 @@ def group_indices_figure(indices: pd.DataFrame, benchmark: str) -> go.Figure:
         title=f"Universe performance: equal-weight groups vs {benchmark}, last {days} sessions (start = 100)",
         yaxis_title="growth of 100",
         hovermode="x unified",
-        template="plotly_white",
         legend={"orientation": "h", "y": -0.15},
-        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        **LAYOUT,
     )
     return fig
 
@@ -81,9 +82,8 @@ def returns_bar_figure(returns: pd.DataFrame, horizon: str = "3M") -> go.Figure:
         title=f"{horizon} return by symbol (%)",
         xaxis={"categoryorder": "total ascending", "tickangle": -60},
         yaxis_title="%",
-        template="plotly_white",
         barmode="relative",
         legend={"orientation": "h", "y": -0.3},
-        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        **LAYOUT,
     )
     return fig
