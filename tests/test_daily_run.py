@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import nbformat
+import pandas as pd
 import pytest
 import time_machine
 
@@ -52,8 +53,9 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
     out = reports / "2025-12-31"
     assert result.report_dir == out
     assert {p.name for p in out.iterdir()} == {
-        "90_daily_report.ipynb", "bars.parquet", "context.json", "data_health.parquet",
-        "report.html", "run.json", "run.log",
+        "10_strategies.ipynb", "90_daily_report.ipynb", "bars.parquet", "context.json", "data_health.parquet",
+        "signals.parquet", "strategy_performance.parquet", "strategy_equity.parquet", "strategy_momentum.parquet",
+        "strategy_correlation.parquet", "strategies.json", "report.html", "run.json", "run.log",
     }
     assert not any((reports / ".staging").iterdir())
     assert not (reports / "failed").exists()
@@ -62,9 +64,13 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
 def test_report_html_is_self_contained_and_holds_the_figures(demo_run):
     html = (demo_run[2] / "2025-12-31" / "report.html").read_text()
     assert "<title>AlgoTrading report 2025-12-31</title>" in html
-    assert html.count("Plotly.newPlot(") == 2  # group indices and returns by symbol
+    # strategy momentum and equity; universe group indices and returns by symbol
+    assert html.count("Plotly.newPlot(") == 4
     assert html.count("plotly.js v") == 1  # plotly.js inlined once, not per figure
-    assert "Universe performance" in html and "Data health" in html
+    for section in ("Signals", "Strategy performance", "Data health", "Universe performance"):
+        assert f">{section}<a" in html, section
+    assert "4</b> strategies ran on 2025-12-31" in html
+    assert "Strategy momentum, last 90 days" in html
     assert "All 61 symbols passed every check." in html
     assert not re.search(r"<script[^>]*\bsrc=", html), "external script"
     assert not re.search(r"<link[^>]*\bhref=[\"']https?:", html), "external stylesheet"
@@ -75,7 +81,9 @@ def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
     settings, _, reports = demo_run
     run = json.loads((reports / "2025-12-31" / "run.json").read_text())
     assert run["status"] == "ok" and run["session_date"] == "2025-12-31" and run["mode"] == "demo"
-    assert list(run["steps"]) == ["load_data", "write_artifacts", "notebook:90_daily_report", "render_html"]
+    assert list(run["steps"]) == [
+        "load_data", "write_artifacts", "notebook:10_strategies", "notebook:90_daily_report", "render_html"
+    ]
     assert all(seconds > 0 for seconds in run["steps"].values())
     assert run["versions"]["pandas"].startswith("3.") and run["versions"]["vectorbt"].startswith("1.2")
     symbols = settings.universe.all_symbols
@@ -86,9 +94,25 @@ def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
     assert set(run["git"]) == {"revision", "dirty"}
 
 
-def test_notebook_gets_only_date_and_folder_as_parameters(demo_run):
-    nb = nbformat.read(demo_run[2] / "2025-12-31" / "90_daily_report.ipynb", as_version=4)
-    assert nb.metadata.papermill.parameters == {"session_date": "2025-12-31", "run_dir": "."}
+def test_notebooks_get_only_date_and_folder_as_parameters(demo_run):
+    for name in ("10_strategies", "90_daily_report"):
+        nb = nbformat.read(demo_run[2] / "2025-12-31" / f"{name}.ipynb", as_version=4)
+        assert nb.metadata.papermill.parameters == {"session_date": "2025-12-31", "run_dir": "."}
+
+
+def test_strategy_artifacts_match_a_direct_run(demo_run):
+    """What the strategies notebook wrote equals running the strategies here on the same data."""
+    from algotrading import artifacts
+    from algotrading.data.market import MarketData
+    from algotrading.strategy_run import run_strategies
+
+    settings, _, reports = demo_run
+    out = reports / "2025-12-31"
+    snapshot, _ = artifacts.read_snapshot(out)
+    direct = run_strategies(settings, MarketData.from_bars(snapshot.bars), LAST)
+    written = artifacts.read_strategy_run(out)
+    pd.testing.assert_frame_equal(written.signals, direct.signals, check_dtype=False)
+    pd.testing.assert_series_equal(written.performance.momentum, direct.performance.momentum, check_names=False)
 
 
 def test_run_log_is_json_lines_and_no_secret_reaches_any_output(demo_run):

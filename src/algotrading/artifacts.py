@@ -14,8 +14,17 @@ import pandas as pd
 from algotrading.config import Universe
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.fsutil import atomic_write_json, atomic_write_parquet
+from algotrading.performance import StrategyPerformance
+from algotrading.strategy_run import StrategyRun
 
 BARS = "bars.parquet"
+SIGNALS = "signals.parquet"
+STRATEGY_PERFORMANCE = "strategy_performance.parquet"
+STRATEGY_EQUITY = "strategy_equity.parquet"
+STRATEGY_MOMENTUM = "strategy_momentum.parquet"
+STRATEGY_CORRELATION = "strategy_correlation.parquet"
+STRATEGIES = "strategies.json"
+BENCHMARK_COLUMN = "benchmark"
 HEALTH = "data_health.parquet"
 CONTEXT = "context.json"
 RUN = "run.json"
@@ -77,3 +86,52 @@ def read_snapshot(run_dir: Path) -> tuple[MarketSnapshot, RunContext]:
         fingerprint=doc["data_fingerprint"],
     )
     return snapshot, context
+
+
+def write_strategy_run(run_dir: Path, run: StrategyRun) -> None:
+    """Persist signals and strategy performance for the notebooks after the strategies one."""
+    perf = run.performance
+    atomic_write_parquet(run_dir / SIGNALS, run.signals)
+    atomic_write_parquet(run_dir / STRATEGY_PERFORMANCE, perf.table().reset_index())
+    equity = perf.equity.assign(**{BENCHMARK_COLUMN: perf.benchmark})
+    atomic_write_parquet(run_dir / STRATEGY_EQUITY, equity.reset_index(names="date"))
+    atomic_write_parquet(run_dir / STRATEGY_MOMENTUM, perf.momentum_history.reset_index(names="date"))
+    atomic_write_parquet(run_dir / STRATEGY_CORRELATION, perf.correlation.reset_index(names="strategy"))
+    atomic_write_json(
+        run_dir / STRATEGIES,
+        {
+            "session_date": run.session.isoformat(),
+            "strategies": list(perf.momentum.index),
+            "skipped": run.skipped,
+            "momentum_lookback_days": perf.lookback_days,
+            "min_momentum_threshold": perf.threshold,
+            "benchmark": perf.benchmark.name,
+            "signals": {"buy": int((run.signals["action"] == "BUY").sum()), "sell": int((run.signals["action"] == "SELL").sum())},
+        },
+    )
+
+
+def read_strategy_run(run_dir: Path) -> StrategyRun:
+    """Read what :func:`write_strategy_run` wrote (without the per-strategy backtest objects)."""
+    needed = (SIGNALS, STRATEGY_PERFORMANCE, STRATEGY_EQUITY, STRATEGY_MOMENTUM, STRATEGY_CORRELATION, STRATEGIES)
+    missing = [n for n in needed if not (run_dir / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir} lacks {', '.join(missing)}: the strategies notebook (10_strategies) writes them")
+    doc = json.loads((run_dir / STRATEGIES).read_text())
+    table = pd.read_parquet(run_dir / STRATEGY_PERFORMANCE).set_index("strategy")
+    equity_all = pd.read_parquet(run_dir / STRATEGY_EQUITY).set_index("date")
+    names = doc["strategies"]
+    perf = StrategyPerformance(
+        session=dt.date.fromisoformat(doc["session_date"]),
+        lookback_days=doc["momentum_lookback_days"],
+        threshold=doc["min_momentum_threshold"],
+        equity=equity_all[names],
+        momentum=table["momentum"],
+        momentum_history=pd.read_parquet(run_dir / STRATEGY_MOMENTUM).set_index("date"),
+        correlation=pd.read_parquet(run_dir / STRATEGY_CORRELATION).set_index("strategy"),
+        weights=table["weight"],
+        metrics=table.drop(columns=["momentum", "eligible", "weight"]),
+        benchmark=equity_all[BENCHMARK_COLUMN].rename(doc["benchmark"]),
+    )
+    return StrategyRun(perf.session, pd.read_parquet(run_dir / SIGNALS), perf, doc["skipped"])
+

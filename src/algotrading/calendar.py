@@ -87,6 +87,17 @@ def session_window(end: dt.date | str, count: int) -> list[dt.date]:
     return [d.date() for d in cal.sessions[start : idx + 1]]
 
 
+def session_numbers(dates: pd.DatetimeIndex) -> pd.Series:
+    """Each session's position in the NYSE calendar (consecutive sessions differ by 1),
+    so schedules like "every 21 sessions from an anchor" do not depend on which rows a
+    frame happens to start with. Raises ``ValueError`` for a date that is not a session."""
+    positions = _xnys().sessions.get_indexer(pd.DatetimeIndex(dates).normalize())
+    if (positions < 0).any():
+        bad = pd.DatetimeIndex(dates)[positions < 0][0]
+        raise ValueError(f"{bad.date()} is not an NYSE session")
+    return pd.Series(positions, index=dates)
+
+
 def session_close(day: dt.date | str) -> dt.datetime:
     """The session's close in America/New_York (16:00, or 13:00 on early-close days)."""
     label = _label(day)

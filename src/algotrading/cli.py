@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from algotrading import __version__
 from algotrading.config import ConfigError, load_settings
@@ -37,6 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     daily.add_argument("--date", type=_date, help="session date YYYY-MM-DD (default: the latest completed session; in demo mode the last bundled one)")
     daily.set_defaults(func=cmd_daily)
 
+    strategies = sub.add_parser("strategies", help="list the strategies and their parameters")
+    strategies.add_argument("--json", action="store_true", help="print JSON instead of text")
+    strategies.set_defaults(func=cmd_strategies)
+
+    backtest = sub.add_parser("backtest", help="backtest one strategy: print metrics, write an HTML tearsheet")
+    backtest.add_argument("--strategy", required=True, help="a strategy name (see `algotrading strategies`)")
+    backtest.add_argument("--start", type=_date, help="first session traded (default: 3 years before --end)")
+    backtest.add_argument("--end", type=_date, help="last session (default: the latest session of the configured data)")
+    backtest.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="trade only these of the strategy's symbols")
+    backtest.add_argument("--out", type=Path, metavar="FILE.html", help="write the tearsheet here")
+    backtest.set_defaults(func=cmd_backtest)
+
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     show = config_sub.add_parser("show", help="print the effective configuration, secrets redacted")
@@ -61,6 +74,55 @@ def cmd_daily(args: argparse.Namespace) -> int:
     if result.status != "market_closed":  # that one is already in the log line
         print(result.message)
     return result.exit_code
+
+
+def cmd_strategies(args: argparse.Namespace) -> int:
+    from algotrading.strategies import load_strategies
+
+    settings = load_settings()
+    strategies = load_strategies(settings, include_disabled=True)
+    if args.json:
+        doc = [
+            {"name": s.name, "title": s.title, "summary": s.summary, "enabled": s.params.enabled,
+             "symbols": s.symbols(), "parameters": s.parameters()}
+            for s in strategies
+        ]
+        print(json.dumps(doc, indent=2, default=str))
+        return EXIT_OK
+    for s in strategies:
+        state = "enabled" if s.params.enabled else "disabled"
+        print(f"{s.name}  ({s.title}, {state}, {len(s.symbols())} symbols)\n  {s.summary}")
+        for key, value in s.parameters().items():
+            print(f"    {key} = {value}")
+        print(f"  [params/strategies/{s.name}.yaml]\n")
+    return EXIT_OK
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from algotrading.backtest import run_backtest
+    from algotrading.backtest_cli import backtest_window, load_market, print_result
+    from algotrading.session import UsageError
+    from algotrading.strategies import load_strategies
+
+    settings = load_settings()
+    (strategy,) = load_strategies(settings, [args.strategy])
+    try:
+        start, end = backtest_window(settings, args.start, args.end)
+        market, excluded = load_market(settings, strategy, start, end, args.symbols)
+    except UsageError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    log.info("backtesting %s on %d symbols, %s .. %s", strategy.name, len(market.symbols), start, end)
+    result = run_backtest(strategy, market, settings.backtest, start=start, end=end)
+    print_result(result, settings, market, excluded)
+    if args.out:
+        from algotrading.report.tearsheet import write_tearsheet
+
+        subtitle = (f"{start} .. {end}, {settings.mode.value} data, {len(strategy.symbols())} strategy symbols; "
+                    f"fees {settings.backtest.fees_pct:g}%, slippage {settings.backtest.slippage_pct:g}%")
+        write_tearsheet(result, args.out, strategy.parameters(), subtitle)
+        print(f"tearsheet: {args.out}")
+    return EXIT_OK
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:

@@ -121,6 +121,16 @@ class DataParams(_Section):
     validation: ValidationParams
 
 
+class BacktestParams(_Section):
+    """Backtest costs and the performance-tracking windows."""
+
+    initial_capital: float = Field(gt=0, description="dollars, e.g. 1000")
+    fees_pct: float = Field(ge=0, lt=10, description="a percent of order value, e.g. 0")
+    slippage_pct: float = Field(ge=0, lt=10, description="a percent, e.g. 0.05")
+    warmup_sessions: int = Field(ge=0, le=2000, description="sessions, e.g. 252")
+    correlation_sessions: int = Field(ge=20, le=5000, description="sessions, e.g. 252")
+
+
 class ScheduleParams(_Section):
     """When the daily run happens (Requirement 1.1)."""
 
@@ -223,6 +233,7 @@ SECTION_MODELS: dict[str, type[_Section]] = {
     "risk": RiskParams,
     "ranking": RankingParams,
     "data": DataParams,
+    "backtest": BacktestParams,
     "schedule": ScheduleParams,
     "email": EmailParams,
     "universe": Universe,
@@ -319,6 +330,7 @@ class Settings(BaseModel):
     risk: RiskParams
     ranking: RankingParams
     data: DataParams
+    backtest: BacktestParams
     schedule: ScheduleParams
     email: EmailParams
     universe: Universe
@@ -560,12 +572,26 @@ def cross_field_problems(s: Settings) -> list[str]:
 
 
 def _describe_error(section: str, err: Any, sources: dict[tuple[str, str], str]) -> str:
-    """Turn one pydantic error into 'where = value: what is wrong. Expected: ...'."""
+    """A pydantic error of a ``params/<section>.yaml`` value, naming its variable if any."""
+    loc = [str(x) for x in err["loc"]]
+    key = loc[0] if loc else ""
+    label = f"params/{section}.yaml"
+    env_var = _ENV_FOR_KEY.get((section, key)) if len(loc) == 1 else None
+    from_env = env_var is not None and sources.get((section, key)) in ("environment", ".env")
+    return describe_validation_error(label, SECTION_MODELS[section], err, env_var=env_var, from_env=from_env)
+
+
+def describe_validation_error(
+    label: str, model: type[BaseModel], err: Any, env_var: str | None = None, from_env: bool = False
+) -> str:
+    """Turn one pydantic error of a YAML file into 'where = value: what is wrong. Expected ...'.
+
+    ``env_var`` names the environment variable that can also set the key; ``from_env``
+    says the bad value came from it (so the message names the variable, not the file).
+    """
     loc = [str(x) for x in err["loc"]]
     key = loc[0] if loc else ""
     dotted = ".".join(loc)
-    label = f"params/{section}.yaml"
-    model = SECTION_MODELS[section]
     if err["type"] == "extra_forbidden":
         known = list(model.model_fields) if len(loc) == 1 else []
         close = difflib.get_close_matches(key, known, n=1)
@@ -573,11 +599,10 @@ def _describe_error(section: str, err: Any, sources: dict[tuple[str, str], str])
         return f"{label}: unknown key '{dotted}'.{hint} Fix: correct or remove it."
     if err["type"] == "missing":
         return f"{label}: missing key '{dotted}'. Fix: add it (the repository's {label} has the default)."
-    env_var = _ENV_FOR_KEY.get((section, key)) if len(loc) == 1 else None
-    source = sources.get((section, key), label)
-    where = env_var if env_var and source in ("environment", ".env") else f"{label}: {dotted}"
-    if env_var and source == label:
-        where += f" [{env_var}]"
+    if env_var and from_env:
+        where = env_var
+    else:
+        where = f"{label}: {dotted}" + (f" [{env_var}]" if env_var else "")
     field = model.model_fields.get(key)
     expected = f" Expected {field.description}." if field is not None and field.description and len(loc) == 1 else ""
     msg = err["msg"]

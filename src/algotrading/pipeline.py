@@ -33,7 +33,7 @@ from algotrading.session import choose_session
 log = logging.getLogger(__name__)
 
 #: Notebooks of the daily run, in order; each reads the artifacts of the ones before.
-DAILY_NOTEBOOKS: tuple[str, ...] = ("90_daily_report.ipynb",)
+DAILY_NOTEBOOKS: tuple[str, ...] = ("10_strategies.ipynb", "90_daily_report.ipynb")
 #: The notebook rendered to ``report.html``.
 REPORT_NOTEBOOK = "90_daily_report.ipynb"
 
@@ -116,6 +116,9 @@ def check_writable(folder: Path) -> None:
 
 def preflight(settings: Settings) -> None:
     """Configuration checks that need more than the settings themselves (exit code 2)."""
+    from algotrading.strategies import load_strategies
+
+    load_strategies(settings)  # every params/strategies/*.yaml valid
     if settings.mode is Mode.DEMO:
         from algotrading.data.bundled import BundledBarsProvider
 

@@ -43,11 +43,16 @@ def history_start(session_date: dt.date, sessions: int) -> dt.date:
 
 
 def load_snapshot(
-    provider: BarsProvider, universe: Universe, session_date: dt.date, params: DataParams
+    provider: BarsProvider,
+    universe: Universe,
+    session_date: dt.date,
+    params: DataParams,
+    start: dt.date | None = None,
 ) -> MarketSnapshot:
-    """Fetch the universe's bars for the history window ending at ``session_date`` and
-    validate them. Raises :class:`DataError` when no tradable symbol survives."""
-    start = history_start(session_date, params.history_sessions)
+    """Fetch the universe's bars from ``start`` (default: ``history_sessions`` before)
+    to ``session_date`` and validate them. Raises :class:`DataError` when no tradable
+    symbol survives."""
+    start = start or history_start(session_date, params.history_sessions)
     symbols = universe.all_symbols
     raw = provider.get_bars(symbols, start, session_date)
     raw = raw[raw["date"] <= pd.Timestamp(session_date)]

@@ -19,6 +19,7 @@ from algotrading.data.snapshot import MarketSnapshot
 from algotrading.data.validation import EXCLUDED, OK, WARNING
 from algotrading.report import universe as uni
 from algotrading.report.plotly_offline import use_offline_renderer
+from algotrading.strategy_run import StrategyRun
 
 STATUS_COLORS = {OK: "#e8f5e9", WARNING: "#fff8e1", EXCLUDED: "#ffebee"}
 
@@ -29,6 +30,7 @@ class DailyView:
 
     snapshot: MarketSnapshot
     context: RunContext
+    strategies: StrategyRun | None = None
 
     @property
     def close(self) -> pd.DataFrame:
@@ -41,17 +43,22 @@ def setup() -> None:
     pd.set_option("display.max_rows", 200)
 
 
-def daily_view(session_date: str | None = None, run_dir: str | None = None) -> DailyView:
+def daily_view(session_date: str | None = None, run_dir: str | None = None, with_strategies: bool = True) -> DailyView:
     """The run's artifacts when ``run_dir`` is given (the daily run passes it); otherwise
-    load and validate the configured data here, exactly as the daily run does."""
+    load and validate the configured data here, exactly as the daily run does, and (with
+    ``with_strategies``) run the strategies on it."""
     if run_dir is not None:
-        snapshot, context = artifacts.read_snapshot(Path(run_dir))
-        return DailyView(snapshot, context)
+        folder = Path(run_dir)
+        snapshot, context = artifacts.read_snapshot(folder)
+        strategies = artifacts.read_strategy_run(folder) if with_strategies else None
+        return DailyView(snapshot, context, strategies)
 
     from algotrading.config import load_settings
     from algotrading.data import make_provider
+    from algotrading.data.market import MarketData
     from algotrading.data.snapshot import load_snapshot
     from algotrading.session import choose_session
+    from algotrading.strategy_run import run_strategies
 
     settings = load_settings()
     now = dt.datetime.now(dt.timezone.utc)
@@ -61,7 +68,10 @@ def daily_view(session_date: str | None = None, run_dir: str | None = None) -> D
         raise ValueError(choice.closed_reason)
     snapshot = load_snapshot(make_provider(settings), settings.universe, choice.session_date, settings.data)
     context = RunContext(choice.session_date, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
-    return DailyView(snapshot, context)
+    strategies = (
+        run_strategies(settings, MarketData.from_bars(snapshot.bars), choice.session_date) if with_strategies else None
+    )
+    return DailyView(snapshot, context, strategies)
 
 
 def summary(view: DailyView) -> Styler:

@@ -1,0 +1,76 @@
+"""What ``algotrading backtest`` needs besides the backtest itself: the date window, the
+data (validated like a daily run's), and the printed summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from algotrading import calendar as cal
+from algotrading.backtest import BacktestResult
+from algotrading.config import Mode, Settings
+from algotrading.data import make_provider
+from algotrading.data.market import MarketData
+from algotrading.data.snapshot import load_snapshot
+from algotrading.report.tearsheet import format_metric, metrics_frame
+from algotrading.session import UsageError, default_session
+from algotrading.strategies import Strategy
+
+
+def backtest_window(settings: Settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """Sessions to trade: ``end`` (default: the latest session of the configured data,
+    a non-session moves back to the session before) and ``start`` (default 3 years earlier)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    latest = default_session(settings, now)
+    end = end or latest
+    if end > latest:
+        where = "the bundled data" if settings.mode is Mode.DEMO else "final bars"
+        raise UsageError(f"--end {end} is after the latest session with {where} ({latest})")
+    if not cal.is_session(end):
+        end = cal.previous_session(end)
+    start = start or end.replace(year=end.year - 3)
+    if not cal.is_session(start):
+        start = cal.next_session(start)
+    if start >= end:
+        raise UsageError(f"--start {start} must be before --end {end}")
+    return start, end
+
+
+def load_market(
+    settings: Settings, strategy: Strategy, start: dt.date, end: dt.date, symbols: list[str] | None
+) -> tuple[MarketData, dict[str, str]]:
+    """Validated bars from ``warmup_sessions`` before ``start`` to ``end``, as wide frames;
+    with ``symbols``, only those of the strategy's symbols (plus the benchmark)."""
+    warmup = settings.backtest.warmup_sessions
+    data_start = cal.session_window(start, warmup + 1)[0]
+    if settings.mode is Mode.DEMO:
+        from algotrading.data.bundled import BundledBarsProvider
+
+        first = BundledBarsProvider().first_session()
+        if start < first:
+            raise UsageError(f"--start {start} is before the bundled data ({first} ..)")
+        data_start = max(data_start, first)
+    snapshot = load_snapshot(make_provider(settings), settings.universe, end, settings.data, start=data_start)
+    market = MarketData.from_bars(snapshot.bars)
+    if symbols:
+        foreign = [s for s in symbols if s not in strategy.symbols()]
+        if foreign:
+            raise UsageError(
+                f"--symbols {' '.join(foreign)}: not traded by {strategy.name} (its symbols: {' '.join(strategy.symbols())})"
+            )
+        market = market.select([*symbols, settings.universe.benchmark])
+    return market, snapshot.excluded
+
+
+def print_result(result: BacktestResult, settings: Settings, market: MarketData, excluded: dict[str, str]) -> None:
+    """The metrics as a small aligned table, strategy beside buy-and-hold."""
+    frame = metrics_frame(result)
+    shown = frame.apply(lambda col: [format_metric(n, v) for n, v in col.items()])
+    first, last = result.equity.index[0].date(), result.equity.index[-1].date()
+    print(f"{result.strategy}: {first} .. {last}, {len(result.trades)} trades, "
+          f"start ${settings.backtest.initial_capital:,.0f}, end ${result.equity.iloc[-1]:,.2f}")
+    with pd.option_context("display.width", 120):
+        print(shown.to_string())
+    for symbol, reason in excluded.items():
+        print(f"excluded {symbol}: {reason}")

@@ -1,0 +1,55 @@
+"""Wide price frames (dates x symbols) built once per run from the long bars frame:
+what strategies and backtests compute on (DESIGN §9: reshape once, reuse)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from algotrading.data.bars import PRICE_COLUMNS, to_wide
+
+FIELDS = (*PRICE_COLUMNS, "volume")
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Open, high, low, close and volume as dates x symbols frames on one index."""
+
+    open: pd.DataFrame
+    high: pd.DataFrame
+    low: pd.DataFrame
+    close: pd.DataFrame
+    volume: pd.DataFrame
+
+    @classmethod
+    def from_bars(cls, bars: pd.DataFrame) -> "MarketData":
+        frames = {f: to_wide(bars, f) for f in FIELDS}
+        index = frames["close"].index
+        columns = frames["close"].columns
+        return cls(**{f: frame.reindex(index=index, columns=columns) for f, frame in frames.items()})
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.close.columns)
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self.close.index)
+
+    def select(self, symbols: Sequence[str]) -> "MarketData":
+        """Only ``symbols`` that are present (in the order given)."""
+        keep = [s for s in symbols if s in self.close.columns]
+        return MarketData(**{f: getattr(self, f)[keep] for f in FIELDS})
+
+    def upto(self, day: dt.date | pd.Timestamp) -> "MarketData":
+        """Rows on or before ``day`` (what a run on ``day`` may see)."""
+        end = pd.Timestamp(day)
+        return MarketData(**{f: getattr(self, f).loc[:end] for f in FIELDS})
+
+    def between(self, start: dt.date | pd.Timestamp | None, end: dt.date | pd.Timestamp | None) -> "MarketData":
+        lo = pd.Timestamp(start) if start is not None else None
+        hi = pd.Timestamp(end) if end is not None else None
+        return MarketData(**{f: getattr(self, f).loc[lo:hi] for f in FIELDS})

@@ -1,0 +1,109 @@
+"""Strategy performance tracking (Requirement 3.2, DESIGN §5).
+
+From each strategy's walk-forward equity (its backtest up to session D: every value on a
+day uses only data up to that day, and parameters are fixed in advance, so no value is
+fitted to the future):
+
+* **momentum** as of D: the equity's return over ``MOMENTUM_LOOKBACK_DAYS`` calendar
+  days, ``equity[D] / equity[last session on or before D - days] - 1``;
+* its **history**: the same measure on every session;
+* the **correlation** of the strategies' daily returns over the last
+  ``correlation_sessions`` sessions;
+* **capital weights**: strategies with momentum above ``MIN_MOMENTUM_THRESHOLD`` share
+  the capital in proportion to their momentum above that threshold; the others get 0
+  (when none qualifies, every weight is 0 and no strategy is eligible to trade).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from algotrading.backtest import BacktestResult
+
+
+@dataclass(frozen=True)
+class StrategyPerformance:
+    """Everything ranking needs to know about the strategies on one session."""
+
+    session: dt.date
+    lookback_days: int
+    threshold: float
+    equity: pd.DataFrame  # sessions x strategies
+    momentum: pd.Series
+    momentum_history: pd.DataFrame
+    correlation: pd.DataFrame
+    weights: pd.Series
+    metrics: pd.DataFrame  # strategies x metric names
+    benchmark: pd.Series  # buy-and-hold of the benchmark from the same capital, same sessions
+
+    def table(self) -> pd.DataFrame:
+        """One row per strategy: momentum, eligibility, weight and backtest metrics."""
+        table = pd.DataFrame(
+            {
+                "momentum": self.momentum,
+                "eligible": self.momentum > self.threshold,
+                "weight": self.weights,
+            }
+        )
+        table = table.join(self.metrics)
+        table.index.name = "strategy"
+        return table
+
+
+def momentum_asof(equity: pd.Series, day: dt.date | pd.Timestamp, lookback_days: int) -> float:
+    """Return of ``equity`` over the ``lookback_days`` calendar days ending ``day``
+    (NaN when the series does not reach back that far)."""
+    series = equity.loc[: pd.Timestamp(day)].dropna()
+    if series.empty:
+        return float("nan")
+    base_day = series.index[-1] - pd.Timedelta(days=lookback_days)
+    base = series.loc[:base_day]
+    if base.empty:
+        return float("nan")
+    return float(series.iloc[-1] / base.iloc[-1] - 1)
+
+
+def rolling_momentum(equity: pd.DataFrame, lookback_days: int) -> pd.DataFrame:
+    """:func:`momentum_asof` on every session, for every column."""
+    positions = equity.index.searchsorted(equity.index - pd.Timedelta(days=lookback_days), side="right") - 1
+    base = equity.to_numpy(dtype="float64")[np.clip(positions, 0, None)]
+    base[positions < 0] = np.nan
+    return pd.DataFrame(equity.to_numpy() / base - 1, index=equity.index, columns=equity.columns)
+
+
+def capital_weights(momentum: pd.Series, threshold: float) -> pd.Series:
+    """Weights proportional to momentum above ``threshold``; 0 for the others."""
+    excess = (momentum - threshold).where(momentum > threshold, 0.0).fillna(0.0)
+    total = float(excess.sum())
+    return excess / total if total > 0 else excess * 0.0
+
+
+def track(
+    results: Sequence[BacktestResult],
+    session: dt.date,
+    lookback_days: int,
+    threshold: float,
+    correlation_sessions: int,
+) -> StrategyPerformance:
+    """Combine the strategies' backtests (all ending at ``session``) into their performance."""
+    equity = pd.concat([r.equity.rename(r.strategy) for r in results], axis=1).loc[: pd.Timestamp(session)]
+    momentum = pd.Series({r.strategy: momentum_asof(r.equity, session, lookback_days) for r in results}, name="momentum")
+    returns = equity.pct_change().iloc[1:].tail(correlation_sessions)
+    metrics = pd.DataFrame({r.strategy: r.metrics for r in results}).T
+    return StrategyPerformance(
+        session=session,
+        lookback_days=lookback_days,
+        threshold=threshold,
+        equity=equity,
+        momentum=momentum,
+        momentum_history=rolling_momentum(equity, lookback_days),
+        correlation=returns.corr(),
+        weights=capital_weights(momentum, threshold).rename("weight"),
+        metrics=metrics,
+        benchmark=results[0].benchmark.reindex(equity.index),
+    )

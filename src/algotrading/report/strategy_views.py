@@ -1,0 +1,151 @@
+"""Tables and figures of the strategies' signals and performance, for the strategies
+notebook and the report. No decisions here: they come from ``strategy_run``."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import HTML
+from pandas.io.formats.style import Styler
+
+from algotrading import artifacts
+from algotrading.data.market import MarketData
+from algotrading.report.universe import LAYOUT
+from algotrading.strategies import REGISTRY
+from algotrading.strategy_run import StrategyRun, run_strategies
+
+
+def run_strategies_for(session_date: str | None, run_dir: str | None, names: list[str] | None = None) -> StrategyRun:
+    """The strategies notebook's work: run them on the session's validated data; inside
+    a daily run (``run_dir`` given) also write the artifacts for the later notebooks."""
+    from algotrading.config import load_settings
+    from algotrading.report.notebook import daily_view
+
+    view = daily_view(session_date, run_dir, with_strategies=False)
+    run = run_strategies(load_settings(), MarketData.from_bars(view.snapshot.bars), view.context.session_date, names)
+    if run_dir is not None:
+        artifacts.write_strategy_run(Path(run_dir), run)
+    return run
+
+
+def _title(name: str) -> str:
+    cls = REGISTRY.get(name)
+    return cls.title if cls is not None else name
+
+
+def run_summary(run: StrategyRun) -> HTML:
+    """What ran and how many signals came out."""
+    perf = run.performance
+    buys = int((run.signals["action"] == "BUY").sum())
+    fresh_sells = int(((run.signals["action"] == "SELL") & run.signals["fresh"]).sum())
+    standing = int(((run.signals["action"] == "SELL") & ~run.signals["fresh"]).sum())
+    eligible = [_title(n) for n in perf.momentum.index if perf.momentum[n] > perf.threshold]
+    lines = [
+        f"<b>{len(perf.momentum)}</b> strategies ran on {run.session}: <b>{buys}</b> BUY signal(s), "
+        f"<b>{fresh_sells}</b> new SELL signal(s), {standing} standing exit condition(s).",
+        f"Momentum over {perf.lookback_days} calendar days above {perf.threshold:+.1%}: "
+        + (", ".join(eligible) if eligible else "<b>none</b> (no strategy is eligible to trade)"),
+    ]
+    lines += [f"Not run: {_title(n)}: {html.escape(why)}" for n, why in run.skipped.items()]
+    return HTML("".join(f"<p>{line}</p>" for line in lines))
+
+
+def signals_table(run: StrategyRun) -> HTML:
+    """BUY signals and new SELL signals, strategy by strategy, with their reasons."""
+    s = run.signals
+    shown = s[(s["action"] == "BUY") | s["fresh"]]
+    if shown.empty:
+        return HTML(f"<p>No BUY signal and no new SELL signal on {run.session}.</p>")
+    parts = []
+    for name, rows in shown.groupby("strategy", sort=False):
+        table = rows.assign(
+            confidence=rows["confidence"].where(rows["action"] == "BUY"),
+            stop=rows["stop_price"],
+            target=rows["target_price"],
+        )[["symbol", "action", "confidence", "price", "stop", "target", "reason"]]
+        styled = (
+            table.style.format({"confidence": "{:.2f}", "price": "{:.2f}", "stop": "{:.2f}", "target": "{:.2f}"}, na_rep="")
+            .hide(axis="index")
+            .set_caption(f"{_title(str(name))}: {len(rows)} signal(s)")
+        )
+        parts.append(styled.to_html())
+    standing = s[(s["action"] == "SELL") & ~s["fresh"]]
+    if not standing.empty:
+        by = standing.groupby("strategy")["symbol"].apply(lambda x: ", ".join(sorted(x)))
+        items = "".join(f"<li>{_title(str(k))}: {v}</li>" for k, v in by.items())
+        parts.append(
+            "<details><summary>Standing exit conditions (a holding of these would be sold)</summary>"
+            f"<ul>{items}</ul></details>"
+        )
+    return HTML("".join(parts))
+
+
+def performance_table(run: StrategyRun) -> Styler:
+    """Momentum, eligibility, capital weight and backtest metrics per strategy."""
+    table = run.performance.table().rename(index=_title)
+    pct = ["momentum", "weight", "total_return", "cagr", "max_drawdown", "win_rate", "exposure"]
+    return (
+        table[["momentum", "eligible", "weight", "total_return", "cagr", "sharpe", "sortino", "max_drawdown",
+               "win_rate", "trades", "exposure"]]
+        .style.format({c: "{:+.1%}" for c in pct} | {"sharpe": "{:.2f}", "sortino": "{:.2f}", "trades": "{:.0f}"}, na_rep="n/a")
+        .set_caption(
+            f"Strategy performance on {run.session}: momentum over {run.performance.lookback_days} days "
+            f"(eligible above {run.performance.threshold:+.1%}); metrics of each walk-forward backtest"
+        )
+    )
+
+
+def momentum_figure(run: StrategyRun) -> go.Figure:
+    """Each strategy's momentum as a bar, the eligibility threshold as a line."""
+    perf = run.performance
+    values = (perf.momentum * 100).round(2)
+    colours = ["#2e7d32" if v > perf.threshold * 100 else "#c62828" for v in values]
+    fig = go.Figure(go.Bar(x=[_title(n) for n in values.index], y=values, marker_color=colours, text=values.map("{:+.1f}%".format)))
+    fig.add_hline(y=perf.threshold * 100, line_dash="dash", annotation_text="threshold")
+    fig.update_layout(title=f"Strategy momentum, last {perf.lookback_days} days (%)", yaxis_title="%", height=380, **LAYOUT)
+    return fig
+
+
+def equity_figure(run: StrategyRun) -> go.Figure:
+    """Each strategy's walk-forward equity against buy-and-hold of the benchmark."""
+    perf = run.performance
+    fig = go.Figure()
+    for name in perf.equity.columns:
+        fig.add_trace(go.Scatter(x=perf.equity.index, y=perf.equity[name].round(2), name=_title(name), mode="lines"))
+    fig.add_trace(
+        go.Scatter(x=perf.benchmark.index, y=perf.benchmark.round(2), name=f"{perf.benchmark.name} buy & hold",
+                   mode="lines", line={"dash": "dash", "color": "black"})
+    )
+    fig.update_layout(title="Strategy equity (walk-forward backtests, same starting capital)", yaxis_title="$",
+                      hovermode="x unified", legend={"orientation": "h", "y": -0.15}, **LAYOUT)
+    return fig
+
+
+def momentum_history_figure(run: StrategyRun) -> go.Figure:
+    """The momentum measure on every session: how eligibility has changed."""
+    perf = run.performance
+    history = perf.momentum_history.dropna(how="all") * 100
+    fig = go.Figure()
+    for name in history.columns:
+        fig.add_trace(go.Scatter(x=history.index, y=history[name].round(2), name=_title(name), mode="lines"))
+    fig.add_hline(y=perf.threshold * 100, line_dash="dash")
+    fig.update_layout(title=f"Rolling {perf.lookback_days}-day strategy momentum (%)", yaxis_title="%",
+                      hovermode="x unified", legend={"orientation": "h", "y": -0.15}, **LAYOUT)
+    return fig
+
+
+def correlation_table(run: StrategyRun) -> Styler:
+    corr = run.performance.correlation.rename(index=_title, columns=_title)
+    return corr.style.format("{:.2f}").background_gradient(cmap="Reds", vmin=0, vmax=1).set_caption(
+        "Correlation of the strategies' daily returns"
+    )
+
+
+def facts_of(run: StrategyRun, symbol: str, strategy: str) -> dict[str, object]:
+    """The facts behind one signal (for research in JupyterLab)."""
+    rows = run.signals[(run.signals["symbol"] == symbol) & (run.signals["strategy"] == strategy)]
+    return json.loads(rows["facts"].iloc[0]) if len(rows) else {}

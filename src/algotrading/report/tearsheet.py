@@ -1,0 +1,90 @@
+"""A one-file HTML tearsheet of a backtest: metrics, equity against the benchmark,
+drawdown, and the trades. plotly.js is inlined once, so the page opens offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from algotrading.backtest import BacktestResult
+from algotrading.fsutil import atomic_write_text
+from algotrading.report.universe import LAYOUT
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "tearsheet"
+PERCENT_METRICS = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure"}
+
+
+def metrics_frame(result: BacktestResult) -> pd.DataFrame:
+    """The strategy's metrics beside the benchmark's buy-and-hold ones."""
+    bench = result.benchmark.dropna()
+    from algotrading.backtest import compute_metrics
+
+    empty = pd.DataFrame(columns=["status", "pnl"])
+    bench_metrics = compute_metrics(bench, empty, pd.Series(1, index=bench.index), 0.0) if len(bench) > 1 else {}
+    frame = pd.DataFrame({result.strategy: result.metrics, f"{bench.name} buy & hold": bench_metrics})
+    frame.loc[["win_rate", "trades", "fees_paid"], frame.columns[1]] = float("nan")
+    return frame
+
+
+def format_metric(name: str, value: float) -> str:
+    if pd.isna(value):
+        return ""
+    if name in PERCENT_METRICS:
+        return f"{value:+.2%}" if name != "win_rate" and name != "exposure" else f"{value:.1%}"
+    if name == "trades":
+        return f"{value:.0f}"
+    if name == "fees_paid":
+        return f"${value:,.2f}"
+    return f"{value:.2f}"
+
+
+def equity_figure(result: BacktestResult) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=result.equity.index, y=result.equity.round(2), name=result.strategy, mode="lines"))
+    fig.add_trace(
+        go.Scatter(x=result.benchmark.index, y=result.benchmark.round(2), name=f"{result.benchmark.name} buy & hold",
+                   mode="lines", line={"dash": "dash", "color": "black"})
+    )
+    fig.update_layout(title="Equity", yaxis_title="$", hovermode="x unified", height=420, **LAYOUT)
+    return fig
+
+
+def drawdown_figure(result: BacktestResult) -> go.Figure:
+    fig = go.Figure()
+    for series, name in ((result.equity, result.strategy), (result.benchmark, f"{result.benchmark.name} buy & hold")):
+        dd = (series / series.cummax() - 1) * 100
+        fig.add_trace(go.Scatter(x=dd.index, y=dd.round(2), name=name, mode="lines", fill="tozeroy" if name == result.strategy else None))
+    fig.update_layout(title="Drawdown (%)", yaxis_title="%", hovermode="x unified", height=300, **LAYOUT)
+    return fig
+
+
+def write_tearsheet(result: BacktestResult, path: Path, params: dict[str, object], subtitle: str) -> None:
+    """Write the tearsheet of ``result`` to ``path`` (atomically)."""
+    metrics = metrics_frame(result)
+    shown = metrics.apply(lambda col: [format_metric(n, v) for n, v in col.items()])
+    trades = result.trades.copy()
+    for col in ("entry_date", "exit_date"):
+        trades[col] = pd.to_datetime(trades[col]).dt.strftime("%Y-%m-%d").fillna("open")
+    trades = trades.round({"size": 4, "entry_price": 2, "exit_price": 2, "pnl": 2, "return": 4})
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    html = env.get_template("tearsheet.html.j2").render(
+        title=f"Backtest: {result.strategy}",
+        subtitle=subtitle,
+        metrics_table=shown.to_html(),
+        figures=[
+            pio.to_html(fig, include_plotlyjs=False, full_html=False, include_mathjax=False)
+            for fig in (equity_figure(result), drawdown_figure(result))
+        ],
+        params_table=pd.Series(params, name="value").to_frame().to_html(),
+        n_trades=len(trades),
+        trades_table=trades.to_html(index=False, na_rep=""),
+        plotly_js=get_plotlyjs(),
+        note="Signals at a session's close fill at the next session's open; position sizes are a fraction of the "
+        "strategy's capital in fractional shares; costs as in params/backtest.yaml.",
+    )
+    atomic_write_text(path, html)
