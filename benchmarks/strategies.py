@@ -9,7 +9,6 @@ includes imports and any one-time compilation; the second is the warm figure.
 
 from __future__ import annotations
 
-import datetime as dt
 
 from common import peak_rss_mb, timed
 

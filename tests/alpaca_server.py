@@ -50,7 +50,7 @@ class FakeAlpaca:
     _server: ThreadingHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------
-    def start(self) -> "FakeAlpaca":
+    def start(self) -> FakeAlpaca:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server

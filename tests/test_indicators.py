@@ -80,7 +80,7 @@ def test_sma_ema_and_returns():
     values = [1.0, 2.0, 3.0, 4.0, 5.0]
     assert ind.sma(frame(values), 3)["X"].tolist()[2:] == [2.0, 3.0, 4.0]
     # EMA span 3: alpha 0.5, started at the first value
-    assert ind.ema(frame(values), 3)["X"].iloc[-1] == pytest.approx(((((1 * 0.5 + 2 * 0.5) * 0.5 + 3 * 0.5) * 0.5 + 4 * 0.5) * 0.5 + 5 * 0.5))
+    assert ind.ema(frame(values), 3)["X"].iloc[-1] == pytest.approx((((1 * 0.5 + 2 * 0.5) * 0.5 + 3 * 0.5) * 0.5 + 4 * 0.5) * 0.5 + 5 * 0.5)
     assert ind.period_return(frame(values), 2)["X"].iloc[-1] == pytest.approx(5 / 3 - 1)
     bench = pd.Series([1.0, 1.0, 1.0, 1.1, 1.2])
     assert ind.relative_strength(frame(values), bench, 2)["X"].iloc[-1] == pytest.approx((5 / 3 - 1) - 0.2)

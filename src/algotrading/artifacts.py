@@ -50,7 +50,7 @@ class RunContext:
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "RunContext":
+    def from_json(cls, doc: dict[str, Any]) -> RunContext:
         return cls(
             session_date=dt.date.fromisoformat(doc["session_date"]),
             mode=doc["mode"],

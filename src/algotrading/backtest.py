@@ -79,6 +79,26 @@ def order_targets(book: PositionBook, fraction: float) -> pd.DataFrame:
     return targets.shift(1)
 
 
+def portfolio(close: pd.DataFrame, opens: pd.DataFrame, targets: pd.DataFrame, params: BacktestParams, group_by: Any) -> Any:
+    """The vectorbt portfolio of target-weight orders filled at the open; each group
+    shares one cash account. Missing prices are filled only where no position can exist
+    (before a symbol's first bar), so valuations stay defined."""
+    vbt = vectorbt()
+    return vbt.Portfolio.from_orders(
+        close=close.ffill().bfill(),
+        size=targets,
+        size_type="targetpercent",
+        price=opens.fillna(close).ffill().bfill(),
+        fees=params.fees_pct / 100,
+        slippage=params.slippage_pct / 100,
+        init_cash=params.initial_capital,
+        cash_sharing=True,
+        group_by=group_by,
+        call_seq="auto",
+        freq="1D",
+    )
+
+
 def run_backtest(
     strategy: Strategy,
     market: MarketData,
@@ -101,22 +121,7 @@ def run_backtest(
     book = simulate(frames, close, start)
     targets = order_targets(book, strategy.params.position_fraction)
 
-    vbt = vectorbt()
-    valuation = close.ffill().bfill()  # no position exists before a symbol's first price
-    fill_price = data.open[symbols].fillna(close).ffill().bfill()
-    pf = vbt.Portfolio.from_orders(
-        close=valuation,
-        size=targets,
-        size_type="targetpercent",
-        price=fill_price,
-        fees=params.fees_pct / 100,
-        slippage=params.slippage_pct / 100,
-        init_cash=params.initial_capital,
-        cash_sharing=True,
-        group_by=True,
-        call_seq="auto",
-        freq="1D",
-    )
+    pf = portfolio(close, data.open[symbols], targets, params, group_by=True)
     first = pd.Timestamp(start) if start is not None else close.index[0]
     equity = pf.value().loc[first:].rename(strategy.name)
     asset_value = pf.asset_value(group_by=False).loc[first:]
@@ -252,21 +257,8 @@ def _sweep_chunk(
     opens = side_by_side([data.open[symbols]] * len(chunk))
     book = simulate(combined, close, start)
     targets = order_targets(book, chunk[0][1].params.position_fraction)
-    vbt = vectorbt()
     group = np.repeat(np.arange(len(chunk)), len(symbols))
-    pf = vbt.Portfolio.from_orders(
-        close=close.ffill().bfill(),
-        size=targets,
-        size_type="targetpercent",
-        price=opens.fillna(close).ffill().bfill(),
-        fees=params.fees_pct / 100,
-        slippage=params.slippage_pct / 100,
-        init_cash=params.initial_capital,
-        cash_sharing=True,
-        group_by=group,
-        call_seq="auto",
-        freq="1D",
-    )
+    pf = portfolio(close, opens, targets, params, group_by=group)
     first = pd.Timestamp(start) if start is not None else close.index[0]
     values = pf.value().loc[first:]
     if isinstance(values, pd.Series):  # one group: vectorbt returns a Series

@@ -43,7 +43,7 @@ class Paths:
     env_file: Path | None
 
     @classmethod
-    def from_env(cls) -> "Paths":
+    def from_env(cls) -> Paths:
         """Resolve every location from the environment, with project-relative defaults.
 
         ``ALGOTRADING_ENV_FILE`` names the dotenv file; set it to an empty string to read

@@ -25,7 +25,7 @@ class MarketData:
     volume: pd.DataFrame
 
     @classmethod
-    def from_bars(cls, bars: pd.DataFrame) -> "MarketData":
+    def from_bars(cls, bars: pd.DataFrame) -> MarketData:
         frames = {f: to_wide(bars, f) for f in FIELDS}
         index = frames["close"].index
         columns = frames["close"].columns
@@ -39,17 +39,17 @@ class MarketData:
     def dates(self) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(self.close.index)
 
-    def select(self, symbols: Sequence[str]) -> "MarketData":
+    def select(self, symbols: Sequence[str]) -> MarketData:
         """Only ``symbols`` that are present (in the order given)."""
         keep = [s for s in symbols if s in self.close.columns]
         return MarketData(**{f: getattr(self, f)[keep] for f in FIELDS})
 
-    def upto(self, day: dt.date | pd.Timestamp) -> "MarketData":
+    def upto(self, day: dt.date | pd.Timestamp) -> MarketData:
         """Rows on or before ``day`` (what a run on ``day`` may see)."""
         end = pd.Timestamp(day)
         return MarketData(**{f: getattr(self, f).loc[:end] for f in FIELDS})
 
-    def between(self, start: dt.date | pd.Timestamp | None, end: dt.date | pd.Timestamp | None) -> "MarketData":
+    def between(self, start: dt.date | pd.Timestamp | None, end: dt.date | pd.Timestamp | None) -> MarketData:
         lo = pd.Timestamp(start) if start is not None else None
         hi = pd.Timestamp(end) if end is not None else None
         return MarketData(**{f: getattr(self, f).loc[lo:hi] for f in FIELDS})

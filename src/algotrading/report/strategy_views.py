@@ -7,7 +7,6 @@ import html
 import json
 from pathlib import Path
 
-import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler

@@ -50,6 +50,12 @@ class StrategyParams(BaseModel):
     take_profit_pct: float | None = Field(gt=0, description="a percent above the entry close, or null")
 
 
+class GroupStrategyParams(StrategyParams):
+    """Parameters of a strategy that trades whole universe groups."""
+
+    groups: list[str] = Field(description="universe groups traded, e.g. [stocks, broad_etfs]")
+
+
 @dataclass(frozen=True)
 class Signal:
     """One strategy's view of one symbol on one session."""
@@ -108,7 +114,7 @@ class SignalFrames:
     def symbols(self) -> list[str]:
         return list(self.entry.columns)
 
-    def upto(self, day: dt.date | pd.Timestamp) -> "SignalFrames":
+    def upto(self, day: dt.date | pd.Timestamp) -> SignalFrames:
         end = pd.Timestamp(day)
 
         def cut(frame: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -161,9 +167,11 @@ class Strategy(ABC):
         return f"{type(self).__name__}({self.params!r})"
 
     # -- what a subclass provides -------------------------------------------------------
-    @abstractmethod
     def symbols(self) -> list[str]:
-        """The symbols this strategy trades (from the universe's groups)."""
+        """The symbols this strategy trades: its groups' symbols (override otherwise)."""
+        if not isinstance(self.params, GroupStrategyParams):
+            raise NotImplementedError(f"{type(self).__name__} must say which symbols it trades")
+        return group_symbols(self.universe, self.params.groups)
 
     @abstractmethod
     def generate(self, market: MarketData) -> SignalFrames:
@@ -177,7 +185,7 @@ class Strategy(ABC):
         """One sentence saying why a signal with these facts has this action."""
 
     # -- shared behaviour ---------------------------------------------------------------
-    def with_params(self, **changes: Any) -> "Strategy":
+    def with_params(self, **changes: Any) -> Strategy:
         """A copy with some parameters changed (validated like the YAML file)."""
         params = self.Params.model_validate(self.params.model_dump() | changes)
         return type(self)(params, self.universe)
@@ -231,6 +239,11 @@ def percent_levels(
     stop = close * (1 - stop_loss_pct / 100) if stop_loss_pct is not None else None
     target = close * (1 + take_profit_pct / 100) if take_profit_pct is not None else None
     return stop, target
+
+
+def row_frame(values: np.ndarray, like: pd.DataFrame) -> pd.DataFrame:
+    """A frame shaped like ``like`` whose every column repeats the per-row ``values``."""
+    return pd.DataFrame(np.repeat(np.asarray(values)[:, None], like.shape[1], axis=1), index=like.index, columns=like.columns)
 
 
 def group_symbols(universe: Universe, groups: list[str]) -> list[str]:

@@ -22,7 +22,15 @@ from pydantic import Field, model_validator
 
 from algotrading import indicators as ind
 from algotrading.data.market import MarketData
-from algotrading.strategies.base import Action, SignalFrames, Strategy, StrategyParams, percent_levels, rebalance_days
+from algotrading.strategies.base import (
+    Action,
+    SignalFrames,
+    Strategy,
+    StrategyParams,
+    percent_levels,
+    rebalance_days,
+    row_frame,
+)
 
 
 class DualMomentumParams(StrategyParams):
@@ -37,7 +45,7 @@ class DualMomentumParams(StrategyParams):
     relative_weight: float = Field(ge=0, le=1, description="e.g. 0.1")
 
     @model_validator(mode="after")
-    def _defensive_apart(self) -> "DualMomentumParams":
+    def _defensive_apart(self) -> DualMomentumParams:
         if self.defensive_asset is not None and self.defensive_asset in self.assets:
             raise ValueError(f"defensive_asset {self.defensive_asset} must not also be one of the assets")
         return self
@@ -80,17 +88,14 @@ class DualMomentum(Strategy):
         chosen = pd.DataFrame({s: choice == s for s in close.columns}, index=close.index)
 
         rebalance = rebalance_days(close.index, p.rebalance_sessions, p.rebalance_anchor).to_numpy()
-        on_rebalance = pd.DataFrame(np.repeat((rebalance & has_data)[:, None], close.shape[1], axis=1),
-                                    index=close.index, columns=close.columns)
+        on_rebalance = row_frame(rebalance & has_data, close)
         entry = chosen & on_rebalance & close.notna()
         exit_ = ~chosen & on_rebalance
 
         risk_conf = np.minimum(p.base_confidence + p.absolute_weight * best_excess + p.relative_weight * lead, 1.0)
         conf_row = np.where(risk_on, risk_conf, p.base_confidence)
-        confidence = pd.DataFrame(np.repeat(conf_row[:, None], close.shape[1], axis=1), index=close.index,
-                                  columns=close.columns).clip(lower=0.0)
+        confidence = row_frame(conf_row, close).clip(lower=0.0)
         stop, target = percent_levels(close, p.stop_loss_pct, p.take_profit_pct)
-        lead_frame = pd.DataFrame(np.repeat(lead[:, None], close.shape[1], axis=1), index=close.index, columns=close.columns)
         return SignalFrames(
             strategy=self.name,
             entry=entry,
@@ -102,7 +107,7 @@ class DualMomentum(Strategy):
             facts={
                 "lookback_return": ret,
                 "excess_return": excess,
-                "lead_over_runner_up": lead_frame.where(chosen),
+                "lead_over_runner_up": row_frame(lead, close).where(chosen),
                 "defensive": pd.DataFrame({s: s == p.defensive_asset for s in close.columns}, index=close.index),
             },
         )

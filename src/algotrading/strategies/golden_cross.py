@@ -17,11 +17,10 @@ from pydantic import Field, model_validator
 
 from algotrading import indicators as ind
 from algotrading.data.market import MarketData
-from algotrading.strategies.base import Action, SignalFrames, Strategy, StrategyParams, group_symbols, percent_levels
+from algotrading.strategies.base import Action, SignalFrames, Strategy, GroupStrategyParams, percent_levels
 
 
-class GoldenCrossParams(StrategyParams):
-    groups: list[str] = Field(description="universe groups traded, e.g. [stocks, broad_etfs]")
+class GoldenCrossParams(GroupStrategyParams):
     fast_window: int = Field(ge=2, le=400, description="sessions, e.g. 50")
     slow_window: int = Field(ge=3, le=600, description="sessions, e.g. 200")
     cross_within_sessions: int = Field(ge=1, le=20, description="sessions, e.g. 3")
@@ -36,7 +35,7 @@ class GoldenCrossParams(StrategyParams):
     min_confidence: float = Field(ge=0, le=1, description="e.g. 0.7")
 
     @model_validator(mode="after")
-    def _windows(self) -> "GoldenCrossParams":
+    def _windows(self) -> GoldenCrossParams:
         if self.fast_window >= self.slow_window:
             raise ValueError(f"fast_window ({self.fast_window}) must be shorter than slow_window ({self.slow_window})")
         return self
@@ -49,8 +48,6 @@ class GoldenCross(Strategy):
     Params = GoldenCrossParams
     params: GoldenCrossParams
 
-    def symbols(self) -> list[str]:
-        return group_symbols(self.universe, self.params.groups)
 
     def generate(self, market: MarketData) -> SignalFrames:
         p = self.params

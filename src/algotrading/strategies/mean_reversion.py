@@ -20,11 +20,10 @@ from pydantic import Field
 
 from algotrading import indicators as ind
 from algotrading.data.market import MarketData
-from algotrading.strategies.base import Action, SignalFrames, Strategy, StrategyParams, group_symbols
+from algotrading.strategies.base import Action, SignalFrames, Strategy, GroupStrategyParams
 
 
-class MeanReversionParams(StrategyParams):
-    groups: list[str] = Field(description="universe groups traded, e.g. [stocks]")
+class MeanReversionParams(GroupStrategyParams):
     rsi_window: int = Field(ge=2, description="sessions, e.g. 14")
     rsi_oversold: float = Field(gt=0, lt=100, description="e.g. 30")
     rsi_overbought: float = Field(gt=0, lt=100, description="e.g. 70")
@@ -63,8 +62,6 @@ class MeanReversion(Strategy):
     Params = MeanReversionParams
     params: MeanReversionParams
 
-    def symbols(self) -> list[str]:
-        return group_symbols(self.universe, self.params.groups)
 
     def generate(self, market: MarketData) -> SignalFrames:
         p = self.params

@@ -13,8 +13,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from algotrading import indicators as ind
@@ -23,16 +21,15 @@ from algotrading.strategies.base import (
     Action,
     SignalFrames,
     Strategy,
-    StrategyParams,
+    GroupStrategyParams,
     StrategyUnavailable,
-    group_symbols,
     percent_levels,
     rebalance_days,
+    row_frame,
 )
 
 
-class SectorRotationParams(StrategyParams):
-    groups: list[str] = Field(description="universe groups of sector ETFs, e.g. [sector_etfs]")
+class SectorRotationParams(GroupStrategyParams):
     momentum_sessions: int = Field(ge=5, description="sessions, e.g. 63")
     relative_strength_sessions: int = Field(ge=5, description="sessions, e.g. 252")
     volatility_sessions: int = Field(ge=5, description="sessions, e.g. 63")
@@ -53,8 +50,6 @@ class SectorRotation(Strategy):
     Params = SectorRotationParams
     params: SectorRotationParams
 
-    def symbols(self) -> list[str]:
-        return group_symbols(self.universe, self.params.groups)
 
     def generate(self, market: MarketData) -> SignalFrames:
         p = self.params
@@ -74,8 +69,7 @@ class SectorRotation(Strategy):
 
         rebalance = rebalance_days(sectors.index, p.rebalance_sessions, p.rebalance_anchor).to_numpy()
         ready = score.notna().any(axis=1).to_numpy() & rebalance
-        on_rebalance = pd.DataFrame(np.repeat(ready[:, None], sectors.shape[1], axis=1), index=sectors.index,
-                                    columns=sectors.columns)
+        on_rebalance = row_frame(ready, sectors)
         entry = chosen & on_rebalance
         exit_ = ~chosen & on_rebalance
         confidence = (p.base_confidence + p.score_weight * score).clip(lower=0.0, upper=1.0)
