@@ -53,9 +53,11 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
     out = reports / "2025-12-31"
     assert result.report_dir == out
     assert {p.name for p in out.iterdir()} == {
-        "10_strategies.ipynb", "90_daily_report.ipynb", "bars.parquet", "context.json", "data_health.parquet",
+        "10_strategies.ipynb", "20_ranking.ipynb", "30_safety.ipynb", "40_risk.ipynb", "90_daily_report.ipynb",
+        "bars.parquet", "context.json", "data_health.parquet", "portfolio.json", "risk.json",
         "signals.parquet", "strategy_performance.parquet", "strategy_equity.parquet", "strategy_momentum.parquet",
-        "strategy_correlation.parquet", "strategies.json", "report.html", "run.json", "run.log",
+        "strategy_correlation.parquet", "strategies.json", "ranking.parquet", "sizing.json", "plan.json",
+        "report.html", "run.json", "run.log",
     }
     assert not any((reports / ".staging").iterdir())
     assert not (reports / "failed").exists()
@@ -67,8 +69,15 @@ def test_report_html_is_self_contained_and_holds_the_figures(demo_run):
     # strategy momentum and equity; universe group indices and returns by symbol
     assert html.count("Plotly.newPlot(") == 4
     assert html.count("plotly.js v") == 1  # plotly.js inlined once, not per figure
-    for section in ("Signals", "Strategy performance", "Data health", "Universe performance"):
+    for section in ("Portfolio Summary", "Top 4 Highest Conviction Signals", "Cash Depletion Analysis",
+                    "Position Consolidation Recommendations", "Next Day Trading Plan", "Signals",
+                    "Strategy performance", "Data health", "Universe performance"):
         assert f">{section}<a" in html, section
+    positions = [html.index(f">{s}<a") for s in ("Portfolio Summary", "Top 4 Highest Conviction Signals",
+                                                  "Cash Depletion Analysis", "Position Consolidation Recommendations",
+                                                  "Next Day Trading Plan")]
+    assert positions == sorted(positions)  # the seed's order
+    assert "Risk: ACTIVE" in html
     assert "4</b> strategies ran on 2025-12-31" in html
     assert "Strategy momentum, last 90 days" in html
     assert "All 61 symbols passed every check." in html
@@ -82,8 +91,11 @@ def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
     run = json.loads((reports / "2025-12-31" / "run.json").read_text())
     assert run["status"] == "ok" and run["session_date"] == "2025-12-31" and run["mode"] == "demo"
     assert list(run["steps"]) == [
-        "load_data", "write_artifacts", "notebook:10_strategies", "notebook:90_daily_report", "render_html"
+        "load_data", "account", "notebook:10_strategies", "notebook:20_ranking", "notebook:30_safety",
+        "notebook:40_risk", "notebook:90_daily_report", "render_html",
     ]
+    assert run["plan"] == {"orders": 0, "buys": 0, "sells": 0, "buy_value": 0.0, "risk_state": "ACTIVE",
+                           "circuit_breaker": False}
     assert all(seconds > 0 for seconds in run["steps"].values())
     assert run["versions"]["pandas"].startswith("3.") and run["versions"]["vectorbt"].startswith("1.2")
     symbols = settings.universe.all_symbols
@@ -95,7 +107,7 @@ def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
 
 
 def test_notebooks_get_only_date_and_folder_as_parameters(demo_run):
-    for name in ("10_strategies", "90_daily_report"):
+    for name in ("10_strategies", "20_ranking", "30_safety", "40_risk", "90_daily_report"):
         nb = nbformat.read(demo_run[2] / "2025-12-31" / f"{name}.ipynb", as_version=4)
         assert nb.metadata.papermill.parameters == {"session_date": "2025-12-31", "run_dir": "."}
 
@@ -207,3 +219,49 @@ def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkey
     assert any(o.get("ename") == "RuntimeError" for c in partial.cells for o in c.get("outputs", []))
     log = [json.loads(line) for line in (failed / "run.log").read_text().splitlines()]
     assert any("traceback" in r for r in log)  # the full traceback is kept in the run log
+
+
+def validate_plan(path: Path) -> dict:
+    import jsonschema
+
+    from algotrading.schemas import plan_schema
+
+    doc = json.loads(path.read_text())
+    jsonschema.validate(doc, plan_schema())
+    return doc
+
+
+def test_plan_json_of_the_demo_run_validates_and_says_why_nothing_is_bought(demo_run):
+    doc = validate_plan(demo_run[2] / "2025-12-31" / "plan.json")
+    assert doc["orders"] == [] and doc["portfolio"]["equity"] == 1000.0
+    buys = [s for s in doc["signals"] if s["action"] == "BUY"]
+    assert all(s["decision"] == "rejected" and s["reasons"] for s in doc["signals"])
+    assert buys == [] or all("momentum" in s["reasons"][0] for s in buys)
+
+
+def test_a_session_with_orders_then_the_same_session_halted(workdirs):
+    """2022-06-13: four buys within every limit; after a HALT the re-run sends none."""
+    from algotrading.store import RiskState, open_store
+
+    settings = load_settings()
+    day = dt.date(2022, 6, 13)
+    assert run_daily(settings, day).exit_code == 0
+    doc = validate_plan(workdirs["reports"] / "2022-06-13" / "plan.json")
+    lim = settings.safety
+    buys = [o for o in doc["orders"] if o["side"] == "buy"]
+    assert len(buys) == 4
+    for o in buys:
+        assert lim.min_position_size <= o["notional"] <= min(lim.max_position_size, 0.3 * 1000)
+        assert o["client_order_id"].startswith("at-20220613-buy-")
+    assert sum(o["notional"] for o in buys) <= 1000 - lim.min_cash_buffer
+
+    with open_store(workdirs["state"]) as store:
+        store.set_risk_state(RiskState.HALTED, "halted by the test", "user")
+    assert run_daily(load_settings(), day).exit_code == 0
+    doc = validate_plan(workdirs["reports"] / "2022-06-13" / "plan.json")
+    assert doc["orders"] == [] and doc["risk"]["state"] == "HALTED"
+    assert "HALTED since" in doc["risk"]["restrictions"][0]
+    html = (workdirs["reports"] / "2022-06-13" / "report.html").read_text()
+    assert "Risk: HALTED" in html
+    with open_store(workdirs["state"]) as store:
+        assert store.runs()["status"].tolist() == ["ok", "ok"]

@@ -14,7 +14,12 @@ import pandas as pd
 from algotrading.config import Universe
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.fsutil import atomic_write_json, atomic_write_parquet
+from algotrading.account import Account
 from algotrading.performance import StrategyPerformance
+from algotrading.plan import Plan, Sizing, plan_from_json
+from algotrading.portfolio import Portfolio
+from algotrading.ranking import Ranking
+from algotrading.store import RiskState, RiskStatus
 from algotrading.strategy_run import StrategyRun
 
 BARS = "bars.parquet"
@@ -24,6 +29,11 @@ STRATEGY_EQUITY = "strategy_equity.parquet"
 STRATEGY_MOMENTUM = "strategy_momentum.parquet"
 STRATEGY_CORRELATION = "strategy_correlation.parquet"
 STRATEGIES = "strategies.json"
+PORTFOLIO = "portfolio.json"
+RISK = "risk.json"
+RANKING = "ranking.parquet"
+SIZING = "sizing.json"
+PLAN = "plan.json"
 BENCHMARK_COLUMN = "benchmark"
 HEALTH = "data_health.parquet"
 CONTEXT = "context.json"
@@ -135,3 +145,54 @@ def read_strategy_run(run_dir: Path) -> StrategyRun:
     )
     return StrategyRun(perf.session, pd.read_parquet(run_dir / SIGNALS), perf, doc["skipped"])
 
+
+
+def write_account(run_dir: Path, account: Account) -> None:
+    """The portfolio the plan is made for and the risk state after today's check."""
+    atomic_write_json(run_dir / PORTFOLIO, account.portfolio.to_json())
+    risk = account.risk
+    atomic_write_json(
+        run_dir / RISK,
+        {
+            "state": risk.state.value,
+            "since": risk.since,
+            "reason": risk.reason,
+            "session_date": risk.session_date,
+            "transition_today": (
+                {"to_state": account.transition.to_state.value, "reason": account.transition.reason}
+                if account.transition else None
+            ),
+        },
+    )
+
+
+def read_account(run_dir: Path) -> tuple[Portfolio, RiskStatus, dict[str, Any] | None]:
+    """Portfolio, risk status and today's transition (if any) as the daily run wrote them."""
+    portfolio = Portfolio.from_json(json.loads((run_dir / PORTFOLIO).read_text()))
+    doc = json.loads((run_dir / RISK).read_text())
+    status = RiskStatus(RiskState(doc["state"]), doc["since"], doc["reason"], doc["session_date"])
+    return portfolio, status, doc.get("transition_today")
+
+
+def write_ranking(run_dir: Path, ranking: Ranking) -> None:
+    atomic_write_parquet(run_dir / RANKING, ranking.table)
+
+
+def read_ranking(run_dir: Path) -> Ranking:
+    return Ranking(pd.read_parquet(run_dir / RANKING), clusters=())
+
+
+def write_sizing(run_dir: Path, sizing: Sizing) -> None:
+    atomic_write_json(run_dir / SIZING, sizing.to_json())
+
+
+def read_sizing(run_dir: Path) -> Sizing:
+    return Sizing.from_json(json.loads((run_dir / SIZING).read_text()))
+
+
+def write_plan(run_dir: Path, plan: Plan) -> None:
+    atomic_write_json(run_dir / PLAN, plan.to_json())
+
+
+def read_plan(run_dir: Path) -> Plan:
+    return plan_from_json(json.loads((run_dir / PLAN).read_text()))

@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--out", type=Path, metavar="FILE.html", help="write the tearsheet here")
     backtest.set_defaults(func=cmd_backtest)
 
+    risk = sub.add_parser("risk", help="the persisted risk state (HALTED / EMERGENCY STOP)")
+    risk_sub = risk.add_subparsers(dest="risk_command", required=True, metavar="ACTION")
+    resume = risk_sub.add_parser("resume", help="clear a HALTED or EMERGENCY STOP state, recording why")
+    resume.add_argument("--reason", required=True, help="why trading may resume (kept in the state history)")
+    resume.set_defaults(func=cmd_risk_resume)
+    show_risk = risk_sub.add_parser("show", help="the current risk state, its history and the equity peak")
+    show_risk.set_defaults(func=cmd_risk_show)
+
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     show = config_sub.add_parser("show", help="print the effective configuration, secrets redacted")
@@ -122,6 +130,49 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                     f"fees {settings.backtest.fees_pct:g}%, slippage {settings.backtest.slippage_pct:g}%")
         write_tearsheet(result, args.out, strategy.parameters(), subtitle)
         print(f"tearsheet: {args.out}")
+    return EXIT_OK
+
+
+def cmd_risk_resume(args: argparse.Namespace) -> int:
+    from algotrading.store import RiskState, StoreError, open_store
+
+    settings = load_settings()
+    if not args.reason.strip():
+        log.error("--reason must say why trading may resume")
+        return EXIT_USAGE
+    try:
+        with open_store(settings.paths.state_dir, create=False) as store:
+            before = store.risk_status()
+            if before.state is RiskState.ACTIVE:
+                print("risk state is already ACTIVE: nothing to resume")
+                return EXIT_OK
+            store.set_risk_state(RiskState.ACTIVE, args.reason.strip(), "user")
+    except StoreError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    print(f"risk state {before.state.value} -> ACTIVE (was: {before.reason}); reason recorded: {args.reason.strip()}")
+    return EXIT_OK
+
+
+def cmd_risk_show(args: argparse.Namespace) -> int:
+    from algotrading.store import StoreError, open_store
+
+    settings = load_settings()
+    try:
+        with open_store(settings.paths.state_dir, create=False) as store:
+            status = store.risk_status()
+            events = store.risk_events()
+            history = store.equity_history()
+    except StoreError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    print(f"risk state: {status.state.value}" + (f" since {status.since}: {status.reason}" if status.since else ""))
+    if len(history):
+        last = history.iloc[-1]
+        print(f"equity ${last['equity']:,.2f} on {last['session_date']:%Y-%m-%d}, peak ${last['peak_equity']:,.2f}, "
+              f"drawdown {last['drawdown']:.2%} ({len(history)} sessions recorded)")
+    for e in events.itertuples():
+        print(f"  {e.at}  {e.from_state} -> {e.to_state}  [{e.actor}] {e.reason}")
     return EXIT_OK
 
 

@@ -64,6 +64,16 @@ class SafetyParams(_Section):
     max_positions: int = Field(ge=1, le=50, description="a whole number of positions, e.g. 4")
 
 
+class CashParams(_Section):
+    """Cash-depletion analysis and consolidation (Requirement 2.2)."""
+
+    swap_margin: float = Field(ge=0, le=1, description="a score difference, e.g. 0.15")
+    max_swaps_per_session: int = Field(ge=0, le=10, description="a count, e.g. 1")
+    unknown_confidence: float = Field(ge=0, le=1, description="e.g. 0.5")
+    funds_round_to: float = Field(gt=0, description="dollars, e.g. 50")
+    dust_fraction: float = Field(gt=0, le=1, description="a fraction of MIN_POSITION_SIZE, e.g. 0.5")
+
+
 class CircuitBreakerParams(_Section):
     """Market limits beyond which new buys pause."""
 
@@ -90,6 +100,7 @@ class RankingParams(_Section):
     confidence_weight: float = Field(ge=0, le=1, description="a fraction, e.g. 0.5")
     momentum_weight: float = Field(ge=0, le=1, description="a fraction, e.g. 0.5")
     max_correlation: float = Field(gt=0, le=1, description="a correlation, e.g. 0.8")
+    momentum_full_score: float = Field(gt=0, le=1, description="momentum above the threshold that scores 1, e.g. 0.10")
 
 
 class AlpacaDataParams(_Section):
@@ -230,6 +241,7 @@ class Universe(_Section):
 
 SECTION_MODELS: dict[str, type[_Section]] = {
     "safety": SafetyParams,
+    "cash": CashParams,
     "risk": RiskParams,
     "ranking": RankingParams,
     "data": DataParams,
@@ -327,6 +339,7 @@ class Settings(BaseModel):
     paper_trading_mode: bool
     production_mode: bool
     safety: SafetyParams
+    cash: CashParams
     risk: RiskParams
     ranking: RankingParams
     data: DataParams

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from algotrading import artifacts
+from algotrading.account import load_account
 from algotrading.artifacts import RunContext
 from algotrading.config import ConfigError, Mode, Settings
 from algotrading.data import make_provider
@@ -29,11 +31,18 @@ from algotrading.fsutil import atomic_write_json
 from algotrading.logs import add_redaction, run_log
 from algotrading.runinfo import git_revision, versions
 from algotrading.session import choose_session
+from algotrading.store import Store, StoreError, open_store
 
 log = logging.getLogger(__name__)
 
 #: Notebooks of the daily run, in order; each reads the artifacts of the ones before.
-DAILY_NOTEBOOKS: tuple[str, ...] = ("10_strategies.ipynb", "90_daily_report.ipynb")
+DAILY_NOTEBOOKS: tuple[str, ...] = (
+    "10_strategies.ipynb",
+    "20_ranking.ipynb",
+    "30_safety.ipynb",
+    "40_risk.ipynb",
+    "90_daily_report.ipynb",
+)
 #: The notebook rendered to ``report.html``.
 REPORT_NOTEBOOK = "90_daily_report.ipynb"
 
@@ -145,12 +154,18 @@ def run_daily(settings: Settings, date: dt.date | None = None, now: dt.datetime 
     preflight(settings)
     check_writable(settings.paths.reports_dir)
     with run_lock(settings.paths.state_dir):
-        return _run_session(settings, choice.session_date, now)
+        try:
+            store = open_store(settings.paths.state_dir)
+        except StoreError as exc:
+            raise RunError(str(exc)) from exc
+        with store:
+            return _run_session(settings, choice.session_date, now, store)
 
 
-def _run_session(settings: Settings, session: dt.date, now: dt.datetime) -> RunResult:
+def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: Store) -> RunResult:
     reports = settings.paths.reports_dir
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{os.getpid()}"
+    store.start_run(run_id, session, settings.mode.value)
     staging = reports / ".staging" / f"{session}-{run_id}"
     staging.mkdir(parents=True)
     timer = StepTimer()
@@ -169,6 +184,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime) -> RunR
         try:
             snapshot = _steps(settings, session, now, staging, timer)
             record["data"] = _data_record(snapshot)
+            record["plan"] = _plan_record(staging)
         except Exception as exc:  # every failure is recorded, reported and returned as exit 1
             error = exc
             log.error("step %s failed: %s", timer.current, short_error(exc))
@@ -192,6 +208,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime) -> RunR
             f"Partial outputs and the log are in {failed_dir}; earlier outputs in {reports / str(session)} are untouched."
         )
         log.error("%s", message)
+        store.finish_run(run_id, "failed", timer.current, record["error"], str(failed_dir))
         return RunResult(1, "failed", message, session, failed_dir)
 
     record["status"] = "ok"
@@ -199,6 +216,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime) -> RunR
     record["outputs"] = sorted(p.name for p in staging.iterdir()) + [artifacts.RUN]
     atomic_write_json(staging / artifacts.RUN, record)
     _promote(staging, final)
+    store.finish_run(run_id, "ok", report_dir=str(final))
     message = f"report for {session}: {final / artifacts.REPORT_HTML}"
     log.info("run for %s done in %.1f s", session, record["duration_seconds"])
     return RunResult(0, "ok", message, session, final)
@@ -210,9 +228,14 @@ def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path
     total = 2 + len(DAILY_NOTEBOOKS) + 1
     with timer.step("load_data", 1, total):
         snapshot = load_snapshot(make_provider(settings), settings.universe, session, settings.data)
-    with timer.step("write_artifacts", 2, total):
         context = RunContext(session, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
         artifacts.write_snapshot(staging, snapshot, context)
+    with timer.step("account", 2, total):
+        account = load_account(settings, session, persist=True)
+        artifacts.write_account(staging, account)
+        p = account.portfolio
+        log.info("account: equity $%.2f, cash $%.2f, %d position(s), drawdown %.1f%%, risk %s",
+                 p.equity, p.cash, len(p.positions), 100 * p.drawdown, account.risk.state.value)
     kernel = ensure_kernel()
     for number, name in enumerate(DAILY_NOTEBOOKS, start=3):
         source = settings.paths.notebooks_dir / name
@@ -243,6 +266,20 @@ def short_error(exc: BaseException, limit: int = 500) -> str:
         text = f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _plan_record(run_dir: Path) -> dict[str, Any]:
+    """The plan's headline numbers for run.json."""
+    doc = json.loads((run_dir / artifacts.PLAN).read_text())
+    orders = doc["orders"]
+    return {
+        "orders": len(orders),
+        "buys": sum(o["side"] == "buy" for o in orders),
+        "sells": sum(o["side"] == "sell" for o in orders),
+        "buy_value": round(sum(o["est_value"] for o in orders if o["side"] == "buy"), 2),
+        "risk_state": doc["risk"]["state"],
+        "circuit_breaker": doc["risk"]["circuit_breaker"]["tripped"],
+    }
 
 
 def _data_record(snapshot: MarketSnapshot) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from algotrading.data.snapshot import MarketSnapshot
 from algotrading.data.validation import EXCLUDED, OK, WARNING
 from algotrading.report import universe as uni
 from algotrading.report.plotly_offline import use_offline_renderer
+from algotrading.plan import Plan
 from algotrading.strategy_run import StrategyRun
 
 STATUS_COLORS = {OK: "#e8f5e9", WARNING: "#fff8e1", EXCLUDED: "#ffebee"}
@@ -31,6 +32,7 @@ class DailyView:
     snapshot: MarketSnapshot
     context: RunContext
     strategies: StrategyRun | None = None
+    plan: Plan | None = None
 
     @property
     def close(self) -> pd.DataFrame:
@@ -50,8 +52,9 @@ def daily_view(session_date: str | None = None, run_dir: str | None = None, with
     if run_dir is not None:
         folder = Path(run_dir)
         snapshot, context = artifacts.read_snapshot(folder)
-        strategies = artifacts.read_strategy_run(folder) if with_strategies else None
-        return DailyView(snapshot, context, strategies)
+        if not with_strategies:
+            return DailyView(snapshot, context)
+        return DailyView(snapshot, context, artifacts.read_strategy_run(folder), artifacts.read_plan(folder))
 
     from algotrading.config import load_settings
     from algotrading.data import make_provider
@@ -68,10 +71,14 @@ def daily_view(session_date: str | None = None, run_dir: str | None = None, with
         raise ValueError(choice.closed_reason)
     snapshot = load_snapshot(make_provider(settings), settings.universe, choice.session_date, settings.data)
     context = RunContext(choice.session_date, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
-    strategies = (
-        run_strategies(settings, MarketData.from_bars(snapshot.bars), choice.session_date) if with_strategies else None
-    )
-    return DailyView(snapshot, context, strategies)
+    if not with_strategies:
+        return DailyView(snapshot, context)
+    from algotrading.decide import inputs_here
+    from algotrading.plan import make_plan
+
+    strategies = run_strategies(settings, MarketData.from_bars(snapshot.bars), choice.session_date)
+    plan = make_plan(inputs_here(settings, snapshot, strategies, choice.session_date), context.generated_at)
+    return DailyView(snapshot, context, strategies, plan)
 
 
 def summary(view: DailyView) -> Styler:

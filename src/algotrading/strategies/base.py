@@ -224,6 +224,10 @@ class Strategy(ABC):
     def parameters(self) -> dict[str, Any]:
         return self.params.model_dump()
 
+    def max_hold(self) -> int | None:
+        """Sessions after which a position of this strategy is closed (None: no limit)."""
+        return None
+
 
 def _level(frame: pd.DataFrame | None, ts: pd.Timestamp, symbol: str) -> float | None:
     if frame is None:

@@ -101,7 +101,7 @@ class MeanReversion(Strategy):
             exit_fresh=fresh,
             stop=close - p.stop_atr * atr,
             target=close + p.target_atr * atr,
-            max_hold=p.max_hold_sessions,
+            max_hold=self.max_hold(),
             facts={
                 "rsi": rsi,
                 "zscore": z,
@@ -115,6 +115,9 @@ class MeanReversion(Strategy):
                 "atr": atr,
             },
         )
+
+    def max_hold(self) -> int | None:
+        return self.params.max_hold_sessions
 
     def explain(self, action: Action, facts: Mapping[str, Any]) -> str:
         p = self.params

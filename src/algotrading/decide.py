@@ -1,0 +1,60 @@
+"""Gather one session's plan inputs: from a daily run's folder (what the decision
+notebooks do) or from the configured sources (a notebook opened by hand)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from algotrading import artifacts
+from algotrading.account import Account, demo_assets, load_account
+from algotrading.config import Settings
+from algotrading.data.bars import to_wide
+from algotrading.data.snapshot import MarketSnapshot
+from algotrading.plan import PlanInputs
+from algotrading.portfolio import AssetBook
+from algotrading.strategies import load_strategies
+from algotrading.strategy_run import StrategyRun
+
+
+def max_holds(settings: Settings) -> dict[str, int | None]:
+    """Each strategy's maximum holding time (disabled strategies too: they may own holdings)."""
+    return {s.name: s.max_hold() for s in load_strategies(settings, include_disabled=True)}
+
+
+def plan_inputs(
+    settings: Settings,
+    snapshot: MarketSnapshot,
+    strategies: StrategyRun,
+    account: Account,
+    assets: AssetBook | None = None,
+) -> PlanInputs:
+    perf = strategies.performance
+    return PlanInputs(
+        session=snapshot.session_date,
+        mode=settings.mode.value,
+        signals=strategies.signals,
+        momentum=perf.momentum,
+        weights=perf.weights,
+        correlation=perf.correlation,
+        portfolio=account.portfolio,
+        risk=account.risk,
+        close=to_wide(snapshot.bars, "close"),
+        assets=assets or account.assets,
+        settings=settings,
+        max_hold=max_holds(settings),
+    )
+
+
+def inputs_from_run(run_dir: Path, settings: Settings) -> PlanInputs:
+    """The inputs as the daily run recorded them in ``run_dir``."""
+    snapshot, _ = artifacts.read_snapshot(run_dir)
+    strategies = artifacts.read_strategy_run(run_dir)
+    portfolio, status, transition = artifacts.read_account(run_dir)
+    account = Account(portfolio, status, None, demo_assets())
+    return plan_inputs(settings, snapshot, strategies, account)
+
+
+def inputs_here(settings: Settings, snapshot: MarketSnapshot, strategies: StrategyRun, session: dt.date) -> PlanInputs:
+    """The inputs computed now, reading (never writing) the state store."""
+    return plan_inputs(settings, snapshot, strategies, load_account(settings, session, persist=False))

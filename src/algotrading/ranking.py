@@ -1,0 +1,151 @@
+"""Signal ranking (Requirement 3.1, DESIGN §5).
+
+For each BUY signal of the session:
+
+1. its strategy must be eligible: momentum > ``MIN_MOMENTUM_THRESHOLD``;
+2. momentum score = clip((momentum - threshold) / ``momentum_full_score``, 0, 1): 0 at
+   the threshold, 1 at ``momentum_full_score`` above it (default 0.10: a strategy whose
+   equity rose 10% more than the threshold in 90 days scores 1), linear in between;
+3. score = ``CONFIDENCE_WEIGHT`` x confidence + ``MOMENTUM_WEIGHT`` x momentum score;
+4. one signal per symbol: the best score wins, the others are listed as agreeing;
+   a symbol already held is not a candidate (no adding to positions);
+5. order by score, then confidence, then momentum, then symbol and strategy name (so
+   the result never depends on input order), and take the top ``MAX_POSITIONS``, except
+   that strategies correlated above ``max_correlation`` with each other may not fill
+   every slot while a signal from another strategy is available.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from algotrading.config import RankingParams
+
+SELECTED, RANKED, REJECTED = "selected", "ranked", "rejected"
+COLUMNS = ["rank", "symbol", "strategy", "confidence", "momentum", "momentum_score", "score", "status", "agreeing", "reason"]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every BUY signal with its score and what ranking decided about it."""
+
+    table: pd.DataFrame  # COLUMNS, selected first in rank order, then the rest
+    clusters: tuple[tuple[str, ...], ...]  # groups of strategies correlated above the limit
+
+    @property
+    def selected(self) -> pd.DataFrame:
+        return self.table[self.table["status"] == SELECTED]
+
+
+def momentum_score(momentum: float, threshold: float, full_score: float) -> float:
+    """Map momentum onto [0, 1] (see the module docstring); NaN momentum scores 0."""
+    if momentum is None or np.isnan(momentum):
+        return 0.0
+    return float(min(max((momentum - threshold) / full_score, 0.0), 1.0))
+
+
+def correlated_clusters(correlation: pd.DataFrame, limit: float) -> tuple[tuple[str, ...], ...]:
+    """Groups (2 or more) of strategies linked by correlations above ``limit``."""
+    names = list(correlation.index)
+    parent = {n: n for n in names}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            value = correlation.at[a, b] if b in correlation.columns else np.nan
+            if pd.notna(value) and value > limit:
+                parent[root(b)] = root(a)
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(root(n), []).append(n)
+    return tuple(tuple(sorted(g)) for g in groups.values() if len(g) > 1)
+
+
+def rank_signals(
+    signals: pd.DataFrame,
+    momentum: pd.Series,
+    correlation: pd.DataFrame,
+    held: set[str],
+    params: RankingParams,
+    top_n: int,
+) -> Ranking:
+    """Rank the session's BUY signals (see the module docstring)."""
+    threshold = params.min_momentum_threshold
+    rows: list[dict[str, Any]] = []
+    for s in signals[signals["action"] == "BUY"].to_dict("records"):
+        m = float(momentum.get(s["strategy"], np.nan))
+        ms = momentum_score(m, threshold, params.momentum_full_score)
+        score = params.confidence_weight * float(s["confidence"]) + params.momentum_weight * ms
+        rows.append({"symbol": s["symbol"], "strategy": s["strategy"], "confidence": float(s["confidence"]),
+                     "momentum": m, "momentum_score": ms, "score": score, "status": RANKED, "agreeing": "", "reason": ""})
+    rows.sort(key=lambda r: (-r["score"], -r["confidence"], -r["momentum"] if r["momentum"] == r["momentum"] else np.inf,
+                             r["symbol"], r["strategy"]))
+    for r in rows:
+        if r["symbol"] in held:
+            _reject(r, f"already held: {r['symbol']} is in the portfolio (no adding to a position)")
+        elif np.isnan(r["momentum"]):
+            _reject(r, f"{r['strategy']} has no momentum yet (not enough equity history)")
+        elif not r["momentum"] > threshold:
+            _reject(r, f"{r['strategy']} momentum {r['momentum']:+.1%} is not above the threshold {threshold:+.1%}")
+    _one_per_symbol(rows)
+    clusters = correlated_clusters(correlation, params.max_correlation)
+    _select(rows, clusters, correlation, top_n)
+    order = {SELECTED: 0, RANKED: 1, REJECTED: 2}
+    rows.sort(key=lambda r: order[r["status"]])  # stable: rank order within each status
+    rank = 0
+    for r in rows:
+        rank = rank + 1 if r["status"] != REJECTED else rank
+        r["rank"] = rank if r["status"] != REJECTED else 0
+    table = pd.DataFrame(rows, columns=COLUMNS).astype({"rank": "int64"}) if rows else pd.DataFrame(columns=COLUMNS)
+    return Ranking(table, clusters)
+
+
+def _reject(row: dict[str, Any], reason: str) -> None:
+    row["status"] = REJECTED
+    row["reason"] = reason
+
+
+def _one_per_symbol(rows: list[dict[str, Any]]) -> None:
+    """Keep the best-ranked live signal per symbol; the others agree with it."""
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:  # in rank order
+        if r["status"] == REJECTED:
+            continue
+        winner = best.setdefault(r["symbol"], r)
+        if winner is r:
+            continue
+        winner["agreeing"] = ", ".join(x for x in (winner["agreeing"], r["strategy"]) if x)
+        _reject(r, f"{winner['strategy']}'s signal for {r['symbol']} ranks higher "
+                   f"(score {winner['score']:.3f} vs {r['score']:.3f}); counted as agreeing")
+
+
+def _select(rows: list[dict[str, Any]], clusters: tuple[tuple[str, ...], ...], correlation: pd.DataFrame, top_n: int) -> None:
+    cluster_of = {name: c for c in clusters for name in c}
+    live = [r for r in rows if r["status"] != REJECTED]
+    chosen: list[dict[str, Any]] = []
+    for pos, r in enumerate(live):
+        if len(chosen) == top_n:
+            r["reason"] = f"below the top {top_n}"
+            continue
+        cluster = cluster_of.get(r["strategy"])
+        fills_all = (
+            cluster is not None
+            and len(chosen) == top_n - 1
+            and all(cluster_of.get(c["strategy"]) == cluster for c in chosen)
+        )
+        alternative = any(cluster_of.get(o["strategy"]) != cluster for o in live[pos + 1 :])
+        if fills_all and alternative:
+            pairs = [f"{a}/{b} {correlation.at[a, b]:.2f}" for k, a in enumerate(cluster) for b in cluster[k + 1 :]]
+            r["reason"] = f"passed over: correlated strategies ({', '.join(pairs)}) may not fill all {top_n} slots"
+            continue
+        chosen.append(r)
+        r["status"] = SELECTED
+        r["reason"] = f"top {top_n} by score"

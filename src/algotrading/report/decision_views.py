@@ -1,0 +1,249 @@
+"""The decision notebooks' steps (20 ranking, 30 safety, 40 risk) and the tables that let
+a person audit them. The decisions themselves are in ``plan``; this module only loads
+inputs, calls the step, writes its artifact and formats the result."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import HTML
+from pandas.io.formats.style import Styler
+
+from algotrading import artifacts
+from algotrading import plan as planner
+from algotrading.config import load_settings
+from algotrading.plan import Plan, PlanInputs, Sizing
+from algotrading.ranking import SELECTED, Ranking
+
+STATE_COLOURS = {"ACTIVE": "#2e7d32", "HALTED": "#ef6c00", "EMERGENCY_STOP": "#c62828"}
+
+
+def inputs(session_date: str | None, run_dir: str | None) -> PlanInputs:
+    """A daily run's recorded inputs, or (run_dir None) the configured ones computed here."""
+    settings = load_settings()
+    if run_dir is not None:
+        from algotrading.decide import inputs_from_run
+
+        return inputs_from_run(Path(run_dir), settings)
+    from algotrading.decide import inputs_here
+    from algotrading.report.notebook import daily_view
+
+    view = daily_view(session_date, None)
+    assert view.strategies is not None
+    return inputs_here(settings, view.snapshot, view.strategies, view.context.session_date)
+
+
+def ranking_step(session_date: str | None, run_dir: str | None) -> tuple[PlanInputs, Ranking]:
+    data = inputs(session_date, run_dir)
+    ranking = planner.rank(data)
+    if run_dir is not None:
+        artifacts.write_ranking(Path(run_dir), ranking)
+    return data, ranking
+
+
+def sizing_step(session_date: str | None, run_dir: str | None) -> tuple[PlanInputs, Ranking, Sizing]:
+    if run_dir is None:
+        data, ranking = ranking_step(session_date, None)
+    else:
+        data, ranking = inputs(session_date, run_dir), artifacts.read_ranking(Path(run_dir))
+    sizing = planner.size(data, ranking)
+    if run_dir is not None:
+        artifacts.write_sizing(Path(run_dir), sizing)
+    return data, ranking, sizing
+
+
+def plan_step(session_date: str | None, run_dir: str | None) -> Plan:
+    import datetime as dt
+
+    if run_dir is None:
+        data, ranking, sizing = sizing_step(session_date, None)
+    else:
+        folder = Path(run_dir)
+        data, ranking, sizing = inputs(session_date, run_dir), artifacts.read_ranking(folder), artifacts.read_sizing(folder)
+    plan = planner.finalize(data, ranking, sizing, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    if run_dir is not None:
+        artifacts.write_plan(Path(run_dir), plan)
+    return plan
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def correlation_note(data: PlanInputs, ranking: Ranking) -> HTML:
+    """Which strategies count as correlated today (they may not fill every slot)."""
+    from algotrading.ranking import correlated_clusters
+
+    limit = data.settings.ranking.max_correlation
+    clusters = correlated_clusters(data.correlation, limit)
+    if not clusters:
+        return HTML(f"<p>No two strategies are correlated above {limit:g} over the last year of daily returns.</p>")
+    groups = "; ".join(", ".join(c) for c in clusters)
+    return HTML(f"<p>Correlated above {limit:g}: {html.escape(groups)}. They may not fill every slot together.</p>")
+
+
+def _money(x: object) -> str:
+    return "" if x is None or pd.isna(x) else f"${float(x):,.2f}"
+
+
+def ranking_table(ranking: Ranking) -> Styler | HTML:
+    t = ranking.table
+    if t.empty:
+        return HTML("<p>No BUY signal today: nothing to rank.</p>")
+    shown = t.assign(rank=t["rank"].where(t["rank"] > 0))
+    return (
+        shown.style.format({"rank": "{:.0f}", "confidence": "{:.2f}", "momentum": "{:+.1%}", "momentum_score": "{:.2f}",
+                            "score": "{:.3f}"}, na_rep="")
+        .apply(lambda r: ["font-weight: bold" if r["status"] == SELECTED else "color: #777"] * len(r), axis=1)
+        .hide(axis="index")
+        .set_caption("Every BUY signal, best first: score = confidence weight x confidence + momentum weight x momentum score")
+    )
+
+
+def exits_table(sizing: Sizing) -> Styler | HTML:
+    if not sizing.exits and not sizing.swaps:
+        return HTML("<p>No held position hits a stop, a target, its holding limit or its strategy's exit today.</p>")
+    rows = [{"symbol": e.symbol, "strategy": e.strategy, "rule": e.kind, "reason": e.reason} for e in sizing.exits]
+    rows += [{"symbol": w.sell_symbol, "strategy": w.sell_strategy, "rule": "swap", "reason": w.reason} for w in sizing.swaps]
+    return pd.DataFrame(rows).style.hide(axis="index").set_caption("Sells: whole positions, at the next open")
+
+
+def buys_table(sizing: Sizing) -> Styler | HTML:
+    if not sizing.buys:
+        return HTML("<p>No top-ranked signal to size.</p>")
+    t = pd.DataFrame([b.to_record() for b in sizing.buys])
+    return (
+        t[["symbol", "strategy", "score", "price", "target", "notional", "qty", "decision", "after_sells_fill", "steps"]]
+        .style.format({"score": "{:.3f}", "price": "{:.2f}", "target": _money, "notional": _money, "qty": "{:g}"}, na_rep="")
+        .hide(axis="index")
+        .set_caption("Buy sizes: each control in order (size, whole shares, minimum); 'after sells fill' needs today's sale proceeds")
+    )
+
+
+def cash_summary(plan_or_sizing: Plan | Sizing) -> HTML:
+    c = plan_or_sizing.cash_analysis if isinstance(plan_or_sizing, Plan) else plan_or_sizing.cash
+    lines = [
+        f"<p><b>{html.escape(c.message)}</b></p>",
+        f"<p>Cash {_money(c.cash)} + today's sales {_money(c.sell_proceeds)} - buffer {_money(c.buffer)} = "
+        f"{_money(c.available)} for buys; planned buys {_money(c.committed)}.</p>",
+    ]
+    if c.applicable:
+        lines.append(f"<p>Limited by: {c.limited_by}. Unfunded top signals: {', '.join(c.unfunded) or 'none'}.</p>")
+        if c.liquidation:
+            t = pd.DataFrame([vars(x) for x in c.liquidation])
+            lines.append(
+                t.style.format({"market_value": _money, "unrealized_pl_pct": "{:+.1%}", "held_score": "{:.3f}"})
+                .hide(axis="index").set_caption("Liquidation order (first = first to sell)").to_html()
+            )
+    return HTML("".join(lines))
+
+
+def consolidation_table(plan: Plan) -> HTML:
+    items = plan.cash_analysis.consolidation
+    if not items:
+        return HTML("<p>No consolidation needed: no dust, and small positions do not block a slot.</p>")
+    rows = "".join(f"<li><b>{x.symbol}</b> ({_money(x.market_value)}): {html.escape(x.reason)}</li>" for x in items)
+    return HTML(f"<ul>{rows}</ul>")
+
+
+def risk_banner(plan: Plan) -> HTML:
+    r = plan.risk
+    state = r["state"]
+    breaker = r["circuit_breaker"]
+    colour = STATE_COLOURS.get(state, "#555")
+    if state == "ACTIVE" and not breaker["tripped"]:
+        return HTML(
+            f"<div style='border-left:6px solid {colour};padding:6px 12px;background:#f1f8e9'>"
+            f"<b>Risk: ACTIVE</b>: drawdown {r['drawdown']:.1%} from the peak {_money(r['peak_equity'])}; "
+            "circuit breaker clear. New buys allowed.</div>"
+        )
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in r["restrictions"])
+    title = state.replace("_", " ") + (" + CIRCUIT BREAKER" if breaker["tripped"] and state != "ACTIVE" else "")
+    if state == "ACTIVE":
+        title = "CIRCUIT BREAKER"
+    return HTML(
+        f"<div style='border-left:6px solid {colour if state != 'ACTIVE' else '#ef6c00'};padding:6px 12px;background:#fff3e0'>"
+        f"<b>Risk: {html.escape(title)}</b><ul>{items}</ul></div>"
+    )
+
+
+def breaker_table(plan: Plan) -> Styler:
+    b = plan.risk["circuit_breaker"]
+    rows = [
+        {"check": "SPY move today", "value": b["spy_move"], "fmt": "{:+.2%}"},
+        {"check": "SPY 20-day volatility (annualised)", "value": b["spy_volatility_20d"], "fmt": "{:.1%}"},
+        {"check": "^VIX", "value": b["vix"], "fmt": "{:.1f}"},
+    ]
+    t = pd.DataFrame({"check": [r["check"] for r in rows],
+                      "value": [("n/a" if r["value"] is None else r["fmt"].format(r["value"])) for r in rows]})
+    state = "tripped: " + "; ".join(b["reasons"]) if b["tripped"] else ("clear" if b["enabled"] else "disabled")
+    return t.style.hide(axis="index").set_caption(f"Circuit breaker: {state}")
+
+
+def orders_table(plan: Plan) -> Styler | HTML:
+    if not plan.orders:
+        why = "; ".join(plan.risk["restrictions"]) or "no signal passed ranking and the safety limits"
+        return HTML(f"<p><b>No orders for the next open.</b> {html.escape(why)}.</p>")
+    t = pd.DataFrame([vars(o) for o in plan.orders])
+    t["amount"] = t["est_value"]
+    shown = t[["side", "symbol", "amount", "qty", "strategy", "score", "after_sells_fill", "reason", "client_order_id"]]
+    return (
+        shown.style.format({"amount": _money, "qty": "{:g}", "score": "{:.3f}"}, na_rep="")
+        .hide(axis="index")
+        .set_caption(f"Next Day Trading Plan for the open after {plan.session}: sells first, then buys (DAY market orders)")
+    )
+
+
+def signal_decisions_table(plan: Plan) -> Styler | HTML:
+    if not plan.signals:
+        return HTML("<p>No signals today.</p>")
+    t = pd.DataFrame(plan.signals)
+    t["reasons"] = t["reasons"].map(lambda r: "; ".join(r))
+    order = {"accepted": 0, "resized": 1, "rejected": 2}
+    t = t.sort_values(["decision", "action", "rank"], key=lambda s: s.map(order) if s.name == "decision" else s)
+    return (
+        t[["symbol", "strategy", "action", "confidence", "score", "decision", "notional", "reasons"]]
+        .style.format({"confidence": "{:.2f}", "score": "{:.3f}", "notional": _money}, na_rep="")
+        .hide(axis="index")
+        .set_caption("Every signal and what was decided about it")
+    )
+
+
+def portfolio_summary(plan: Plan) -> HTML:
+    p = plan.portfolio
+    doc = p.to_json()
+    day = f"{_money(p.equity - p.previous_equity)} ({p.daily_change:+.2%})" if p.daily_change is not None else "n/a (first session)"
+    start = plan.limits["portfolio_size"]
+    total = p.equity - start
+    rows = {
+        "Portfolio value": _money(p.equity),
+        "Cash": _money(p.cash),
+        "Invested": f"{_money(p.invested)} in {len(p.positions)} position(s)",
+        "Day P&L": day,
+        "Total P&L": f"{_money(total)} ({total / start:+.2%} vs PORTFOLIO_SIZE {_money(start)})",
+        "Drawdown from peak": f"{p.drawdown:.2%} (peak {_money(doc['peak_equity'])})",
+        "Risk state": plan.risk["state"].replace("_", " ") + (" + circuit breaker" if plan.risk["circuit_breaker"]["tripped"] else ""),
+        "Account": f"{p.source}" + (f", {p.account}" if p.account else ""),
+    }
+    table = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items())
+    positions = ""
+    if p.positions:
+        t = pd.DataFrame([x.to_json() for x in p.positions])
+        positions = t[["symbol", "qty", "avg_entry_price", "price", "market_value", "unrealized_pl", "strategy", "stop_price",
+                       "target_price"]].style.format(
+            {"qty": "{:g}", "avg_entry_price": "{:.2f}", "price": "{:.2f}", "market_value": _money, "unrealized_pl": _money,
+             "stop_price": "{:.2f}", "target_price": "{:.2f}"}, na_rep="").hide(axis="index").to_html()
+    return HTML(f"<table>{table}</table>{positions}")
+
+
+def top_signals_table(plan: Plan) -> Styler | HTML:
+    if not plan.top_signals:
+        eligible = [s["name"] for s in plan.strategies if s["eligible"]]
+        why = "no strategy has positive momentum" if not eligible else "no BUY signal from an eligible strategy"
+        return HTML(f"<p><b>No high-conviction signal today</b>: {why}.</p>")
+    t = pd.DataFrame(plan.top_signals)
+    return (
+        t.style.format({"confidence": "{:.2f}", "momentum": "{:+.1%}", "momentum_score": "{:.2f}", "score": "{:.3f}"}, na_rep="")
+        .hide(axis="index").set_caption("Top signals by score")
+    )

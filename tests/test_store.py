@@ -1,0 +1,107 @@
+"""The SQLite state: survives restarts, `risk resume` records why, and a damaged,
+empty or newer database fails closed and is never reset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from algotrading.cli import main
+from algotrading.config import load_settings
+from algotrading.pipeline import run_daily
+from algotrading.store import FILE_NAME, RiskState, Store, StoreError, open_store
+
+D1, D2 = dt.date(2025, 12, 30), dt.date(2025, 12, 31)
+
+
+def test_equity_and_risk_state_survive_a_restart(tmp_path):
+    with open_store(tmp_path) as store:
+        store.record_equity(D1, 1000.0, 1000.0, "demo")
+        store.record_equity(D2, 840.0, 840.0, "demo")
+        store.set_risk_state(RiskState.HALTED, "drawdown 16%", "auto", D2)
+    # a new process opens the same file
+    code = (
+        "import sys; from pathlib import Path; from algotrading.store import open_store;"
+        f"s = open_store(Path({str(tmp_path)!r}), create=False);"
+        "st = s.risk_status(); print(st.state.value, s.peak_equity(), s.previous_equity(__import__('datetime').date(2025, 12, 31)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["HALTED", "1000.0", "1000.0"]
+
+
+def test_a_rerun_of_a_session_replaces_its_equity_and_the_peak_is_derived(tmp_path):
+    with open_store(tmp_path) as store:
+        store.record_equity(D1, 1000.0, 1000.0, "demo")
+        store.record_equity(D1, 1010.0, 1010.0, "demo")
+        assert store.peak_equity() == 1010.0
+        assert len(store.equity_history()) == 1
+
+
+def test_risk_resume_clears_the_state_and_records_the_reason(workdirs, capsys):
+    with open_store(workdirs["state"]) as store:
+        store.set_risk_state(RiskState.EMERGENCY_STOP, "one-day loss -11%", "auto", D2)
+    assert main(["risk", "resume", "--reason", "checked the broker statement; loss was a data glitch"]) == 0
+    assert "EMERGENCY_STOP -> ACTIVE" in capsys.readouterr().out
+    with open_store(workdirs["state"], create=False) as store:
+        events = store.risk_events()
+        assert store.risk_status().state is RiskState.ACTIVE
+    assert events["actor"].tolist() == ["auto", "user"]
+    assert events["reason"].iloc[-1] == "checked the broker statement; loss was a data glitch"
+    assert main(["risk", "resume", "--reason", "again"]) == 0
+    assert "already ACTIVE" in capsys.readouterr().out
+    assert main(["risk", "show"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("risk state: ACTIVE since ") and "EMERGENCY_STOP -> ACTIVE  [user]" in out
+
+
+def test_risk_commands_need_a_store(workdirs, capsys):
+    assert main(["risk", "resume", "--reason", "x"]) == 1
+    assert "does not exist yet" in capsys.readouterr().err
+    assert main(["risk", "resume", "--reason", "  "]) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"this is not a database" * 50, "is damaged (file is not a database)"),
+        (b"", "is damaged (the file is empty)"),
+    ],
+)
+def test_a_damaged_store_fails_closed_and_is_left_untouched(workdirs, content, expected):
+    path = workdirs["state"] / FILE_NAME
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        Store(path)
+    from algotrading.pipeline import RunError
+
+    with pytest.raises(RunError, match="drawdown peak"):
+        run_daily(load_settings(), D2)
+    assert path.read_bytes() == content  # never reset
+    assert not (workdirs["reports"] / "2025-12-31").exists()
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / FILE_NAME
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="schema version 99, newer than this AlgoTrading's 1"):
+        Store(path)
+
+
+def test_tables_without_a_version_are_not_taken_over(tmp_path):
+    path = tmp_path / FILE_NAME
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE something (x)")
+    with pytest.raises(StoreError, match="holds tables"):
+        Store(path)
+
+
+def test_a_state_change_needs_a_reason(tmp_path):
+    with open_store(tmp_path) as store, pytest.raises(ValueError, match="needs a reason"):
+        store.set_risk_state(RiskState.HALTED, " ", "auto")
