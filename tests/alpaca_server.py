@@ -1,22 +1,28 @@
 """A local HTTP server that answers like Alpaca, for pointing alpaca-py at in tests.
 
 It speaks the documented JSON of the market data endpoint ``GET /v2/stocks/bars``
-(multi-symbol, ``next_page_token`` paging, bars stamped at midnight New York time),
-checks the API key headers, records every request, and can be told to misbehave: the
-next requests answer with a given HTTP status, or stall before answering.
+(multi-symbol, ``next_page_token`` paging, bars stamped at midnight New York time) and of
+the trading API: ``/v2/account``, ``/v2/positions``, ``/v2/assets/{symbol}``, ``/v2/orders``
+(POST, GET open, GET ``:by_client_order_id``, DELETE ``/{id}``) and ``/v2/clock``; money
+fields are strings, as Alpaca sends them. It checks the key headers, enforces unique
+client order ids (422) and buying power (403), records every request, and can be told to
+misbehave: answer the next matching request with an HTTP status, stall, or do the work
+and then fail (the order is created, the client sees an error).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -31,14 +37,28 @@ class Recorded:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: dict[str, Any] | None = None
 
 
 @dataclass
 class Fault:
-    """``status``: answer with this HTTP status; ``delay``: stall this long first."""
+    """Misbehaviour for the next request matching ``method``/``path`` (None: any).
+
+    ``status``: answer with it; ``delay``: stall first; ``after_work``: do the real work
+    (e.g. create the order), then fail - the client cannot tell whether it worked."""
 
     status: int | None = None
     delay: float = 0.0
+    method: str | None = None
+    path: str | None = None
+    after_work: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (self.path is None or path.startswith(self.path))
+
+
+def _iso(t: dt.datetime | None = None) -> str:
+    return (t or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -47,10 +67,20 @@ class FakeAlpaca:
     page_size: int = 10_000
     requests: list[Recorded] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    # trading state
+    account_number: str = "PA3TESTACCT1"
+    account_status: str = "ACTIVE"
+    blocked: bool = False
+    cash: float = 1000.0
+    positions: dict[str, dict[str, float]] = field(default_factory=dict)  # symbol -> {qty, avg, price}
+    assets: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol -> {tradable, fractionable}
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> order JSON
+    no_buying_power_for: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------
-    def start(self) -> FakeAlpaca:
+    def start(self) -> "FakeAlpaca":
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
@@ -68,10 +98,141 @@ class FakeAlpaca:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def hits(self, path: str) -> int:
-        return sum(r.path == path for r in self.requests)
+    def hits(self, path: str, method: str | None = None) -> int:
+        return sum(r.path == path and (method is None or r.method == method) for r in self.requests)
+
+    # -- helpers for tests ------------------------------------------------------------------
+    def by_cid(self, cid: str) -> dict[str, Any] | None:
+        return next((o for o in self.orders.values() if o["client_order_id"] == cid), None)
+
+    def fill(self, cid: str, price: float, qty: float | None = None) -> None:
+        """Fill (or with ``qty``, partially fill) an order and update cash and positions."""
+        with self._lock:
+            o = self.by_cid(cid)
+            assert o is not None, cid
+            total = float(o["qty"]) if o["qty"] is not None else float(o["notional"]) / price
+            done = total if qty is None else qty
+            o.update(filled_qty=str(done), filled_avg_price=str(price), status="filled" if qty is None else "partially_filled",
+                     filled_at=_iso(), updated_at=_iso())
+            sign = 1 if o["side"] == "buy" else -1
+            pos = self.positions.setdefault(o["symbol"], {"qty": 0.0, "avg": price, "price": price})
+            if sign > 0:
+                pos["avg"] = (pos["avg"] * pos["qty"] + price * done) / (pos["qty"] + done)
+            pos["qty"] += sign * done
+            pos["price"] = price
+            self.cash -= sign * done * price
+            if pos["qty"] <= 1e-9:
+                del self.positions[o["symbol"]]
+
+    def order_json(self, body: dict[str, Any]) -> dict[str, Any]:
+        now = _iso()
+        return {
+            "id": str(uuid.uuid4()), "client_order_id": body["client_order_id"], "created_at": now, "updated_at": now,
+            "submitted_at": now, "filled_at": None, "expired_at": None, "expires_at": None, "canceled_at": None,
+            "failed_at": None, "replaced_at": None, "replaced_by": None, "replaces": None, "asset_id": str(uuid.uuid4()),
+            "symbol": body["symbol"], "asset_class": "us_equity",
+            "notional": str(body["notional"]) if body.get("notional") is not None else None,
+            "qty": str(body["qty"]) if body.get("qty") is not None else None,
+            "filled_qty": "0", "filled_avg_price": None, "order_class": "simple", "order_type": "market",
+            "type": "market", "side": body["side"], "time_in_force": body["time_in_force"], "limit_price": None,
+            "stop_price": None, "status": "accepted", "extended_hours": False, "legs": None, "trail_percent": None,
+            "trail_price": None, "hwm": None,
+        }
+
+    def add_order(self, symbol: str, side: str, cid: str, status: str = "accepted", notional: float | None = 100.0,
+                  qty: float | None = None) -> dict[str, Any]:
+        o = self.order_json({"symbol": symbol, "side": side, "client_order_id": cid, "notional": notional, "qty": qty,
+                             "time_in_force": "day"})
+        o["status"] = status
+        self.orders[o["id"]] = o
+        return o
 
     # -- endpoints ------------------------------------------------------------------------
+    def route(self, method: str, path: str, query: dict[str, str], body: dict[str, Any] | None) -> tuple[int, Any]:
+        if path == "/v2/stocks/bars":
+            return self.stock_bars(query)
+        if path == "/v2/account" and method == "GET":
+            return 200, self.account_json()
+        if path == "/v2/positions" and method == "GET":
+            return 200, [self.position_json(s, p) for s, p in sorted(self.positions.items())]
+        if path.startswith("/v2/assets/") and method == "GET":
+            symbol = unquote(path.rsplit("/", 1)[1])
+            if symbol not in self.assets:
+                return 404, {"code": 40410000, "message": f"asset not found for {symbol}"}
+            return 200, self.asset_json(symbol)
+        if path == "/v2/orders" and method == "POST":
+            return self.create_order(body or {})
+        if path == "/v2/orders" and method == "GET":
+            wanted = query.get("status", "open")
+            open_states = {"new", "accepted", "pending_new", "partially_filled"}
+            rows = [o for o in self.orders.values() if wanted != "open" or o["status"] in open_states]
+            return 200, rows
+        if path == "/v2/orders:by_client_order_id" and method == "GET":
+            o = self.by_cid(query.get("client_order_id", ""))
+            return (200, o) if o else (404, {"code": 40410000, "message": "order not found"})
+        if path.startswith("/v2/orders/") and method == "DELETE":
+            oid = path.rsplit("/", 1)[1]
+            if oid not in self.orders:
+                return 404, {"code": 40410000, "message": "order not found"}
+            self.orders[oid]["status"] = "canceled"
+            return 204, None
+        if path == "/v2/clock":
+            return 200, {"timestamp": _iso(), "is_open": False, "next_open": _iso(), "next_close": _iso()}
+        return 404, {"code": 40410000, "message": f"no route {method} {path}"}
+
+    def account_json(self) -> dict[str, Any]:
+        value = sum(p["qty"] * p["price"] for p in self.positions.values())
+        pending = sum(float(o["notional"] or 0) for o in self.orders.values() if o["side"] == "buy" and o["status"] == "accepted")
+        money = lambda x: f"{x:.2f}"  # noqa: E731
+        return {
+            "id": str(uuid.uuid4()), "account_number": self.account_number, "status": self.account_status,
+            "crypto_status": "ACTIVE", "currency": "USD", "buying_power": money(max(self.cash - pending, 0)),
+            "regt_buying_power": money(self.cash), "daytrading_buying_power": "0", "non_marginable_buying_power": money(self.cash),
+            "cash": money(self.cash), "accrued_fees": "0", "pending_transfer_in": "0", "portfolio_value": money(self.cash + value),
+            "pattern_day_trader": False, "trading_blocked": self.blocked, "transfers_blocked": False,
+            "account_blocked": False, "created_at": "2024-01-02T14:00:00Z", "trade_suspended_by_user": False,
+            "multiplier": "1", "shorting_enabled": False, "equity": money(self.cash + value),
+            "last_equity": money(self.cash + value), "long_market_value": money(value), "short_market_value": "0",
+            "initial_margin": "0", "maintenance_margin": "0", "last_maintenance_margin": "0", "sma": "0", "daytrade_count": 0,
+        }
+
+    def position_json(self, symbol: str, p: dict[str, float]) -> dict[str, Any]:
+        return {
+            "asset_id": str(uuid.uuid4()), "symbol": symbol, "exchange": "NYSE", "asset_class": "us_equity",
+            "avg_entry_price": str(p["avg"]), "qty": str(p["qty"]), "qty_available": str(p["qty"]), "side": "long",
+            "market_value": str(p["qty"] * p["price"]), "cost_basis": str(p["qty"] * p["avg"]),
+            "unrealized_pl": str(p["qty"] * (p["price"] - p["avg"])), "unrealized_plpc": "0",
+            "unrealized_intraday_pl": "0", "unrealized_intraday_plpc": "0", "current_price": str(p["price"]),
+            "lastday_price": str(p["price"]), "change_today": "0",
+        }
+
+    def asset_json(self, symbol: str) -> dict[str, Any]:
+        a = self.assets[symbol]
+        return {"id": str(uuid.uuid4()), "class": "us_equity", "exchange": "NYSE", "symbol": symbol, "name": symbol,
+                "status": "active", "tradable": a.get("tradable", True), "marginable": True, "shortable": False,
+                "easy_to_borrow": False, "fractionable": a.get("fractionable", True)}
+
+    def create_order(self, body: dict[str, Any]) -> tuple[int, Any]:
+        with self._lock:
+            if self.by_cid(body.get("client_order_id", "")) is not None:
+                return 422, {"code": 40010001, "message": "client_order_id must be unique"}
+            if body.get("time_in_force") != "day" or body.get("type") != "market":
+                return 422, {"code": 42210000, "message": "only DAY market orders in this fake"}
+            if (body.get("notional") is None) == (body.get("qty") is None):
+                return 422, {"code": 42210000, "message": "qty or notional is required, not both"}
+            symbol = body["symbol"]
+            asset = self.assets.get(symbol, {"tradable": True, "fractionable": True})
+            if not asset.get("tradable", True):
+                return 422, {"code": 42210000, "message": f"asset {symbol} is not tradable"}
+            if body.get("notional") is not None and not asset.get("fractionable", True):
+                return 422, {"code": 42210000, "message": f"asset {symbol} is not fractionable"}
+            if body["side"] == "buy" and (symbol in self.no_buying_power_for or
+                                          float(body.get("notional") or 0) > float(self.account_json()["buying_power"])):
+                return 403, {"code": 40310000, "message": "insufficient buying power"}
+            order = self.order_json(body)
+            self.orders[order["id"]] = order
+            return 200, order
+
     def stock_bars(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         symbols = query["symbols"].split(",")
         if query.get("timeframe") != "1Day":
@@ -105,8 +266,8 @@ def _handler_for(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:  # keep test output quiet
             pass
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
+        def _reply(self, status: int, body: Any) -> None:
+            data = b"" if body is None else json.dumps(body).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -116,22 +277,41 @@ def _handler_for(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test)
 
-        def do_GET(self) -> None:
+        def _handle(self, method: str) -> None:
             parsed = urlparse(self.path)
             query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-            fake.requests.append(Recorded("GET", parsed.path, query, dict(self.headers)))
-            fault = fake.faults.popleft() if fake.faults else None
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            fake.requests.append(Recorded(method, parsed.path, query, dict(self.headers), body))
+            fault = None
+            with fake._lock:
+                for f in list(fake.faults):
+                    if f.matches(method, parsed.path):
+                        fault = f
+                        fake.faults.remove(f)
+                        break
+            if self.headers.get("APCA-API-KEY-ID") != KEY or self.headers.get("APCA-API-SECRET-KEY") != SECRET:
+                self._reply(401, {"code": 40110000, "message": "request is not authorized"})
+                return
+            if fault and fault.after_work:
+                fake.route(method, parsed.path, query, body)
             if fault and fault.delay:
                 time.sleep(fault.delay)
             if fault and fault.status:
                 self._reply(fault.status, {"code": fault.status * 100000, "message": f"injected HTTP {fault.status}"})
                 return
-            if self.headers.get("APCA-API-KEY-ID") != KEY or self.headers.get("APCA-API-SECRET-KEY") != SECRET:
-                self._reply(401, {"code": 40110000, "message": "request is not authorized"})
+            if fault and fault.after_work:  # delayed only: the answer is lost to the client's timeout anyway
+                self._reply(200, {"code": 0, "message": "too late"})
                 return
-            if parsed.path == "/v2/stocks/bars":
-                self._reply(*fake.stock_bars(query))
-            else:
-                self._reply(404, {"code": 40410000, "message": f"no route {parsed.path}"})
+            self._reply(*fake.route(method, parsed.path, query, body))
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+        def do_DELETE(self) -> None:
+            self._handle("DELETE")
 
     return Handler

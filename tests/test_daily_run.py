@@ -54,7 +54,7 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
     assert result.report_dir == out
     assert {p.name for p in out.iterdir()} == {
         "10_strategies.ipynb", "20_ranking.ipynb", "30_safety.ipynb", "40_risk.ipynb", "90_daily_report.ipynb",
-        "bars.parquet", "context.json", "data_health.parquet", "portfolio.json", "risk.json",
+        "bars.parquet", "context.json", "data_health.parquet", "portfolio.json", "risk.json", "assets.json",
         "signals.parquet", "strategy_performance.parquet", "strategy_equity.parquet", "strategy_momentum.parquet",
         "strategy_correlation.parquet", "strategies.json", "ranking.parquet", "sizing.json", "plan.json",
         "report.html", "run.json", "run.log",
@@ -205,7 +205,8 @@ def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkey
     before = {p.name: p.read_bytes() for p in good.iterdir()}
 
     monkeypatch.setenv("ALGOTRADING_NOTEBOOKS_DIR", str(_failing_notebooks(tmp_path)))
-    result = run_daily(load_settings(), LAST)
+    assert run_daily(load_settings(), LAST).status == "already_done"  # no re-run without --force
+    result = run_daily(load_settings(), LAST, force=True)
     assert (result.exit_code, result.status) == (1, "failed")
     assert "failed at step 'notebook:90_daily_report': RuntimeError: boom in a report cell" in result.message
     assert {p.name: p.read_bytes() for p in good.iterdir()} == before  # untouched
@@ -257,7 +258,7 @@ def test_a_session_with_orders_then_the_same_session_halted(workdirs):
 
     with open_store(workdirs["state"]) as store:
         store.set_risk_state(RiskState.HALTED, "halted by the test", "user")
-    assert run_daily(load_settings(), day).exit_code == 0
+    assert run_daily(load_settings(), day, force=True).exit_code == 0
     doc = validate_plan(workdirs["reports"] / "2022-06-13" / "plan.json")
     assert doc["orders"] == [] and doc["risk"]["state"] == "HALTED"
     assert "HALTED since" in doc["risk"]["restrictions"][0]

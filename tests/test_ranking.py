@@ -51,7 +51,7 @@ def test_ineligible_held_and_unknown_momentum_are_rejected_with_reasons():
     r = rank_signals(s, momentum, corr(["golden_cross", "mean_reversion"]), {"HELD"}, PARAMS, 4)
     reasons = dict(zip(r.table["symbol"], r.table["reason"], strict=True))
     assert reasons["AAA"] == "golden_cross momentum -1.0% is not above the threshold +0.0%"
-    assert reasons["HELD"] == "already held: HELD is in the portfolio (no adding to a position)"
+    assert reasons["HELD"] == "already held or ordered: HELD is in the portfolio or has an open order (no adding)"
     assert reasons["CCC"] == "dual_momentum has no momentum yet (not enough equity history)"
     assert list(r.selected["symbol"]) == ["BBB"]
     assert r.table.set_index("symbol").loc["AAA", "rank"] == 0

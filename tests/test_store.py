@@ -90,7 +90,7 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path):
     Store(path).close()
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(StoreError, match="schema version 99, newer than this AlgoTrading's 1"):
+    with pytest.raises(StoreError, match="schema version 99, newer than this AlgoTrading's 2"):
         Store(path)
 
 

@@ -1,9 +1,11 @@
 """The account a session's plan is made for, and its persisted risk state.
 
-Until a broker is connected the account is the demo one: ``PORTFOLIO_SIZE`` in cash.
-The daily run records the session's equity in the store and applies any automatic
-risk transition (drawdown halt, emergency stop) there, so it survives restarts; a
-notebook opened by hand only reads the store.
+The broker is the truth (demo: the simulated account's ledger; paper/live: Alpaca).
+Before planning, the daily run lets the simulated account fill what earlier plans sent,
+follows every order it sent until the broker reports it final, reconciles the broker's
+positions with AlgoTrading's own record, records the session's equity and applies any
+automatic risk transition (drawdown halt, emergency stop), so it survives restarts.
+A notebook opened by hand only reads.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from algotrading.config import Settings
+from algotrading import calendar as cal
+from algotrading.broker import Broker, make_broker
+from algotrading.broker.base import OrderStatus
+from algotrading.config import Mode, Settings
+from algotrading.data.market import MarketData
 from algotrading.portfolio import Asset, AssetBook, Portfolio, demo_portfolio
+from algotrading.reconcile import follow_orders, reconcile
 from algotrading.risk import Transition, account_transition
-from algotrading.store import RiskState, RiskStatus, open_store
+from algotrading.sqlite_db import StoreError
+from algotrading.store import FILE_NAME, RiskState, RiskStatus, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +34,8 @@ class Account:
     risk: RiskStatus
     transition: Transition | None  # the change made (or, read-only, called for) this session
     assets: AssetBook
-
-
-def current_portfolio(settings: Settings, session: dt.date) -> Portfolio:
-    """The account's cash and positions (the demo account: ``PORTFOLIO_SIZE`` in cash)."""
-    return demo_portfolio(session, settings.safety.portfolio_size)
+    notes: tuple[str, ...] = ()  # fills followed, reconciliation differences, open orders
+    open_orders: tuple[OrderStatus, ...] = ()
 
 
 def demo_assets() -> AssetBook:
@@ -38,26 +43,91 @@ def demo_assets() -> AssetBook:
     return AssetBook(default=Asset("*", tradable=True, fractionable=True))
 
 
-def load_account(settings: Settings, session: dt.date, persist: bool) -> Account:
-    """Portfolio with its equity history, and the risk state after today's check.
+def broker_assets(broker: Broker, symbols: list[str]) -> AssetBook:
+    """What the broker says about each universe symbol (tradable, fractionable)."""
+    return AssetBook({s: broker.asset(s) for s in symbols if not s.startswith("^")})
 
-    ``persist``: record the equity and any transition in the store (the daily run);
-    otherwise only read it (a missing store reads as a fresh account).
+
+def _demo_catch_up(settings: Settings, store: Store, market: MarketData, session: dt.date) -> list[str]:
+    """Demo only: play the morning runs the simulated clock skipped. For each earlier plan
+    with "after sells fill" buys, fill its orders at the next open, then send those buys
+    (sized to the cash the sells freed) so they fill at that same open."""
+    from algotrading.broker.simulated import SimulatedBroker
+    from algotrading.submit import submit_pending, summary
+
+    notes: list[str] = []
+    pending = store.intents(statuses=("planned",))
+    plan_sessions = sorted({dt.date.fromisoformat(str(i["session_date"])) for i in pending if i["after_sells_fill"]})
+    for plan_session in (p for p in plan_sessions if p < session):
+        morning_session = cal.next_session(plan_session)
+        if morning_session > session:
+            continue
+        broker = make_broker(settings, market, morning_session, phase="open")
+        assert isinstance(broker, SimulatedBroker)
+        try:
+            broker.settle(morning_session)
+            notes += follow_orders(store, broker)
+            opens = {s: float(v) for s, v in market.open.loc[str(morning_session)].items() if v == v}
+            outcomes = submit_pending(store, broker, plan_session, settings.safety, opens)
+            broker.settle(morning_session)
+            notes.append(f"morning of {morning_session}: buys of the {plan_session} plan after its sells filled: "
+                         f"{summary(outcomes)}")
+        except StoreError as exc:
+            for i in pending:
+                if str(i["session_date"]) == plan_session.isoformat() and i["after_sells_fill"]:
+                    store.update_intent(str(i["client_order_id"]), status="expired", detail=str(exc))
+            notes.append(f"buys of the {plan_session} plan waiting for its sells expired: {exc}")
+        finally:
+            broker.close()
+    return notes
+
+
+def load_account(settings: Settings, session: dt.date, persist: bool, market: MarketData) -> Account:
+    """Portfolio (from the broker), its equity history, and the risk state after today's check.
+
+    ``persist``: follow orders, save the position record, record the equity and any
+    transition in the store (the daily run); otherwise only read (a missing store or
+    demo ledger reads as a fresh account).
     """
-    portfolio = current_portfolio(settings, session)
     state_dir = settings.paths.state_dir
-    if not persist and not (state_dir / "algotrading.sqlite3").exists():
-        portfolio = portfolio.with_history(portfolio.equity, None)
+    demo = settings.mode is Mode.DEMO
+    if not persist and not (state_dir / FILE_NAME).exists():
+        portfolio = demo_portfolio(session, settings.safety.portfolio_size).with_history(settings.safety.portfolio_size, None)
         status = RiskStatus(RiskState.ACTIVE)
         return Account(portfolio, status, account_transition(status, portfolio, settings.risk), demo_assets())
+
     with open_store(state_dir, create=persist) as store:
+        notes: list[str] = []
+        if demo and persist:
+            notes += _demo_catch_up(settings, store, market, session)
+        broker = make_broker(settings, market, session)
+        try:
+            if demo and persist:
+                broker.settle(session)  # type: ignore[attr-defined]
+            if persist:
+                notes += follow_orders(store, broker)
+            info = broker.account()
+            rec = reconcile(session, info, broker.name, broker.positions(), broker.open_orders(), store.position_records())
+            assets = demo_assets() if demo else broker_assets(broker, settings.universe.symbols)
+        finally:
+            close = getattr(broker, "close", None)
+            if close is not None:
+                close()
+        notes += rec.notes
+        portfolio = rec.portfolio
+        latest = store.latest_equity_session()
+        current = latest is None or session >= latest
         if persist:
-            store.record_equity(session, portfolio.equity, portfolio.cash, portfolio.source)
+            store.save_position_records(list(rec.records))
+            if current:
+                store.record_equity(session, portfolio.equity, portfolio.cash, portfolio.source)
+            else:
+                notes.append(f"{session} is before the latest recorded session {latest}: equity and risk state not changed")
         peak = store.peak_equity(upto=session)
         portfolio = portfolio.with_history(max(peak or 0.0, portfolio.equity), store.previous_equity(session))
         status = store.risk_status()
         transition = account_transition(status, portfolio, settings.risk)
-        if transition is not None and persist:
+        if transition is not None and persist and current:
             status = store.set_risk_state(transition.to_state, transition.reason, "auto", session)
             log.warning("risk state -> %s: %s", transition.to_state.value, transition.reason)
-    return Account(portfolio, status, transition, demo_assets())
+    return Account(portfolio, status, transition, assets, tuple(notes), rec.open_orders)

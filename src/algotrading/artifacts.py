@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,10 @@ from algotrading.config import Universe
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.fsutil import atomic_write_json, atomic_write_parquet
 from algotrading.account import Account
+from algotrading.broker.base import OrderStatus
 from algotrading.performance import StrategyPerformance
 from algotrading.plan import Plan, Sizing, plan_from_json
-from algotrading.portfolio import Portfolio
+from algotrading.portfolio import Asset, AssetBook, Portfolio
 from algotrading.ranking import Ranking
 from algotrading.store import RiskState, RiskStatus
 from algotrading.strategy_run import StrategyRun
@@ -30,6 +31,8 @@ STRATEGY_MOMENTUM = "strategy_momentum.parquet"
 STRATEGY_CORRELATION = "strategy_correlation.parquet"
 STRATEGIES = "strategies.json"
 PORTFOLIO = "portfolio.json"
+ASSETS = "assets.json"
+SUBMISSION = "submission.json"
 RISK = "risk.json"
 RANKING = "ranking.parquet"
 SIZING = "sizing.json"
@@ -148,8 +151,18 @@ def read_strategy_run(run_dir: Path) -> StrategyRun:
 
 
 def write_account(run_dir: Path, account: Account) -> None:
-    """The portfolio the plan is made for and the risk state after today's check."""
-    atomic_write_json(run_dir / PORTFOLIO, account.portfolio.to_json())
+    """The portfolio the plan is made for (with the reconciliation's notes and the orders
+    still open), what the broker says about the assets, and the risk state."""
+    doc = account.portfolio.to_json() | {
+        "reconciliation": list(account.notes),
+        "open_orders": [asdict(o) for o in account.open_orders],
+    }
+    atomic_write_json(run_dir / PORTFOLIO, doc)
+    book = account.assets
+    atomic_write_json(run_dir / ASSETS, {
+        "default": asdict(book.default) if book.default else None,
+        "assets": {s: asdict(a) for s, a in sorted(book.assets.items())},
+    })
     risk = account.risk
     atomic_write_json(
         run_dir / RISK,
@@ -166,12 +179,18 @@ def write_account(run_dir: Path, account: Account) -> None:
     )
 
 
-def read_account(run_dir: Path) -> tuple[Portfolio, RiskStatus, dict[str, Any] | None]:
-    """Portfolio, risk status and today's transition (if any) as the daily run wrote them."""
-    portfolio = Portfolio.from_json(json.loads((run_dir / PORTFOLIO).read_text()))
-    doc = json.loads((run_dir / RISK).read_text())
-    status = RiskStatus(RiskState(doc["state"]), doc["since"], doc["reason"], doc["session_date"])
-    return portfolio, status, doc.get("transition_today")
+def read_account(run_dir: Path) -> Account:
+    """The account as the daily run wrote it (today's transition is not carried back)."""
+    doc = json.loads((run_dir / PORTFOLIO).read_text())
+    risk = json.loads((run_dir / RISK).read_text())
+    status = RiskStatus(RiskState(risk["state"]), risk["since"], risk["reason"], risk["session_date"])
+    books = json.loads((run_dir / ASSETS).read_text())
+    assets = AssetBook(
+        {s: Asset(**a) for s, a in books["assets"].items()},
+        default=Asset(**books["default"]) if books["default"] else None,
+    )
+    open_orders = tuple(OrderStatus(**o) for o in doc.get("open_orders", []))
+    return Account(Portfolio.from_json(doc), status, None, assets, tuple(doc.get("reconciliation", [])), open_orders)
 
 
 def write_ranking(run_dir: Path, ranking: Ranking) -> None:

@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     daily = sub.add_parser("daily", help="run the daily job for one session (what run_daily.sh calls)")
     daily.add_argument("--date", type=_date, help="session date YYYY-MM-DD (default: the latest completed session; in demo mode the last bundled one)")
+    daily.add_argument("--submit", action="store_true", help="send the plan's orders to the broker after a successful run (sells first)")
+    daily.add_argument("--pending", action="store_true", help="with --submit, the morning run: send the buys that waited for the sells to fill")
+    daily.add_argument("--confirm-live", action="store_true", help="required with --submit in live mode (real money)")
+    daily.add_argument("--force", action="store_true", help="run a session again that already ran successfully (its orders are never re-sent)")
     daily.set_defaults(func=cmd_daily)
 
     strategies = sub.add_parser("strategies", help="list the strategies and their parameters")
@@ -71,8 +75,18 @@ def cmd_daily(args: argparse.Namespace) -> int:
     from algotrading.session import UsageError
 
     settings = load_settings()
+    if args.pending and not args.submit:
+        log.error("--pending goes with --submit: `algotrading daily --submit --pending`")
+        return EXIT_USAGE
     try:
-        result = run_daily(settings, args.date)
+        if args.pending:
+            from algotrading.pipeline import submit_pending_buys
+
+            if settings.mode.value == "live" and not args.confirm_live:
+                raise UsageError("live mode: --submit sends real-money orders. Add --confirm-live to confirm.")
+            result = submit_pending_buys(settings, args.date)
+        else:
+            result = run_daily(settings, args.date, submit=args.submit, confirm_live=args.confirm_live, force=args.force)
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE

@@ -142,6 +142,16 @@ class BacktestParams(_Section):
     correlation_sessions: int = Field(ge=20, le=5000, description="sessions, e.g. 252")
 
 
+class BrokerParams(_Section):
+    """How the Alpaca trading client behaves (DESIGN §8)."""
+
+    timeout_seconds: float = Field(gt=0, le=300, description="seconds, e.g. 20")
+    read_retry_attempts: int = Field(ge=1, le=10, description="tries, e.g. 4")
+    retry_wait_seconds: float = Field(ge=0, le=60, description="seconds, e.g. 1")
+    retry_max_wait_seconds: float = Field(ge=0, le=600, description="seconds, e.g. 20")
+    submit_attempts: int = Field(ge=1, le=5, description="tries, e.g. 3")
+
+
 class ScheduleParams(_Section):
     """When the daily run happens (Requirement 1.1)."""
 
@@ -246,6 +256,7 @@ SECTION_MODELS: dict[str, type[_Section]] = {
     "ranking": RankingParams,
     "data": DataParams,
     "backtest": BacktestParams,
+    "broker": BrokerParams,
     "schedule": ScheduleParams,
     "email": EmailParams,
     "universe": Universe,
@@ -344,6 +355,7 @@ class Settings(BaseModel):
     ranking: RankingParams
     data: DataParams
     backtest: BacktestParams
+    broker: BrokerParams
     schedule: ScheduleParams
     email: EmailParams
     universe: Universe

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from algotrading import artifacts
-from algotrading.account import Account, demo_assets, load_account
+from algotrading.account import Account, load_account
 from algotrading.config import Settings
 from algotrading.data.bars import to_wide
 from algotrading.data.snapshot import MarketSnapshot
@@ -43,6 +43,8 @@ def plan_inputs(
         assets=assets or account.assets,
         settings=settings,
         max_hold=max_holds(settings),
+        open_orders=tuple(sorted({o.symbol for o in account.open_orders})),
+        account_notes=account.notes,
     )
 
 
@@ -50,11 +52,12 @@ def inputs_from_run(run_dir: Path, settings: Settings) -> PlanInputs:
     """The inputs as the daily run recorded them in ``run_dir``."""
     snapshot, _ = artifacts.read_snapshot(run_dir)
     strategies = artifacts.read_strategy_run(run_dir)
-    portfolio, status, transition = artifacts.read_account(run_dir)
-    account = Account(portfolio, status, None, demo_assets())
-    return plan_inputs(settings, snapshot, strategies, account)
+    return plan_inputs(settings, snapshot, strategies, artifacts.read_account(run_dir))
 
 
 def inputs_here(settings: Settings, snapshot: MarketSnapshot, strategies: StrategyRun, session: dt.date) -> PlanInputs:
     """The inputs computed now, reading (never writing) the state store."""
-    return plan_inputs(settings, snapshot, strategies, load_account(settings, session, persist=False))
+    from algotrading.data.market import MarketData
+
+    account = load_account(settings, session, persist=False, market=MarketData.from_bars(snapshot.bars))
+    return plan_inputs(settings, snapshot, strategies, account)

@@ -8,11 +8,15 @@ timeout, switch alpaca-py's own loop off, and retry *reads* with tenacity instea
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import requests
 from alpaca.common.exceptions import APIError
 from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -67,3 +71,17 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, requests.ConnectionError):
         return f"could not connect ({type(exc).__name__})"
     return f"{type(exc).__name__}: {exc}"
+
+
+def read_retrying(attempts: int, wait: float, max_wait: float, what: str) -> Retrying:
+    """Retries for a read: exponential backoff on transient failures, then give up
+    (``RetryError``). Never use it for an order submission."""
+    return Retrying(
+        retry=retry_if_exception(is_retryable_read_error),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=wait, max=max_wait),
+        before_sleep=lambda state: log.warning(
+            "%s failed (%s); try %d of %d", what, describe_error(state.outcome.exception()), state.attempt_number, attempts
+        ),
+        reraise=False,
+    )

@@ -26,11 +26,12 @@ from algotrading.account import load_account
 from algotrading.artifacts import RunContext
 from algotrading.config import ConfigError, Mode, Settings
 from algotrading.data import make_provider
+from algotrading.data.market import MarketData
 from algotrading.data.snapshot import MarketSnapshot, load_snapshot
 from algotrading.fsutil import atomic_write_json
 from algotrading.logs import add_redaction, run_log
 from algotrading.runinfo import git_revision, versions
-from algotrading.session import choose_session
+from algotrading.session import UsageError, choose_session
 from algotrading.store import Store, StoreError, open_store
 
 log = logging.getLogger(__name__)
@@ -143,10 +144,26 @@ def preflight(settings: Settings) -> None:
             )
 
 
-def run_daily(settings: Settings, date: dt.date | None = None, now: dt.datetime | None = None) -> RunResult:
+def run_daily(
+    settings: Settings,
+    date: dt.date | None = None,
+    now: dt.datetime | None = None,
+    submit: bool = False,
+    confirm_live: bool = False,
+    force: bool = False,
+) -> RunResult:
     """``algotrading daily``. Raises ``ConfigError``/``UsageError`` for bad input (exit 2);
-    any failure inside the run is recorded and returned with exit code 1."""
+    any failure inside the run is recorded and returned with exit code 1. With
+    ``submit``, a successful run then sends the plan's orders (sells first).
+
+    A session that already ran successfully is not run again (``force`` does); with
+    ``submit`` its existing plan is sent, never a new one."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    if submit and settings.mode is Mode.LIVE and not confirm_live:
+        raise UsageError(
+            "live mode: --submit sends real-money orders. Add --confirm-live to confirm, after "
+            "`algotrading validate --live` passes."
+        )
     choice = choose_session(settings, date, now)
     if choice.session_date is None:
         log.info("%s", choice.closed_reason)
@@ -159,7 +176,19 @@ def run_daily(settings: Settings, date: dt.date | None = None, now: dt.datetime 
         except StoreError as exc:
             raise RunError(str(exc)) from exc
         with store:
-            return _run_session(settings, choice.session_date, now, store)
+            done = store.successful_run(choice.session_date)
+            final = settings.paths.reports_dir / choice.session_date.isoformat()
+            if done and not force and (final / artifacts.PLAN).is_file():
+                result = RunResult(0, "already_done", (
+                    f"{choice.session_date} already ran successfully ({done['finished_at']}); report: "
+                    f"{final / artifacts.REPORT_HTML}. Nothing re-run (use --force to run it again)"
+                ), choice.session_date, final)
+                log.info("%s", result.message)
+            else:
+                result = _run_session(settings, choice.session_date, now, store)
+            if submit and result.exit_code == 0 and result.report_dir is not None:
+                return _submit(settings, result, store)
+            return result
 
 
 def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: Store) -> RunResult:
@@ -231,7 +260,7 @@ def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path
         context = RunContext(session, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
         artifacts.write_snapshot(staging, snapshot, context)
     with timer.step("account", 2, total):
-        account = load_account(settings, session, persist=True)
+        account = load_account(settings, session, persist=True, market=MarketData.from_bars(snapshot.bars))
         artifacts.write_account(staging, account)
         p = account.portfolio
         log.info("account: equity $%.2f, cash $%.2f, %d position(s), drawdown %.1f%%, risk %s",
@@ -305,3 +334,99 @@ def _promote(staging: Path, final: Path) -> None:
         shutil.rmtree(previous, ignore_errors=True)
     else:
         os.replace(staging, final)
+
+
+def _submit(settings: Settings, result: RunResult, store: Store) -> RunResult:
+    """Send the plan just made: its sells, then the buys today's cash pays for."""
+    from algotrading.broker import BrokerError, make_broker
+    from algotrading.production import live_blockers
+    from algotrading.store import is_sent
+    from algotrading.submit import record_plan, submit_close, summary
+
+    assert result.report_dir is not None and result.session_date is not None
+    plan = artifacts.read_plan(result.report_dir)
+    snapshot, _ = artifacts.read_snapshot(result.report_dir)
+    broker = make_broker(settings, MarketData.from_bars(snapshot.bars), result.session_date)
+    try:
+        if settings.mode is Mode.LIVE:
+            blockers = live_blockers(settings, broker.account())
+            if blockers:
+                raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
+        sent_before = {str(i["client_order_id"]) for i in store.intents(result.session_date) if is_sent(i["status"])}
+        foreign = sent_before - {o.client_order_id for o in plan.orders}
+        if foreign:
+            raise RunError(
+                f"orders for {result.session_date} were already sent from an earlier plan ({len(foreign)} of them); "
+                "a re-made plan for the same session is not submitted. Nothing new was sent."
+            )
+        added = record_plan(store, plan)
+        outcomes = submit_close(store, broker, result.session_date)
+    except BrokerError as exc:
+        raise RunError(f"the plan for {result.session_date} was written but not submitted: {exc}") from exc
+    finally:
+        close = getattr(broker, "close", None)
+        if close is not None:
+            close()
+    pending = [o for o in plan.buys if o.after_sells_fill]
+    doc = {
+        "session_date": result.session_date.isoformat(),
+        "broker": broker.name,
+        "recorded_intents": added,
+        "outcomes": [o.to_json() for o in outcomes],
+        "waiting_for_sells": [o.client_order_id for o in pending],
+    }
+    atomic_write_json(result.report_dir / artifacts.SUBMISSION, doc)
+    text = summary(outcomes)
+    for o in outcomes:
+        log.info("order %s %s %s: %s %s", o.side, o.symbol, o.client_order_id, o.result, o.detail)
+    if pending:
+        later = ("the next run sends them at the next open (demo)" if settings.mode is Mode.DEMO
+                 else "send them after the open with `algotrading daily --submit --pending`")
+        text += f"; {len(pending)} buy(s) wait for the sells to fill: {later}"
+    failed = any(o.result == "error" for o in outcomes)
+    message = f"{result.message}; orders: {text}"
+    return RunResult(1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir)
+
+
+def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> RunResult:
+    """``algotrading daily --submit --pending``: the morning run after the open, sending the
+    plan's buys that waited for its sells to fill."""
+    from algotrading.broker import BrokerError, make_broker
+    from algotrading.production import live_blockers
+    from algotrading.submit import submit_pending, summary
+
+    if settings.mode is Mode.DEMO:
+        raise UsageError("demo mode sends these buys itself: the next daily run fills them at the next session's open")
+    with run_lock(settings.paths.state_dir):
+        try:
+            store = open_store(settings.paths.state_dir, create=False)
+        except StoreError as exc:
+            raise RunError(str(exc)) from exc
+        with store:
+            waiting = [i for i in store.intents(statuses=("planned", "skipped")) if i["after_sells_fill"]]
+            sessions = sorted({str(i["session_date"]) for i in waiting})
+            target = session.isoformat() if session else (sessions[-1] if sessions else None)
+            if target is None or target not in sessions:
+                return RunResult(0, "ok", f"no buys waiting for sells{' for ' + target if target else ''}: nothing to send")
+            day = dt.date.fromisoformat(target)
+            plan = artifacts.read_plan(settings.paths.reports_dir / target)
+            prices = {o.symbol: o.est_price for o in plan.orders}
+            broker = make_broker(settings, MarketData.from_bars(_empty_bars()), day)
+            try:
+                if settings.mode is Mode.LIVE:
+                    blockers = live_blockers(settings, broker.account())
+                    if blockers:
+                        raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
+                outcomes = submit_pending(store, broker, day, settings.safety, prices)
+            except BrokerError as exc:
+                raise RunError(f"pending buys of {target} not submitted: {exc}") from exc
+    for o in outcomes:
+        log.info("order %s %s %s: %s %s", o.side, o.symbol, o.client_order_id, o.result, o.detail)
+    failed = any(o.result == "error" for o in outcomes)
+    return RunResult(1 if failed else 0, "failed" if failed else "ok", f"pending buys of {target}: {summary(outcomes)}", day)
+
+
+def _empty_bars() -> Any:
+    from algotrading.data.bars import empty_bars
+
+    return empty_bars()

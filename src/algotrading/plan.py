@@ -52,6 +52,8 @@ class PlanInputs:
     assets: AssetBook
     settings: Settings
     max_hold: dict[str, int | None]  # strategy -> maximum holding sessions
+    open_orders: tuple[str, ...] = ()  # symbols with an order still open at the broker: no new order today
+    account_notes: tuple[str, ...] = ()  # the reconciliation's findings
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Plan:
     cash_analysis: CashAnalysis
     limits: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    reconciliation: list[str] = field(default_factory=list)
 
     @property
     def buys(self) -> list[PlanOrder]:
@@ -143,6 +146,8 @@ class Plan:
             "consolidation": [asdict(c) for c in self.cash_analysis.consolidation],
             "limits": self.limits,
             "notes": self.notes,
+            "broker": {"name": self.portfolio.source, "account": self.portfolio.account},
+            "reconciliation": self.reconciliation,
         }
 
 
@@ -161,6 +166,7 @@ def plan_from_json(doc: dict[str, Any]) -> Plan:
         cash_analysis=CashAnalysis.from_json(doc["cash_analysis"]),
         limits=doc["limits"],
         notes=doc.get("notes", []),
+        reconciliation=doc.get("reconciliation", []),
     )
 
 
@@ -176,9 +182,8 @@ def client_order_id(session: dt.date, side: str, symbol: str, strategy: str | No
 
 def rank(inputs: PlanInputs) -> Ranking:
     s = inputs.settings
-    return rank_signals(
-        inputs.signals, inputs.momentum, inputs.correlation, set(inputs.portfolio.symbols), s.ranking, s.safety.max_positions
-    )
+    busy = set(inputs.portfolio.symbols) | set(inputs.open_orders)
+    return rank_signals(inputs.signals, inputs.momentum, inputs.correlation, busy, s.ranking, s.safety.max_positions)
 
 
 # ----------------------------------------------------------------------------- step 2
@@ -197,7 +202,8 @@ def _sells(inputs: PlanInputs, exits: list[PositionExit], swaps: list[Swap]) -> 
 def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
     s = inputs.settings
     sells_signals = inputs.signals[inputs.signals["action"] == "SELL"]
-    exits = position_exits(inputs.portfolio, sells_signals, inputs.max_hold, inputs.session)
+    exits = [e for e in position_exits(inputs.portfolio, sells_signals, inputs.max_hold, inputs.session)
+             if e.symbol not in inputs.open_orders]
     prices = {c: float(v) for c, v in inputs.close.iloc[-1].items() if pd.notna(v)}
     selected = ranking.selected
 
@@ -282,6 +288,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         cash_analysis=sizing.cash,
         limits=_limits(inputs),
         notes=notes,
+        reconciliation=list(inputs.account_notes),
     )
 
 

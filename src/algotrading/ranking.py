@@ -90,7 +90,7 @@ def rank_signals(
                              r["symbol"], r["strategy"]))
     for r in rows:
         if r["symbol"] in held:
-            _reject(r, f"already held: {r['symbol']} is in the portfolio (no adding to a position)")
+            _reject(r, f"already held or ordered: {r['symbol']} is in the portfolio or has an open order (no adding)")
         elif np.isnan(r["momentum"]):
             _reject(r, f"{r['strategy']} has no momentum yet (not enough equity history)")
         elif not r["momentum"] > threshold:

@@ -11,16 +11,17 @@ EMERGENCY STOP state. Every write is one transaction (``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+from algotrading.sqlite_db import Database, StoreError
+
+__all__ = ["FILE_NAME", "PositionRecord", "RiskState", "RiskStatus", "Store", "StoreError", "is_sent", "open_store"]
+
+SCHEMA_VERSION = 2
 FILE_NAME = "algotrading.sqlite3"
 
 SCHEMA = """
@@ -54,9 +55,44 @@ CREATE TABLE runs (
 CREATE INDEX runs_by_session ON runs (session_date);
 """
 
-
-class StoreError(RuntimeError):
-    """The state database cannot be used; the message says why and what to do."""
+#: Changes from one schema version to the next, applied in one transaction each.
+MIGRATIONS: dict[int, str] = {
+    2: """
+CREATE TABLE order_intents (
+    client_order_id TEXT PRIMARY KEY,
+    session_date TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    notional REAL,
+    qty REAL,
+    kind TEXT NOT NULL,
+    strategy TEXT,
+    after_sells_fill INTEGER NOT NULL DEFAULT 0,
+    stop_price REAL,
+    target_price REAL,
+    confidence REAL,
+    status TEXT NOT NULL,
+    broker_order_id TEXT,
+    filled_qty REAL,
+    filled_avg_price REAL,
+    detail TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX intents_by_session ON order_intents (session_date);
+CREATE TABLE position_records (
+    symbol TEXT PRIMARY KEY,
+    qty REAL NOT NULL,
+    strategy TEXT,
+    entry_session TEXT,
+    entry_price REAL,
+    stop_price REAL,
+    target_price REAL,
+    entry_confidence REAL,
+    updated_at TEXT NOT NULL
+);
+""",
+}
 
 
 class RiskState(StrEnum):
@@ -75,73 +111,53 @@ class RiskStatus:
     session_date: str | None = None
 
 
+# -- order intents and the local position record ---------------------------------------
+
+INTENT_FIELDS = (
+    "client_order_id", "session_date", "symbol", "side", "notional", "qty", "kind", "strategy", "after_sells_fill",
+    "stop_price", "target_price", "confidence", "status", "broker_order_id", "filled_qty", "filled_avg_price",
+    "detail", "created_at", "updated_at",
+)
+#: Intent states of an order never placed at the broker, which may still be sent. Every
+#: other state (submitted, the broker's own statuses, rejected, unknown, expired) means
+#: the order went out, or must not go out any more: it is never sent again.
+NOT_SENT = frozenset({"planned", "skipped", "not_found"})
+
+
+def is_sent(status: object) -> bool:
+    return str(status) not in NOT_SENT
+
+
+@dataclass(frozen=True)
+class PositionRecord:
+    """What AlgoTrading knows about a holding that the broker does not: why it was opened."""
+
+    symbol: str
+    qty: float
+    strategy: str | None
+    entry_session: str | None
+    entry_price: float | None
+    stop_price: float | None
+    target_price: float | None
+    entry_confidence: float | None
+
+
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-class Store:
+class Store(Database):
     """The state database. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: Path, create: bool = True) -> None:
-        self.path = path
-        existed = path.exists()
-        if not existed and not create:
-            raise StoreError(f"state database {path} does not exist yet: run `algotrading daily` first")
-        if existed and path.stat().st_size == 0:
-            raise StoreError(self._damaged("the file is empty"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise StoreError(self._damaged(f"integrity check: {check}"))
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(self._damaged(str(exc))) from exc
-        if version > SCHEMA_VERSION:
-            self.conn.close()
-            raise StoreError(
-                f"state database {path} has schema version {version}, newer than this AlgoTrading's "
-                f"{SCHEMA_VERSION}: it was written by a newer version. Upgrade AlgoTrading (git pull), "
-                "or point ALGOTRADING_STATE_DIR elsewhere; the file is left untouched."
-            )
-        if version == 0:
-            if existed and tables - {"sqlite_sequence"}:
-                self.conn.close()
-                raise StoreError(self._damaged(f"it holds tables {sorted(tables)} but no schema version"))
-            with self._tx() as c:
-                for statement in filter(str.strip, SCHEMA.split(";")):
-                    c.execute(statement)
-                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _damaged(self, detail: str) -> str:
-        return (
-            f"state database {self.path} is damaged ({detail}). The run stopped rather than start from "
-            "scratch, which would erase the drawdown peak and any HALTED/EMERGENCY STOP state. Restore the "
-            "file from a backup, or, knowing that history is lost, move it aside and run again."
-        )
-
-    # -- plumbing -------------------------------------------------------------------------
-    def close(self) -> None:
-        self.conn.close()
+    label = "state database"
+    steps = {1: SCHEMA, **MIGRATIONS}
+    consequence = "the drawdown peak and any HALTED/EMERGENCY STOP state"
+    missing_hint = "run `algotrading daily` first"
 
     def __enter__(self) -> "Store":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
 
     # -- equity ---------------------------------------------------------------------------
     def record_equity(self, session: dt.date, equity: float, cash: float, source: str) -> None:
@@ -225,6 +241,79 @@ class Store:
 
     def runs(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", self.conn)
+
+    def successful_run(self, session: dt.date) -> dict[str, object] | None:
+        """The latest successful run for ``session``, if any."""
+        cur = self.conn.execute(
+            "SELECT run_id, finished_at, report_dir FROM runs WHERE session_date = ? AND status = 'ok' "
+            "ORDER BY finished_at DESC LIMIT 1",
+            (session.isoformat(),),
+        )
+        row = cur.fetchone()
+        return None if row is None else {"run_id": row[0], "finished_at": row[1], "report_dir": row[2]}
+
+
+    # -- order intents and the local position record ----------------------------------
+    def add_intents(self, rows: list[dict[str, object]]) -> int:
+        """Record planned orders; an id already known keeps its state (never re-planned)."""
+        added = 0
+        with self._tx() as c:
+            for r in rows:
+                now = _now()
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO order_intents (client_order_id, session_date, symbol, side, notional, qty, kind, "
+                    "strategy, after_sells_fill, stop_price, target_price, confidence, status, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
+                    (r["client_order_id"], r["session_date"], r["symbol"], r["side"], r.get("notional"), r.get("qty"),
+                     r["kind"], r.get("strategy"), int(bool(r.get("after_sells_fill"))), r.get("stop_price"),
+                     r.get("target_price"), r.get("confidence"), now, now),
+                )
+                added += cur.rowcount
+        return added
+
+    def intents(self, session: dt.date | None = None, statuses: tuple[str, ...] | None = None) -> list[dict[str, object]]:
+        sql, args = "SELECT * FROM order_intents WHERE 1 = 1", []
+        if session is not None:
+            sql += " AND session_date = ?"
+            args.append(session.isoformat())
+        if statuses:
+            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
+            args += list(statuses)
+        cur = self.conn.execute(sql + " ORDER BY session_date, rowid", args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def update_intent(self, client_order_id: str, **fields: object) -> None:
+        unknown = set(fields) - set(INTENT_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown intent fields {sorted(unknown)}")
+        fields["updated_at"] = _now()
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as c:
+            c.execute(f"UPDATE order_intents SET {assignments} WHERE client_order_id = ?", [*fields.values(), client_order_id])
+
+    def position_records(self) -> dict[str, PositionRecord]:
+        cur = self.conn.execute(
+            "SELECT symbol, qty, strategy, entry_session, entry_price, stop_price, target_price, entry_confidence "
+            "FROM position_records ORDER BY symbol"
+        )
+        return {row[0]: PositionRecord(*row) for row in cur.fetchall()}
+
+    def save_position_records(self, records: list[PositionRecord]) -> None:
+        """Replace the whole record with ``records`` (one transaction)."""
+        with self._tx() as c:
+            c.execute("DELETE FROM position_records")
+            for r in records:
+                c.execute(
+                    "INSERT INTO position_records (symbol, qty, strategy, entry_session, entry_price, stop_price, "
+                    "target_price, entry_confidence, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (r.symbol, r.qty, r.strategy, r.entry_session, r.entry_price, r.stop_price, r.target_price,
+                     r.entry_confidence, _now()),
+                )
+
+    def latest_equity_session(self) -> dt.date | None:
+        row = self.conn.execute("SELECT MAX(session_date) FROM equity_history").fetchone()
+        return dt.date.fromisoformat(row[0]) if row and row[0] else None
 
 
 def open_store(state_dir: Path, create: bool = True) -> Store:

@@ -20,12 +20,12 @@ from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
-from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import RetryError, Retrying
 
 from algotrading import calendar as cal
 from algotrading.config import AlpacaDataParams
 from algotrading.data.bars import DataError, empty_bars, normalize_bars
-from algotrading.net import describe_error, harden_client, is_retryable_read_error, status_of
+from algotrading.net import describe_error, harden_client, read_retrying, status_of
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +79,7 @@ class AlpacaBarsProvider:
 
     def _retrying(self) -> Retrying:
         p = self.params
-        return Retrying(
-            retry=retry_if_exception(is_retryable_read_error),
-            stop=stop_after_attempt(p.retry_attempts),
-            wait=wait_exponential(multiplier=p.retry_wait_seconds, max=p.retry_max_wait_seconds),
-            before_sleep=lambda state: log.warning(
-                "Alpaca data request failed (%s); try %d of %d",
-                describe_error(state.outcome.exception()),
-                state.attempt_number,
-                p.retry_attempts,
-            ),
-            reraise=False,
-        )
+        return read_retrying(p.retry_attempts, p.retry_wait_seconds, p.retry_max_wait_seconds, "Alpaca data request")
 
     def unavailable(self, symbols: Sequence[str]) -> dict[str, str]:
         return {s: "an index: Alpaca's stock data does not offer it" for s in symbols if s.startswith("^")}

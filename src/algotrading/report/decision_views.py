@@ -234,7 +234,11 @@ def portfolio_summary(plan: Plan) -> HTML:
                        "target_price"]].style.format(
             {"qty": "{:g}", "avg_entry_price": "{:.2f}", "price": "{:.2f}", "market_value": _money, "unrealized_pl": _money,
              "stop_price": "{:.2f}", "target_price": "{:.2f}"}, na_rep="").hide(axis="index").to_html()
-    return HTML(f"<table>{table}</table>{positions}")
+    notes = ""
+    if plan.reconciliation:
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in plan.reconciliation)
+        notes = f"<p><b>Since the last run (broker vs AlgoTrading's record):</b></p><ul>{items}</ul>"
+    return HTML(f"<table>{table}</table>{positions}{notes}")
 
 
 def top_signals_table(plan: Plan) -> Styler | HTML:

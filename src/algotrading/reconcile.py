@@ -1,0 +1,125 @@
+"""Reconciliation before planning (DESIGN §3 step 7, issue "brokers"): the broker's cash
+and positions are the truth; AlgoTrading's own record adds why each position was opened
+(strategy, entry session, stop, target, confidence). Every difference between the two,
+and every order still open from earlier, is written down for the report and the email.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from algotrading.broker.base import AccountInfo, Broker, BrokerPosition, OrderStatus
+from algotrading.portfolio import Portfolio, Position
+from algotrading.store import PositionRecord, Store
+
+log = logging.getLogger(__name__)
+QTY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    portfolio: Portfolio
+    notes: tuple[str, ...]
+    open_orders: tuple[OrderStatus, ...]
+    records: tuple[PositionRecord, ...]
+
+
+def follow_orders(store: Store, broker: Broker) -> list[str]:
+    """Ask the broker about every order sent but not final; record fills in the intents
+    and the position record (by the newly filled quantity, so a partial fill followed
+    by the rest is counted once). Returns what changed, in words."""
+    notes = []
+    records = store.position_records()
+    for intent in store.intents(statuses=("submitted", "partially_filled", "unknown")):
+        cid = str(intent["client_order_id"])
+        order = broker.get_order(cid)
+        if order is None:
+            if intent["status"] == "unknown":
+                store.update_intent(cid, status="not_found", detail="the broker has no such order: it was never placed")
+                notes.append(f"order {cid} ({intent['side']} {intent['symbol']}) was never placed (broker has no record)")
+            continue
+        new_qty = order.filled_qty - float(intent["filled_qty"] or 0.0)
+        store.update_intent(cid, status=order.status, broker_order_id=order.id, filled_qty=order.filled_qty,
+                            filled_avg_price=order.filled_avg_price, detail=order.reason)
+        if new_qty <= QTY_TOLERANCE:
+            continue
+        symbol = str(intent["symbol"])
+        old = records.get(symbol)
+        if intent["side"] == "buy":
+            records[symbol] = PositionRecord(
+                symbol=symbol,
+                qty=(old.qty if old else 0.0) + new_qty,
+                strategy=str(intent["strategy"]) if intent["strategy"] else None,
+                entry_session=str(intent["session_date"]),
+                entry_price=order.filled_avg_price,
+                stop_price=_opt(intent["stop_price"]),
+                target_price=_opt(intent["target_price"]),
+                entry_confidence=_opt(intent["confidence"]),
+            )
+            verb = "bought"
+        else:
+            left = (old.qty if old else 0.0) - new_qty
+            if old is not None and left > QTY_TOLERANCE:
+                records[symbol] = PositionRecord(symbol, left, old.strategy, old.entry_session, old.entry_price,
+                                                 old.stop_price, old.target_price, old.entry_confidence)
+            else:
+                records.pop(symbol, None)
+            verb = "sold"
+        price = f" at {order.filled_avg_price:.2f}" if order.filled_avg_price else ""
+        notes.append(f"{verb} {new_qty:g} {symbol}{price} ({intent['kind']}, {cid}, {order.status})")
+    store.save_position_records(list(records.values()))
+    return notes
+
+
+def _opt(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def reconcile(
+    session: dt.date,
+    account: AccountInfo,
+    broker_name: str,
+    positions: list[BrokerPosition],
+    open_orders: list[OrderStatus],
+    records: dict[str, PositionRecord],
+) -> Reconciliation:
+    """The portfolio as the broker has it, with the record's knowledge attached."""
+    notes: list[str] = []
+    out: list[Position] = []
+    new_records: list[PositionRecord] = []
+    held = {p.symbol for p in positions}
+    for p in sorted(positions, key=lambda x: x.symbol):
+        rec = records.get(p.symbol)
+        if rec is None:
+            notes.append(
+                f"{p.symbol}: {p.qty:g} shares at the broker that AlgoTrading did not open (bought elsewhere?); "
+                "kept in the portfolio, but no strategy's exit rules apply to it"
+            )
+            rec = PositionRecord(p.symbol, p.qty, None, None, p.avg_entry_price, None, None, None)
+        elif abs(rec.qty - p.qty) > QTY_TOLERANCE:
+            notes.append(
+                f"{p.symbol}: the broker holds {p.qty:g} shares, AlgoTrading's record {rec.qty:g} (a partial fill or a "
+                "trade outside AlgoTrading); the broker's number is used"
+            )
+        entry = dt.date.fromisoformat(rec.entry_session) if rec.entry_session else None
+        out.append(Position(p.symbol, p.qty, p.avg_entry_price, p.current_price, rec.strategy, entry,
+                            rec.stop_price, rec.target_price, rec.entry_confidence))
+        new_records.append(PositionRecord(p.symbol, p.qty, rec.strategy, rec.entry_session, rec.entry_price,
+                                          rec.stop_price, rec.target_price, rec.entry_confidence))
+    for symbol, rec in sorted(records.items()):
+        if symbol not in held:
+            notes.append(f"{symbol}: in AlgoTrading's record ({rec.qty:g} shares) but not at the broker (sold elsewhere?); dropped")
+    for o in open_orders:
+        notes.append(
+            f"order still open from before: {o.side} {o.symbol} ({o.status}, {o.client_order_id}); left as it is, and no "
+            f"new order for {o.symbol} today"
+        )
+    portfolio = Portfolio(session, account.cash, tuple(out), source=broker_name, account=account.account_number)
+    for n in notes:
+        log.warning("reconciliation: %s", n)
+    return Reconciliation(portfolio, tuple(notes), tuple(open_orders), tuple(new_records))
+
+
+__all__ = ["Reconciliation", "follow_orders", "reconcile"]

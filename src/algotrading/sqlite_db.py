@@ -1,0 +1,95 @@
+"""A versioned SQLite file that fails closed: the base of the state store and of the
+simulated broker's ledger.
+
+Opening checks the file's integrity and schema version. A damaged or empty file, a file
+with tables but no version, or one written by a newer version raises
+:class:`StoreError` and is left untouched: these files hold money history, and starting
+afresh would silently lose it. An older version is migrated step by step, each step in
+one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+
+class StoreError(RuntimeError):
+    """A database cannot be used; the message says why and what to do."""
+
+
+class Database:
+    """Subclasses set ``label``, ``steps`` (version -> SQL script; 1 is the initial schema),
+    ``consequence`` (what a reset would lose) and ``missing_hint``."""
+
+    label: ClassVar[str] = "database"
+    steps: ClassVar[dict[int, str]] = {}
+    consequence: ClassVar[str] = "its history"
+    missing_hint: ClassVar[str] = "it is created on first use"
+
+    def __init__(self, path: Path, create: bool = True) -> None:
+        self.path = path
+        latest = max(self.steps)
+        existed = path.exists()
+        if not existed and not create:
+            raise StoreError(f"{self.label} {path} does not exist yet: {self.missing_hint}")
+        if existed and path.stat().st_size == 0:
+            raise StoreError(self._damaged("the file is empty"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise StoreError(self._damaged(f"integrity check: {check}"))
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._damaged(str(exc))) from exc
+        if version > latest:
+            self.conn.close()
+            raise StoreError(
+                f"{self.label} {path} has schema version {version}, newer than this AlgoTrading's {latest}: it was "
+                "written by a newer version. Upgrade AlgoTrading (git pull), or point ALGOTRADING_STATE_DIR "
+                "elsewhere; the file is left untouched."
+            )
+        if version == 0 and existed and tables - {"sqlite_sequence"}:
+            self.conn.close()
+            raise StoreError(self._damaged(f"it holds tables {sorted(tables)} but no schema version"))
+        for target in range(version + 1, latest + 1):
+            self._apply(self.steps[target], target)
+
+    def _apply(self, script: str, version: int) -> None:
+        """Run one schema step and set its version, all in one transaction."""
+        with self._tx() as c:
+            for statement in filter(str.strip, script.split(";")):
+                c.execute(statement)
+            c.execute(f"PRAGMA user_version = {version}")
+
+    def _damaged(self, detail: str) -> str:
+        return (
+            f"{self.label} {self.path} is damaged ({detail}). The run stopped rather than start from scratch, which "
+            f"would erase {self.consequence}. Restore the file from a backup, or, knowing that history is lost, "
+            "move it aside and run again."
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")

@@ -1,0 +1,100 @@
+"""Submitting plans end to end: consecutive demo sessions on the simulated account, a
+paper account behind a local Alpaca server, and the live-mode refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from algotrading.broker.simulated import FILE_NAME as LEDGER, SimulatedBroker
+from algotrading.cli import main
+from algotrading.config import load_settings
+from algotrading.data.bundled import BundledBarsProvider
+from algotrading.data.market import MarketData
+from algotrading.pipeline import RunError, run_daily
+from algotrading.store import open_store
+
+from .alpaca_server import KEY, SECRET, FakeAlpaca
+
+pytestmark = pytest.mark.slow
+DAYS = [dt.date(2022, 6, 13), dt.date(2022, 6, 14), dt.date(2022, 6, 15)]
+
+
+def ledger(workdirs, day: dt.date) -> SimulatedBroker:
+    bars = BundledBarsProvider().get_bars(load_settings().universe.all_symbols, dt.date(2022, 1, 3), day)
+    return SimulatedBroker(workdirs["state"] / LEDGER, MarketData.from_bars(bars), day)
+
+
+def test_consecutive_demo_sessions_build_a_ledger_and_never_duplicate(workdirs):
+    for day in DAYS:
+        result = run_daily(load_settings(), day, submit=True)
+        assert result.exit_code == 0, result.message
+    first = json.loads((workdirs["reports"] / "2022-06-13" / "plan.json").read_text())
+    sent = {o["client_order_id"] for o in first["orders"]}
+    assert len(sent) == 4
+    b = ledger(workdirs, DAYS[-1])
+    orders = b.orders()
+    assert orders["client_order_id"].is_unique
+    fills = b.fills()
+    assert sent <= set(fills["client_order_id"])  # day 1's buys filled at day 2's open
+    # the portfolio each run planned with is the ledger's account at that close
+    for day in DAYS[1:]:
+        portfolio = json.loads((workdirs["reports"] / day.isoformat() / "portfolio.json").read_text())
+        assert portfolio["source"] == "simulated" and portfolio["account"].startswith("SIM")
+        at_close = ledger(workdirs, day).account()
+        assert portfolio["equity"] == pytest.approx(at_close.equity, abs=0.01)
+        assert portfolio["cash"] == pytest.approx(at_close.cash, abs=0.01)
+    assert "bought" in " ".join(json.loads((workdirs["reports"] / "2022-06-14" / "portfolio.json").read_text())["reconciliation"])
+
+    before = len(orders)
+    again = run_daily(load_settings(), DAYS[-1], submit=True)  # the same session once more
+    assert again.exit_code == 0
+    assert len(ledger(workdirs, DAYS[-1]).orders()) == before
+    submission = json.loads((workdirs["reports"] / "2022-06-15" / "submission.json").read_text())
+    assert all(o["result"] == "already_sent" for o in submission["outcomes"])
+    with open_store(workdirs["state"]) as store:
+        assert store.equity_history()["session_date"].dt.date.tolist() == DAYS
+
+
+@pytest.fixture
+def alpaca(workdirs, monkeypatch):
+    settings = load_settings()
+    symbols = settings.universe.all_symbols
+    fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2019, 1, 2), dt.date(2022, 12, 30))).start()
+    fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": s != "HON"} for s in symbols}
+    for key, value in {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": fake.url,
+                       "ALPACA_DATA_URL": fake.url}.items():
+        monkeypatch.setenv(key, value)
+    yield fake
+    fake.stop()
+
+
+def test_a_paper_account_gets_each_order_once(alpaca, workdirs):
+    settings = load_settings()
+    assert settings.mode.value == "paper"
+    result = run_daily(settings, DAYS[0], submit=True)
+    assert result.exit_code == 0, result.message
+    plan = json.loads((workdirs["reports"] / "2022-06-13" / "plan.json").read_text())
+    assert plan["broker"] == {"name": "alpaca", "account": "****CCT1"}
+    buys = [o for o in plan["orders"] if o["side"] == "buy"]
+    assert len(buys) == 4 and alpaca.hits("/v2/orders", "POST") == 4
+    hon = next(o for o in buys if o["symbol"] == "HON")  # not fractionable at this broker: whole shares
+    assert hon["notional"] is None and hon["qty"] == int(hon["qty"]) >= 1
+    posted = {r.body["client_order_id"]: r.body for r in alpaca.requests if r.method == "POST"}
+    assert posted[hon["client_order_id"]]["qty"] == hon["qty"] and "notional" not in posted[hon["client_order_id"]]
+    again = run_daily(load_settings(), DAYS[0], submit=True)
+    assert again.exit_code == 0 and "4 already_sent" in again.message and "already ran successfully" in again.message
+    with pytest.raises(RunError, match="were already sent from an earlier plan"):
+        run_daily(load_settings(), DAYS[0], submit=True, force=True)  # re-planned with those orders open
+    assert alpaca.hits("/v2/orders", "POST") == 4
+    assert alpaca.hits("/v2/orders", "POST") == 4  # nothing sent twice
+
+
+def test_live_submission_needs_confirmation_and_sends_nothing_without_it(alpaca, monkeypatch, capsys):
+    monkeypatch.setenv("PAPER_TRADING_MODE", "false")
+    monkeypatch.setenv("PRODUCTION_MODE", "true")
+    assert main(["daily", "--date", "2022-06-13", "--submit"]) == 2
+    assert "Add --confirm-live" in capsys.readouterr().err
+    assert alpaca.requests == []  # refused before any request
