@@ -57,7 +57,7 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
         "bars.parquet", "context.json", "data_health.parquet", "portfolio.json", "risk.json", "assets.json",
         "signals.parquet", "strategy_performance.parquet", "strategy_equity.parquet", "strategy_momentum.parquet",
         "strategy_correlation.parquet", "strategies.json", "ranking.parquet", "sizing.json", "plan.json",
-        "report.html", "run.json", "run.log",
+        "report.html", "run.json", "run.log", "email.eml", "email.html",
     }
     assert not any((reports / ".staging").iterdir())
     assert not (reports / "failed").exists()

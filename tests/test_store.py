@@ -90,7 +90,7 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path):
     Store(path).close()
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(StoreError, match="schema version 99, newer than this AlgoTrading's 2"):
+    with pytest.raises(StoreError, match="schema version 99, newer than this AlgoTrading's 3"):
         Store(path)
 
 
@@ -105,3 +105,18 @@ def test_tables_without_a_version_are_not_taken_over(tmp_path):
 def test_a_state_change_needs_a_reason(tmp_path):
     with open_store(tmp_path) as store, pytest.raises(ValueError, match="needs a reason"):
         store.set_risk_state(RiskState.HALTED, " ", "auto")
+
+
+def test_a_version_1_store_is_migrated_keeping_its_history(tmp_path):
+    from algotrading.store import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+
+    path = tmp_path / FILE_NAME
+    with sqlite3.connect(path) as conn:  # a database as version 1 of AlgoTrading left it
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT INTO equity_history VALUES ('2025-12-30', 950.0, 950.0, 'demo', 'x')")
+        conn.execute("INSERT INTO risk_events (at, from_state, to_state, reason, actor) VALUES ('x', 'ACTIVE', 'HALTED', 'dd', 'auto')")
+        conn.execute("PRAGMA user_version = 1")
+    with Store(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == max(MIGRATIONS)
+        assert store.peak_equity() == 950.0 and store.risk_status().state is RiskState.HALTED
+        assert store.intents() == [] and store.emails() == []

@@ -13,7 +13,7 @@ from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
-from algotrading.pipeline import RunError, run_daily
+from algotrading.pipeline import run_daily
 from algotrading.store import open_store
 
 from .alpaca_server import KEY, SECRET, FakeAlpaca
@@ -86,9 +86,10 @@ def test_a_paper_account_gets_each_order_once(alpaca, workdirs):
     assert posted[hon["client_order_id"]]["qty"] == hon["qty"] and "notional" not in posted[hon["client_order_id"]]
     again = run_daily(load_settings(), DAYS[0], submit=True)
     assert again.exit_code == 0 and "4 already_sent" in again.message and "already ran successfully" in again.message
-    with pytest.raises(RunError, match="were already sent from an earlier plan"):
-        run_daily(load_settings(), DAYS[0], submit=True, force=True)  # re-planned with those orders open
-    assert alpaca.hits("/v2/orders", "POST") == 4
+    replanned = run_daily(load_settings(), DAYS[0], submit=True, force=True)  # re-planned with those orders open
+    assert replanned.exit_code == 1 and "were already sent from an earlier plan" in replanned.message
+    run = json.loads((workdirs["reports"] / "2022-06-13" / "run.json").read_text())
+    assert run["submission"].startswith("NOT submitted:")  # and the email says so
     assert alpaca.hits("/v2/orders", "POST") == 4  # nothing sent twice
 
 

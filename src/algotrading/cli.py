@@ -62,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     show_risk = risk_sub.add_parser("show", help="the current risk state, its history and the equity peak")
     show_risk.set_defaults(func=cmd_risk_show)
 
+    schedule = sub.add_parser("schedule", help="the 4:30 PM ET schedule: cron line or systemd timer")
+    schedule_sub = schedule.add_subparsers(dest="schedule_command", required=True, metavar="ACTION")
+    for action, text in (("print", "print the cron block (or systemd units)"), ("install", "install it for this user")):
+        p = schedule_sub.add_parser(action, help=text)
+        p.add_argument("--systemd", action="store_true", help="systemd user service + timer instead of cron")
+        p.add_argument("--submit", action="store_true", help="schedule the runs with --submit (and the morning --pending run)")
+        if action == "install":
+            p.add_argument("--dir", type=Path, default=Path.home() / ".config" / "systemd" / "user",
+                           help="where to write the systemd units (default ~/.config/systemd/user)")
+        p.set_defaults(func=cmd_schedule)
+
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     show = config_sub.add_parser("show", help="print the effective configuration, secrets redacted")
@@ -187,6 +198,34 @@ def cmd_risk_show(args: argparse.Namespace) -> int:
               f"drawdown {last['drawdown']:.2%} ({len(history)} sessions recorded)")
     for e in events.itertuples():
         print(f"  {e.at}  {e.from_state} -> {e.to_state}  [{e.actor}] {e.reason}")
+    return EXIT_OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from algotrading import schedule
+
+    settings = load_settings()
+    if args.schedule_command == "print":
+        if args.systemd:
+            for name, text in schedule.systemd_units(settings, args.submit).items():
+                print(f"# ~/.config/systemd/user/{name}\n{text}")
+        else:
+            print(schedule.cron_text(settings, args.submit), end="")
+        return EXIT_OK
+    try:
+        if args.systemd:
+            paths = schedule.install_systemd(settings, args.dir, args.submit)
+            timers = " ".join(p.name for p in paths if p.suffix == ".timer")
+            print("\n".join(f"wrote {p}" for p in paths))
+            print(f"now run: systemctl --user daemon-reload && systemctl --user enable --now {timers}")
+            print("and, to run while logged out: loginctl enable-linger $USER")
+        else:
+            schedule.install_cron(settings, args.submit)
+            print("installed into this user's crontab:")
+            print(schedule.cron_text(settings, args.submit), end="")
+    except schedule.ScheduleError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -158,6 +158,9 @@ class ScheduleParams(_Section):
     daily_execution_time: str = Field(description="HH:MM in America/New_York, e.g. 16:30")
     bar_settle_minutes: int = Field(ge=0, le=120, description="minutes, e.g. 15")
     notebook_cell_timeout_seconds: int = Field(ge=10, le=7200, description="seconds, e.g. 600")
+    notebook_timeout_seconds: int = Field(ge=10, le=14400, description="seconds, e.g. 900")
+    run_timeout_seconds: int = Field(ge=60, le=86400, description="seconds, e.g. 3600")
+    min_free_disk_mb: int = Field(ge=0, description="megabytes, e.g. 200")
 
     @field_validator("daily_execution_time")
     @classmethod
@@ -176,6 +179,12 @@ class EmailParams(_Section):
     from_address: str | None = Field(description="an address, e.g. you@gmail.com")
     to: list[str] = Field(description="comma-separated addresses")
     timeout_seconds: float = Field(gt=0, le=300, description="seconds, e.g. 30")
+    tls_mode: Literal["auto", "starttls", "ssl"] = Field(description="auto, starttls or ssl")
+    tls_ca_file: str | None = Field(description="a path to a CA certificate file, or null")
+    retry_attempts: int = Field(ge=1, le=10, description="tries, e.g. 4")
+    retry_wait_seconds: float = Field(ge=0, le=600, description="seconds, e.g. 5")
+    retry_max_wait_seconds: float = Field(ge=0, le=3600, description="seconds, e.g. 60")
+    charts: bool = Field(description="true or false")
 
     @field_validator("to", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 LOGGER = "algotrading"
 REDACTED = "***"
@@ -57,12 +58,25 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record, not the stream
+    it was created with (that one may be closed since, e.g. by a test's capture)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
 def configure_console(verbose: bool = False) -> None:
     """Console output for the CLI: ``HH:MM:SS level message`` on stderr."""
     logger = logging.getLogger(LOGGER)
     logger.setLevel(logging.DEBUG)
     if not any(getattr(h, "_algotrading_console", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
         handler._algotrading_console = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -110,8 +110,9 @@ def run_lock(state_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def check_writable(folder: Path) -> None:
-    """Fail early, before any data is fetched, when outputs could not be written."""
+def check_writable(folder: Path, min_free_mb: int = 0) -> None:
+    """Fail early, before any data is fetched (so before any order or email), when outputs
+    could not be written: an unwritable folder or too little free disk."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test-{os.getpid()}"
@@ -122,6 +123,46 @@ def check_writable(folder: Path) -> None:
             f"cannot write to the reports folder {folder} ({exc.strerror or exc}): fix its permissions "
             "or free disk space, or set ALGOTRADING_REPORTS_DIR to a writable folder"
         ) from exc
+    free_mb = shutil.disk_usage(folder).free / 2**20
+    if free_mb < min_free_mb:
+        raise RunError(
+            f"only {free_mb:.0f} MB free under {folder} (min_free_disk_mb {min_free_mb} in params/schedule.yaml): "
+            "free disk space (old reports/<date> folders can go) before the next run"
+        )
+
+
+class RunTimeout(RuntimeError):
+    """A notebook or the whole run took longer than its limit."""
+
+
+@contextmanager
+def deadline(seconds: float, what: str) -> Iterator[None]:
+    """Raise :class:`RunTimeout` in this (main) thread after ``seconds``, so a hung kernel
+    cannot hold the run (and the lock) into the next day. A no-op outside the main thread."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    remaining = signal.getitimer(signal.ITIMER_REAL)[0]  # an outer deadline's time left (0: none)
+    limit = min(seconds, remaining) if remaining > 0 else seconds
+    reason = f"{what} took longer than {seconds:g} s" if limit == seconds else "the whole run reached its time limit"
+
+    def expire(signum: int, frame: Any) -> None:
+        raise RunTimeout(reason)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if remaining > 0:  # an outer deadline was running: put back what is left of it
+            signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.monotonic() - started), 0.001))
 
 
 def preflight(settings: Settings) -> None:
@@ -169,13 +210,17 @@ def run_daily(
         log.info("%s", choice.closed_reason)
         return RunResult(0, "market_closed", choice.closed_reason or "market closed")
     preflight(settings)
-    check_writable(settings.paths.reports_dir)
+    check_writable(settings.paths.reports_dir, settings.schedule.min_free_disk_mb)
     with run_lock(settings.paths.state_dir):
         try:
             store = open_store(settings.paths.state_dir)
         except StoreError as exc:
             raise RunError(str(exc)) from exc
         with store:
+            from algotrading.notify.delivery import resend_pending
+
+            for d in resend_pending(settings, store):  # what earlier runs could not send goes first
+                log.info("outbox: %s %s (%s)", d.email_id, d.status, d.detail)
             done = store.successful_run(choice.session_date)
             final = settings.paths.reports_dir / choice.session_date.isoformat()
             if done and not force and (final / artifacts.PLAN).is_file():
@@ -186,8 +231,18 @@ def run_daily(
                 log.info("%s", result.message)
             else:
                 result = _run_session(settings, choice.session_date, now, store)
+            submission = None
             if submit and result.exit_code == 0 and result.report_dir is not None:
-                return _submit(settings, result, store)
+                try:
+                    result, submission = _submit(settings, result, store)
+                except RunError as exc:
+                    from algotrading.notify.delivery import alert
+
+                    submission = f"NOT submitted: {exc}"
+                    alert(settings, f"AlgoTrading: orders of {result.session_date} not submitted", str(exc))
+                    result = RunResult(1, "failed", f"{result.message}; {exc}", result.session_date, result.report_dir)
+            if result.status in ("ok", "failed") and result.report_dir is not None and result.report_dir == final:
+                result = _email(settings, store, result, submission)
             return result
 
 
@@ -211,7 +266,8 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
     with run_log(staging / artifacts.LOG, redaction):
         log.info("daily run for %s in %s mode (run %s)", session, settings.mode.value, run_id)
         try:
-            snapshot = _steps(settings, session, now, staging, timer)
+            with deadline(settings.schedule.run_timeout_seconds, "the whole run"):
+                snapshot = _steps(settings, session, now, staging, timer)
             record["data"] = _data_record(snapshot)
             record["plan"] = _plan_record(staging)
         except Exception as exc:  # every failure is recorded, reported and returned as exit 1
@@ -238,6 +294,14 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
         )
         log.error("%s", message)
         store.finish_run(run_id, "failed", timer.current, record["error"], str(failed_dir))
+        from algotrading.notify.daily import send_failure
+
+        try:
+            delivery = send_failure(settings, store, session, run_id, timer.current, record["error"], failed_dir)
+            message += f"; alert: {delivery.detail}"
+        except Exception as exc:  # the alert is best effort; the failure itself is already recorded
+            log.exception("the failure alert could not be sent")
+            message += f"; the failure alert could not be sent ({exc})"
         return RunResult(1, "failed", message, session, failed_dir)
 
     record["status"] = "ok"
@@ -270,7 +334,8 @@ def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path
         source = settings.paths.notebooks_dir / name
         if not source.is_file():
             raise RunError(f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR")
-        with timer.step(f"notebook:{Path(name).stem}", number, total):
+        with timer.step(f"notebook:{Path(name).stem}", number, total), \
+                deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"):
             execute_notebook(
                 source,
                 staging / name,
@@ -336,7 +401,32 @@ def _promote(staging: Path, final: Path) -> None:
         os.replace(staging, final)
 
 
-def _submit(settings: Settings, result: RunResult, store: Store) -> RunResult:
+def _email(settings: Settings, store: Store, result: RunResult, submission: str | None) -> RunResult:
+    """Send the plan email of the session just run (or put it in the outbox)."""
+    from algotrading.notify.daily import send_daily
+
+    assert result.session_date is not None and result.report_dir is not None
+    try:
+        delivery = send_daily(settings, store, result.session_date, result.report_dir, submission)
+    except Exception as exc:  # composing failed: the run's outputs stand, but say it loudly
+        log.exception("the plan email could not be composed")
+        return RunResult(1, "failed", f"{result.message}; email NOT composed: {exc}", result.session_date, result.report_dir)
+    _update_run_json(result.report_dir, email={"status": delivery.status, "detail": delivery.detail},
+                     submission=submission)
+    if delivery.failed:
+        return RunResult(1, "unsent", f"{result.message}; email NOT delivered ({delivery.detail})",
+                         result.session_date, result.report_dir)
+    return RunResult(result.exit_code, result.status, f"{result.message}; email: {delivery.detail}",
+                     result.session_date, result.report_dir)
+
+
+def _update_run_json(report_dir: Path, **fields: Any) -> None:
+    path = report_dir / artifacts.RUN
+    doc = json.loads(path.read_text()) if path.is_file() else {}
+    atomic_write_json(path, doc | fields)
+
+
+def _submit(settings: Settings, result: RunResult, store: Store) -> tuple[RunResult, str]:
     """Send the plan just made: its sells, then the buys today's cash pays for."""
     from algotrading.broker import BrokerError, make_broker
     from algotrading.production import live_blockers
@@ -385,7 +475,7 @@ def _submit(settings: Settings, result: RunResult, store: Store) -> RunResult:
         text += f"; {len(pending)} buy(s) wait for the sells to fill: {later}"
     failed = any(o.result == "error" for o in outcomes)
     message = f"{result.message}; orders: {text}"
-    return RunResult(1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir)
+    return RunResult(1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir), text
 
 
 def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> RunResult:

@@ -21,7 +21,7 @@ from algotrading.sqlite_db import Database, StoreError
 
 __all__ = ["FILE_NAME", "PositionRecord", "RiskState", "RiskStatus", "Store", "StoreError", "is_sent", "open_store"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FILE_NAME = "algotrading.sqlite3"
 
 SCHEMA = """
@@ -90,6 +90,20 @@ CREATE TABLE position_records (
     target_price REAL,
     entry_confidence REAL,
     updated_at TEXT NOT NULL
+);
+""",
+    3: """
+CREATE TABLE emails (
+    id TEXT PRIMARY KEY,
+    session_date TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'outbox')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
 );
 """,
 }
@@ -310,6 +324,38 @@ class Store(Database):
                     (r.symbol, r.qty, r.strategy, r.entry_session, r.entry_price, r.stop_price, r.target_price,
                      r.entry_confidence, _now()),
                 )
+
+    # -- emails ---------------------------------------------------------------------------
+    def email(self, email_id: str) -> dict[str, object] | None:
+        cur = self.conn.execute("SELECT * FROM emails WHERE id = ?", (email_id,))
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def emails(self, status: str | None = None) -> list[dict[str, object]]:
+        sql, args = "SELECT * FROM emails", ()
+        if status:
+            sql, args = sql + " WHERE status = ?", (status,)
+        cur = self.conn.execute(sql + " ORDER BY created_at, id", args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def save_email(self, email_id: str, session: dt.date, kind: str, subject: str, path: str, status: str) -> None:
+        """Record a message (a new version of a not-yet-sent one replaces it)."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO emails (id, session_date, kind, subject, path, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, path = excluded.path, status = excluded.status "
+                "WHERE emails.status != 'sent'",
+                (email_id, session.isoformat(), kind, subject, path, status, _now()),
+            )
+
+    def email_attempt(self, email_id: str, status: str, error: str | None = None) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE emails SET status = ?, attempts = attempts + 1, last_error = ?, "
+                "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+                (status, error, status, _now(), email_id),
+            )
 
     def latest_equity_session(self) -> dt.date | None:
         row = self.conn.execute("SELECT MAX(session_date) FROM equity_history").fetchone()

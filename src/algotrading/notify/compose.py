@@ -1,0 +1,171 @@
+"""The emails: the daily plan (DESIGN §6) and the failure alert, as MIME messages with an
+HTML part, a plain-text part, inline CID chart images and attachments.
+
+The content comes from ``plan.json`` and the run's files only, so the email says exactly
+what the plan says; secrets are never part of it (the log tail is already redacted).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from algotrading.config import Settings
+from algotrading.plan import Plan
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+BANNERS = {
+    "HALTED": ("#ef6c00", "#fff3e0", "HALTED: no new buys until `algotrading risk resume`"),
+    "EMERGENCY_STOP": ("#c62828", "#ffebee", "EMERGENCY STOP: only stop-loss sells until `algotrading risk resume`"),
+    "BREAKER": ("#ef6c00", "#fff3e0", "CIRCUIT BREAKER: new buys paused today"),
+}
+RISK_COLOURS = {"ACTIVE": "#2e7d32", "HALTED": "#ef6c00", "EMERGENCY_STOP": "#c62828"}
+
+
+def daily_subject(session: str) -> str:
+    return f"AlgoTrading Daily Signals - {session}"
+
+
+def _money(value: Any, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    sign = "+" if signed and value > 0 else "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}"
+
+
+def _pct(value: Any, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.2%}" if signed else f"{value:.2%}"
+
+
+def _price(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html.j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=False)
+    env.filters.update(money=_money, pct=_pct, price=_price)
+    return env
+
+
+@dataclass(frozen=True)
+class Chart:
+    cid: str  # without angle brackets
+    title: str
+    section: str  # where it goes: portfolio | signals
+    png: bytes
+
+
+def daily_context(plan: Plan, settings: Settings, excluded: dict[str, str], submission: str | None,
+                  charts: list[Chart], charts_note: str | None, attachment_name: str) -> dict[str, Any]:
+    doc = plan.to_json()
+    p = plan.portfolio
+    start = settings.safety.portfolio_size
+    risk = doc["risk"]
+    breaker = risk["circuit_breaker"]
+    banner = None
+    if risk["state"] != "ACTIVE" or breaker["tripped"]:
+        key = risk["state"] if risk["state"] != "ACTIVE" else "BREAKER"
+        colour, background, title = BANNERS[key]
+        if risk["state"] != "ACTIVE" and breaker["tripped"]:
+            title += " (and the circuit breaker is tripped)"
+        banner = {"colour": colour, "background": background, "title": title, "lines": risk["restrictions"]}
+    decisions = {(s["symbol"], s["strategy"]): s for s in doc["signals"]}
+    top = [t | {"decision": decisions[(t["symbol"], t["strategy"])]["decision"],
+                "notional": decisions[(t["symbol"], t["strategy"])].get("notional") or None}
+           for t in doc["top_signals"]]
+    eligible = [s["name"] for s in doc["strategies"] if s["eligible"]]
+    orders = [
+        {"side": o["side"], "symbol": o["symbol"], "strategy": o["strategy"],
+         "amount": _money(o["est_value"]) + (f" ({o['qty']:g} sh)" if o["qty"] else ""),
+         "score": f"{o['score']:.3f}" if o["score"] is not None else "", "reason": o["reason"],
+         "after_sells_fill": o["after_sells_fill"]}
+        for o in doc["orders"]
+    ]
+    return {
+        "subject": daily_subject(doc["session_date"]),
+        "session": doc["session_date"],
+        "mode": doc["mode"],
+        "generated_at": doc["generated_at"],
+        "broker": doc["broker"]["name"],
+        "account": doc["broker"]["account"],
+        "banner": banner,
+        "risk_state": risk["state"].replace("_", " "),
+        "risk_colour": RISK_COLOURS.get(risk["state"], "#222"),
+        "p": {
+            "equity": p.equity, "cash": p.cash, "invested": p.invested,
+            "positions": doc["portfolio"]["positions"],
+            "day_pl": None if p.previous_equity is None else p.equity - p.previous_equity,
+            "day_pct": p.daily_change,
+            "total_pl": p.equity - start, "total_pct": p.equity / start - 1 if start else 0.0, "start": start,
+            "drawdown": p.drawdown, "peak": doc["portfolio"]["peak_equity"],
+        },
+        "reconciliation": doc["reconciliation"],
+        "top": top,
+        "top_note": ("no strategy has positive momentum, so no signal is considered" if not eligible
+                     else "no BUY signal from an eligible strategy today"),
+        "cash": doc["cash_analysis"],
+        "consolidation": doc["consolidation"],
+        "orders": orders,
+        "orders_note": "; ".join(risk["restrictions"]) or "No signal passed ranking and the safety limits.",
+        "submission": submission,
+        "excluded": excluded,
+        "charts": [{"cid": c.cid, "title": c.title, "section": c.section} for c in charts],
+        "charts_note": charts_note,
+        "attachment_name": attachment_name,
+    }
+
+
+def _message(settings: Settings, subject: str, text: str, html: str) -> EmailMessage:
+    email = settings.email
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = email.from_address or email.username or "algotrading@localhost"
+    msg["To"] = ", ".join(email.to) if email.to else "outbox@localhost"
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="algotrading.local")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def daily_email(plan: Plan, settings: Settings, report_html: Path | None, excluded: dict[str, str],
+                submission: str | None = None, charts: list[Chart] | None = None,
+                charts_note: str | None = None) -> EmailMessage:
+    """The daily plan email; ``report_html`` is attached when given."""
+    charts = charts or []
+    attachment = f"report-{plan.session.isoformat()}.html"
+    context = daily_context(plan, settings, excluded, submission, charts, charts_note, attachment)
+    env = _env()
+    msg = _message(settings, context["subject"], env.get_template("daily.txt.j2").render(context),
+                   env.get_template("daily.html.j2").render(context))
+    html_part = msg.get_payload()[1]
+    for chart in charts:
+        html_part.add_related(chart.png, "image", "png", cid=f"<{chart.cid}>", filename=f"{chart.cid}.png",
+                              disposition="inline")
+    if report_html is not None and report_html.is_file():
+        msg.add_attachment(report_html.read_bytes(), maintype="text", subtype="html", filename=attachment)
+    return msg
+
+
+def failure_email(settings: Settings, session: str, step: str, error: str, log_tail: str, folder: Path,
+                  notebook_html: bytes | None, notebook_name: str | None) -> EmailMessage:
+    """The alert for a failed run, with the partly executed notebook attached."""
+    subject = f"AlgoTrading run FAILED - {session} (step {step})"
+    attachment = f"{notebook_name}.html" if notebook_html is not None and notebook_name else None
+    context = {"subject": subject, "session": session, "step": step, "error": error, "log_tail": log_tail,
+               "folder": str(folder), "attachment_name": attachment}
+    env = _env()
+    msg = _message(settings, subject, env.get_template("failure.txt.j2").render(context),
+                   env.get_template("failure.html.j2").render(context))
+    if attachment and notebook_html is not None:
+        msg.add_attachment(notebook_html, maintype="text", subtype="html", filename=attachment)
+    return msg

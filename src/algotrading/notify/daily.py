@@ -1,0 +1,66 @@
+"""Compose and deliver a run's messages: the daily plan, and the alert of a failed run."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+from email import policy
+from pathlib import Path
+
+from algotrading import artifacts
+from algotrading.config import Settings
+from algotrading.fsutil import atomic_write_bytes, atomic_write_text
+from algotrading.notify.compose import daily_email, failure_email
+from algotrading.notify.delivery import Delivery, alert, deliver
+from algotrading.store import Store
+
+log = logging.getLogger(__name__)
+LOG_TAIL_LINES = 40
+
+
+def send_daily(settings: Settings, store: Store, session: dt.date, report_dir: Path, submission: str | None) -> Delivery:
+    """The plan email of a successful run: written to ``email.eml``/``email.html`` in the
+    run folder, then delivered (or left in the outbox)."""
+    from algotrading.notify.charts import email_charts
+
+    plan = artifacts.read_plan(report_dir)
+    excluded = json.loads((report_dir / artifacts.RUN).read_text()).get("data", {}).get("excluded", {})
+    charts, note = ([], None)
+    if settings.email.charts:
+        momentum = {s["name"]: s["momentum"] for s in plan.strategies}
+        charts, note = email_charts(store.equity_history(), momentum, settings.ranking.min_momentum_threshold)
+    msg = daily_email(plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, charts, note)
+    atomic_write_bytes(report_dir / "email.eml", msg.as_bytes(policy=policy.SMTP))
+    html = msg.get_body(preferencelist=("html",))
+    if html is not None:  # a copy to open in a browser: the inline images as data: URIs instead of cid:
+        page = html.get_content()
+        for chart in charts:
+            page = page.replace(f"cid:{chart.cid}", "data:image/png;base64," + base64.b64encode(chart.png).decode())
+        atomic_write_text(report_dir / "email.html", page)
+    return deliver(settings, store, f"daily-{session.isoformat()}", session, "daily", msg)
+
+
+def send_failure(settings: Settings, store: Store, session: dt.date, run_id: str, step: str | None, error: str,
+                 folder: Path) -> Delivery:
+    """The alert of a failed run: the step, the error, the log's tail and the notebook as
+    far as it ran (rendered to HTML); by email or to the outbox, and to the webhook."""
+    log_path = folder / artifacts.LOG
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]) if log_path.is_file() else ""
+    notebook_html, name = None, None
+    if step and step.startswith("notebook:"):
+        name = step.split(":", 1)[1]
+        partial = folder / f"{name}.ipynb"
+        if partial.is_file():
+            try:
+                from algotrading.report.render import render_html
+
+                target = folder / f"{name}.partial.html"
+                render_html(partial, target, f"{name} (failed run {session})")
+                notebook_html = target.read_bytes()
+            except Exception as exc:  # the alert must go out even if rendering fails
+                log.warning("could not render the partial notebook %s (%s)", partial, exc)
+    msg = failure_email(settings, session.isoformat(), step or "start", error, tail, folder, notebook_html, name)
+    alert(settings, f"AlgoTrading run FAILED - {session} (step {step})", f"{error}\nPartial outputs: {folder}")
+    return deliver(settings, store, f"failure-{session.isoformat()}-{run_id}", session, "failure", msg)

@@ -1,0 +1,100 @@
+"""Delivering messages without losing one (DESIGN §6).
+
+Every message is first written to ``reports/outbox/<id>.eml`` and recorded in the state
+store. Without SMTP settings (demo) the outbox is its destination. With SMTP it is sent;
+delivered, it leaves the outbox and is never sent again; not delivered, it stays there
+marked ``pending``, the webhook (``ALERT_WEBHOOK_URL``) is told, and the next run sends
+it before anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+from algotrading.config import Settings
+from algotrading.fsutil import atomic_write_bytes
+from algotrading.notify import webhook
+from algotrading.notify.smtp import EmailError, send
+from algotrading.store import Store
+
+log = logging.getLogger(__name__)
+OUTBOX = "outbox"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    email_id: str
+    status: str  # sent | outbox | pending | skipped
+    detail: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "pending"
+
+
+def outbox_dir(settings: Settings) -> Path:
+    return settings.paths.reports_dir / OUTBOX
+
+
+def smtp_configured(settings: Settings) -> bool:
+    return bool(settings.email.smtp_server and settings.email.to)
+
+
+def alert(settings: Settings, title: str, message: str) -> bool:
+    """The webhook fallback, when one is configured."""
+    if settings.alert_webhook_url is None:
+        return False
+    return webhook.notify(settings.alert_webhook_url.get_secret_value(), title, message)
+
+
+def _send(settings: Settings, store: Store, email_id: str, msg: EmailMessage, path: Path) -> Delivery:
+    password = settings.email_password.get_secret_value() if settings.email_password else None
+    try:
+        tries = send(msg, settings.email, password)
+    except EmailError as exc:
+        store.email_attempt(email_id, "pending", str(exc))
+        warned = alert(settings, f"AlgoTrading: email not delivered ({msg['Subject']})",
+                       f"{exc}\nThe message is kept in {path}.")
+        log.error("email %s not delivered: %s%s", email_id, exc, "; webhook alerted" if warned else "")
+        return Delivery(email_id, "pending", str(exc))
+    store.email_attempt(email_id, "sent")
+    path.unlink(missing_ok=True)
+    log.info("email %s delivered to %s (%d tr%s)", email_id, ", ".join(settings.email.to), tries, "y" if tries == 1 else "ies")
+    return Delivery(email_id, "sent", f"delivered to {', '.join(settings.email.to)}")
+
+
+def deliver(settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage) -> Delivery:
+    """Put ``msg`` in the outbox and, with SMTP configured, send it (once, ever)."""
+    known = store.email(email_id)
+    if known is not None and known["status"] == "sent":
+        return Delivery(email_id, "skipped", f"already delivered at {known['sent_at']}; not sent again")
+    path = outbox_dir(settings) / f"{email_id}.eml"
+    atomic_write_bytes(path, msg.as_bytes(policy=policy.SMTP))
+    if not smtp_configured(settings):
+        store.save_email(email_id, session, kind, str(msg["Subject"]), str(path), "outbox")
+        return Delivery(email_id, "outbox", f"no SMTP configured: written to {path}")
+    store.save_email(email_id, session, kind, str(msg["Subject"]), str(path), "pending")
+    return _send(settings, store, email_id, msg, path)
+
+
+def resend_pending(settings: Settings, store: Store) -> list[Delivery]:
+    """Send what earlier runs could not, oldest first (before today's own messages)."""
+    if not smtp_configured(settings):
+        return []
+    out = []
+    for row in store.emails(status="pending"):
+        email_id, path = str(row["id"]), Path(str(row["path"]))
+        if not path.is_file():
+            store.email_attempt(email_id, "pending", f"the outbox file {path} is missing")
+            out.append(Delivery(email_id, "pending", f"outbox file {path} missing"))
+            continue
+        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        log.info("re-sending %s from the outbox (%s)", email_id, row["subject"])
+        out.append(_send(settings, store, email_id, msg, path))  # type: ignore[arg-type]
+    return out

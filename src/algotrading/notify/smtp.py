@@ -1,0 +1,87 @@
+"""Sending one message over SMTP: STARTTLS on 587 (or any port but 465), implicit TLS on
+465 (``tls_mode`` in params/email.yaml can force either), explicit timeouts, bounded retries with backoff on dropped connections and 4xx
+(temporary) answers, and no retry when the login is refused or the server says 5xx."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+
+from algotrading.config import EmailParams
+
+log = logging.getLogger(__name__)
+IMPLICIT_TLS_PORT = 465
+
+
+class EmailError(RuntimeError):
+    """The message was not delivered; ``retryable`` says whether a later try may work."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def _context(params: EmailParams) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=params.tls_ca_file) if params.tls_ca_file else ssl.create_default_context()
+
+
+def implicit_tls(params: EmailParams) -> bool:
+    """TLS from the first byte (SMTPS) rather than STARTTLS after the greeting."""
+    return params.tls_mode == "ssl" or (params.tls_mode == "auto" and params.smtp_port == IMPLICIT_TLS_PORT)
+
+
+def _send_once(msg: EmailMessage, params: EmailParams, password: str | None) -> None:
+    host, port, timeout = params.smtp_server, params.smtp_port, params.timeout_seconds
+    assert host is not None
+    context = _context(params)
+    ssl_first = implicit_tls(params)
+    if ssl_first:
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        smtp.ehlo()
+        if not ssl_first:
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if params.username:
+            smtp.login(params.username, password or "")
+        smtp.send_message(msg, from_addr=str(msg["From"]), to_addrs=list(params.to))
+
+
+def send(msg: EmailMessage, params: EmailParams, password: str | None, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Deliver ``msg``; returns the number of tries. Raises :class:`EmailError`."""
+    last = ""
+    for attempt in range(1, params.retry_attempts + 1):
+        try:
+            _send_once(msg, params, password)
+            return attempt
+        except smtplib.SMTPAuthenticationError as exc:
+            raise EmailError(
+                f"the SMTP server refused the login of {params.username} ({exc.smtp_code}): check EMAIL_USERNAME and "
+                "EMAIL_PASSWORD (for Gmail an app password). Not retried.", retryable=False
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            last = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+            if not 400 <= exc.smtp_code < 500:
+                raise EmailError(f"the SMTP server refused the message ({last}). Not retried.", retryable=False) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise EmailError(f"the SMTP server does not support {exc}: check EMAIL_SMTP_PORT (587 STARTTLS, 465 TLS)",
+                             retryable=False) from exc
+        except ssl.SSLError as exc:
+            raise EmailError(f"TLS with {params.smtp_server}:{params.smtp_port} failed ({exc.reason or exc}): check the "
+                             "port (587 STARTTLS, 465 TLS) and the server's certificate", retryable=False) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if attempt < params.retry_attempts:
+            wait = min(params.retry_wait_seconds * 2 ** (attempt - 1), params.retry_max_wait_seconds)
+            log.warning("email to %s:%s failed (%s); try %d of %d in %.1f s", params.smtp_server, params.smtp_port, last,
+                        attempt + 1, params.retry_attempts, wait)
+            sleep(wait)
+    raise EmailError(f"email not delivered after {params.retry_attempts} tries to {params.smtp_server}:"
+                     f"{params.smtp_port} (last: {last}); it stays in the outbox and the next run sends it first",
+                     retryable=True)

@@ -1,0 +1,305 @@
+"""The plan email over real SMTP (aiosmtpd with STARTTLS or TLS, AUTH, a self-signed
+certificate), the outbox that keeps undelivered messages, the webhook fallback, and
+failure alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from algotrading.config import load_settings
+from algotrading.notify.charts import chromium_available, email_charts
+from algotrading.notify.compose import daily_email
+from algotrading.notify.smtp import EmailError, send
+from algotrading.pipeline import run_daily, run_lock
+from algotrading.plan import make_plan
+
+from .conftest import ROOT
+from .planning import buy, inputs, position, sell
+from .smtp_server import PASSWORD, USER, SmtpServer, free_port
+
+SECTIONS = ["Portfolio Summary", "Top 4 Highest Conviction Signals", "Cash Depletion Analysis",
+            "Position Consolidation Recommendations", "Next Day Trading Plan"]
+RECIPIENTS = ["trader@example.com", "partner@example.com"]
+
+
+class Webhook:
+    """A local endpoint recording the JSON it receives."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # noqa: ANN002
+                pass
+
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/distinctive-webhook-token-9182"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def configure(workdirs, monkeypatch, server: SmtpServer | None, port: int | None = None, password: str = PASSWORD,
+              tls_mode: str = "auto", webhook: Webhook | None = None) -> None:
+    path = workdirs["params"] / "email.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc.update(retry_wait_seconds=0.2, retry_max_wait_seconds=0.5, retry_attempts=4, timeout_seconds=5,
+               tls_mode=tls_mode, tls_ca_file=str(server.cert) if server else None)
+    path.write_text(yaml.safe_dump(doc))
+    for key, value in {"EMAIL_SMTP_SERVER": "127.0.0.1", "EMAIL_SMTP_PORT": str(port or server.port),
+                       "EMAIL_USERNAME": USER, "EMAIL_PASSWORD": password, "EMAIL_FROM": USER,
+                       "EMAIL_TO": ", ".join(RECIPIENTS)}.items():
+        monkeypatch.setenv(key, value)
+    if webhook:
+        monkeypatch.setenv("ALERT_WEBHOOK_URL", webhook.url)
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    server = SmtpServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def sample_plan():
+    held = [position("OLD", value=300.0, price=50.0, entry=55.0, stop=52.0, strategy="golden_cross")]
+    data = inputs([buy("AAA", confidence=0.9, price=20.0), buy("BBB", confidence=0.8, price=40.0), sell("OLD", "golden_cross", 50.0)],
+                  positions=held, cash=700.0, previous=1010.0, peak=1050.0)
+    return make_plan(data, "2026-01-01T00:00:00+00:00")
+
+
+def html_of(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+@pytest.mark.parametrize("tls_mode", ["starttls", "ssl"])
+def test_a_delivered_plan_email_has_every_part(workdirs, monkeypatch, tmp_path, tls_mode):
+    server = SmtpServer(tmp_path, implicit=tls_mode == "ssl").start()
+    try:
+        configure(workdirs, monkeypatch, server, tls_mode=tls_mode)
+        settings = load_settings()
+        plan = sample_plan()
+        report = tmp_path / "report.html"
+        report.write_text("<html><body>the full report</body></html>")
+        history = pd.DataFrame({"session_date": pd.to_datetime(["2025-12-30", "2025-12-31"]), "equity": [1010.0, 1000.0],
+                                "peak_equity": [1050.0, 1050.0]})
+        charts, note = email_charts(history, {s["name"]: s["momentum"] for s in plan.strategies}, 0.0)
+        msg = daily_email(plan, settings, report, {"XYZ": "stale: last bar 2025-12-29"}, "2 submitted", charts, note)
+        assert send(msg, settings.email, PASSWORD) == 1
+    finally:
+        server.stop()
+    (got,) = server.messages
+    m = got.message
+    assert m["Subject"] == "AlgoTrading Daily Signals - 2025-12-31"
+    assert sorted(got.rcpt_tos) == sorted(RECIPIENTS) and server.recorder.logins == [(USER, True)]
+    html = html_of(m)
+    positions = [html.index(s) for s in SECTIONS]
+    assert positions == sorted(positions), "sections out of the seed's order"
+    assert "<script" not in html.lower() and "http://" not in html and "https://" not in html
+    # the plan's numbers: the stop-loss sale of OLD and the buys
+    for order in plan.orders:
+        assert order.symbol in html and f"${order.est_value:,.2f}" in html
+    assert "$1,000.00" in html and "-0.99%" in html  # equity and the day's change vs $1,010
+    text = m.get_body(preferencelist=("plain",)).get_content()
+    for section in SECTIONS:
+        assert section.upper() in text
+    assert "XYZ (stale: last bar 2025-12-29)" in text and "Sent to the broker: 2 submitted." in text
+    attachments = {p.get_filename(): p.get_content() for p in m.iter_attachments()}
+    assert attachments["report-2025-12-31.html"] == "<html><body>the full report</body></html>"
+    images = [p for p in m.walk() if p.get_content_type() == "image/png"]
+    if chromium_available():
+        assert {p["Content-ID"] for p in images} == {"<equity>", "<momentum>"}
+        assert 'src="cid:equity"' in html and images[0].get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert images == [] and "Charts omitted" in html
+
+
+def test_a_refused_login_is_not_retried(workdirs, monkeypatch, smtp):
+    configure(workdirs, monkeypatch, smtp, password="wrong-password")
+    settings = load_settings()
+    with pytest.raises(EmailError, match="refused the login .* Not retried") as info:
+        send(daily_email(sample_plan(), settings, None, {}), settings.email, "wrong-password")
+    assert not info.value.retryable
+    # one connection (smtplib tries each offered mechanism, PLAIN then LOGIN, on it), never a second
+    assert len(smtp.recorder.sessions) == 1 and not any(ok for _, ok in smtp.recorder.logins)
+    assert smtp.messages == []
+
+
+def test_a_server_that_comes_up_later_gets_the_message_once(workdirs, monkeypatch, tmp_path):
+    port = free_port()
+    server = SmtpServer(tmp_path, port=port)
+    configure(workdirs, monkeypatch, server, port=port)
+    settings = load_settings()
+    starter = threading.Timer(0.5, server.start)  # down for the first try, up for a later one
+    starter.start()
+    try:
+        tries = send(daily_email(sample_plan(), settings, None, {}), settings.email, PASSWORD)
+    finally:
+        starter.join()
+        server.stop()
+    assert tries >= 2 and len(server.messages) == 1
+
+
+@pytest.mark.slow
+def test_wrong_password_keeps_the_email_alerts_the_webhook_and_the_next_run_sends_it_first(workdirs, monkeypatch, smtp):
+    hook = Webhook()
+    try:
+        configure(workdirs, monkeypatch, smtp, password="wrong-password", webhook=hook)
+        result = run_daily(load_settings(), dt.date(2025, 12, 31))
+        assert (result.exit_code, result.status) == (1, "unsent")
+        assert "email NOT delivered" in result.message and "Not retried" in result.message
+        outbox = workdirs["reports"] / "outbox" / "daily-2025-12-31.eml"
+        assert outbox.is_file() and len(smtp.recorder.sessions) == 1
+        assert len(hook.received) == 1 and "email not delivered" in hook.received[0]["text"]
+        assert (workdirs["reports"] / "2025-12-31" / "email.eml").read_bytes()  # written before sending
+        run = json.loads((workdirs["reports"] / "2025-12-31" / "run.json").read_text())
+        assert run["email"]["status"] == "pending"
+
+        configure(workdirs, monkeypatch, smtp, webhook=hook)  # the right password
+        again = run_daily(load_settings(), dt.date(2025, 12, 31))
+        assert again.status == "already_done"  # nothing re-run, but the unsent email went out first
+        assert len(smtp.messages) == 1 and smtp.messages[0].message["Subject"] == "AlgoTrading Daily Signals - 2025-12-31"
+        assert not outbox.exists()
+        assert run_daily(load_settings(), dt.date(2025, 12, 31), force=True).exit_code == 0
+        assert len(smtp.messages) == 1  # a delivered email is never sent again
+    finally:
+        hook.stop()
+
+
+@pytest.mark.slow
+def test_without_smtp_the_email_lands_in_the_outbox(workdirs):
+    result = run_daily(load_settings(), dt.date(2025, 12, 31))
+    assert result.exit_code == 0 and "written to" in result.message
+    eml = (workdirs["reports"] / "outbox" / "daily-2025-12-31.eml").read_bytes()
+    assert b"Subject: AlgoTrading Daily Signals - 2025-12-31" in eml
+    assert b'filename="report-2025-12-31.html"' in eml
+    if shutil.which("chromium"):
+        page = workdirs["reports"] / "2025-12-31" / "email.html"
+        shot = workdirs["reports"] / "email.png"
+        common = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={workdirs['state'] / 'chrome'}"]
+        dom = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+        assert "Next Day Trading Plan" in dom and "No orders for the next open." in dom
+        subprocess.run(common + ["--window-size=700,1800", f"--screenshot={shot}", page.as_uri()], capture_output=True,
+                       timeout=120)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_sends_an_alert_with_the_partial_notebook(workdirs, monkeypatch, tmp_path):
+    hook = Webhook()
+    folder = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", folder)
+    nb = nbformat.read(folder / "20_ranking.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell('raise RuntimeError("ranking blew up")'))
+    nbformat.write(nb, folder / "20_ranking.ipynb")
+    monkeypatch.setenv("ALGOTRADING_NOTEBOOKS_DIR", str(folder))
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", hook.url)
+    try:
+        result = run_daily(load_settings(), dt.date(2025, 12, 31))
+    finally:
+        hook.stop()
+    assert result.exit_code == 1 and "alert: no SMTP configured: written to" in result.message
+    (eml,) = (workdirs["reports"] / "outbox").glob("failure-2025-12-31-*.eml")
+    from email import policy
+    from email.parser import BytesParser
+
+    m = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    assert m["Subject"] == "AlgoTrading run FAILED - 2025-12-31 (step notebook:20_ranking)"
+    body = m.get_body(preferencelist=("plain",)).get_content()
+    assert "RuntimeError: ranking blew up" in body and "Last lines of the run log" in body
+    (attachment,) = list(m.iter_attachments())
+    assert attachment.get_filename() == "20_ranking.html" and "ranking blew up" in attachment.get_content()
+    assert len(hook.received) == 1 and "FAILED" in hook.received[0]["title"]
+    assert not (workdirs["reports"] / "2025-12-31").exists()  # nothing half-done where the report goes
+
+
+def test_a_second_concurrent_run_in_another_process_is_refused(workdirs):
+    settings = load_settings()
+    with run_lock(settings.paths.state_dir):
+        done = subprocess.run([str(ROOT / ".venv" / "bin" / "algotrading"), "daily", "--date", "2025-12-31"],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert re.search(r"another daily run holds .*daily\.lock \(pid \d+ since", done.stderr)
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_reports_state_or_logs(workdirs, monkeypatch, smtp):
+    """Paper mode against local Alpaca and SMTP servers, every secret set to a distinctive value."""
+    from algotrading.data.bundled import BundledBarsProvider
+
+    from .alpaca_server import KEY, SECRET, FakeAlpaca
+
+    hook = Webhook()
+    symbols = load_settings().universe.all_symbols
+    fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2021, 6, 1), dt.date(2022, 12, 30))).start()
+    fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": True} for s in symbols}
+    try:
+        configure(workdirs, monkeypatch, smtp, webhook=hook)
+        for key, value in {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": fake.url,
+                           "ALPACA_DATA_URL": fake.url}.items():
+            monkeypatch.setenv(key, value)
+        result = run_daily(load_settings(), dt.date(2022, 6, 13), submit=True)
+        assert result.exit_code == 0, result.message
+        assert len(smtp.messages) == 1
+    finally:
+        fake.stop()
+        hook.stop()
+    secrets = [KEY, SECRET, PASSWORD, "distinctive-webhook-token-9182"]
+    checked = 0
+    for root in (workdirs["reports"], workdirs["state"]):
+        for path in root.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                checked += 1
+                for secret in secrets:
+                    assert secret.encode() not in data, f"{secret[:6]}... found in {path}"
+    assert checked > 30
+    raw = smtp.messages[0].message.as_bytes()
+    assert not any(s.encode() in raw for s in secrets)
+    _ = Path, time
+
+
+@pytest.mark.parametrize(("risk", "spy_move", "title"), [
+    ("HALTED", 0.002, "HALTED: no new buys"),
+    ("EMERGENCY_STOP", 0.002, "EMERGENCY STOP: only stop-loss sells"),
+    ("ACTIVE", -0.06, "CIRCUIT BREAKER: new buys paused today"),
+    ("HALTED", -0.06, "HALTED: no new buys until `algotrading risk resume` (and the circuit breaker is tripped)"),
+])
+def test_a_restricted_plan_email_leads_with_the_risk_banner(workdirs, tmp_path, risk, spy_move, title):
+    from algotrading.store import RiskState
+
+    data = inputs([buy("AAA", confidence=0.9, price=20.0)], cash=1000.0, risk=RiskState[risk], spy_move=spy_move)
+    plan = make_plan(data, "2026-01-01T00:00:00+00:00")
+    report = tmp_path / "report.html"
+    report.write_text("<html></html>")
+    msg = daily_email(plan, load_settings(), report, {}, None, [], "Charts omitted")
+    html, text = html_of(msg), msg.get_body(preferencelist=("plain",)).get_content()
+    restrictions = plan.to_json()["risk"]["restrictions"]
+    assert restrictions, "a restricted plan names its restrictions"
+    assert html.index(title.replace("`", "")[:20]) < html.index("Portfolio Summary")
+    assert title in text and text.index(title) < text.index("PORTFOLIO SUMMARY")
+    for line in restrictions:
+        assert f"- {line}" in text
+    assert not [o for o in plan.orders if o.side == "buy"], "no buy goes out under a restriction"

@@ -1,0 +1,126 @@
+"""The 4:30 PM ET schedule, and the run's guards: timeouts, disk space, an unwritable folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import stat
+import time
+
+import nbformat
+import pytest
+import yaml
+
+from algotrading import schedule
+from algotrading.cli import main
+from algotrading.config import load_settings
+from algotrading.pipeline import RunError, RunTimeout, deadline, run_daily
+
+from .conftest import ROOT
+
+
+def test_cron_block(workdirs, capsys):
+    assert main(["schedule", "print"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == schedule.BEGIN and lines[-1] == schedule.END
+    assert "CRON_TZ=America/New_York" in lines
+    (job,) = [line for line in lines if line.startswith("30 16 * * 1-5 ")]
+    assert job.endswith("./run_daily.sh >> " + str(workdirs["reports"] / "cron.log") + " 2>&1")
+    assert f"cd {ROOT} && " in job
+
+
+def test_the_time_comes_from_daily_execution_time_and_paper_submits_have_a_morning_run(workdirs, monkeypatch):
+    monkeypatch.setenv("DAILY_EXECUTION_TIME", "17:05")
+    monkeypatch.setenv("ALPACA_API_KEY", "PKXXXXXXXX")
+    monkeypatch.setenv("ALPACA_SECRET_KEY", "secretxxxxxxxx")
+    text = schedule.cron_text(load_settings(), submit=True)
+    assert "\n5 17 * * 1-5 " in text and "./run_daily.sh --submit >> " in text
+    assert "\n45 9 * * 1-5 " in text and "./run_daily.sh --submit --pending >> " in text
+    units = schedule.systemd_units(load_settings(), submit=True)
+    assert "OnCalendar=Mon..Fri *-*-* 17:05:00 America/New_York" in units["algotrading-daily.timer"]
+    assert "ExecStart=" + str(ROOT / "run_daily.sh") + " --submit --pending" in units["algotrading-pending.service"]
+
+
+def test_install_merges_into_an_existing_crontab_and_is_idempotent(workdirs, monkeypatch, tmp_path):
+    """`crontab` (not installed on this machine) is stood in for by a script keeping a file."""
+    table = tmp_path / "crontab.txt"
+    table.write_text("MAILTO=me@example.com\n0 3 * * * /usr/bin/backup\n")
+    fake = tmp_path / "crontab"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-l" ]; then cat {table}; else cat > {table}; fi\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("ALGOTRADING_CRONTAB_CMD", str(fake))
+    assert main(["schedule", "install"]) == 0
+    assert main(["schedule", "install"]) == 0
+    text = table.read_text()
+    assert text.startswith("MAILTO=me@example.com\n0 3 * * * /usr/bin/backup\n\n")
+    assert text.count(schedule.BEGIN) == 1 and text.count("30 16 * * 1-5") == 1
+
+
+def test_install_without_crontab_says_what_to_do(workdirs, monkeypatch, capsys):
+    monkeypatch.setenv("ALGOTRADING_CRONTAB_CMD", "/nonexistent/crontab")
+    assert main(["schedule", "install"]) == 1
+    assert "install cron (Debian: apt-get install cron), or use `algotrading schedule install --systemd`" in capsys.readouterr().err
+
+
+def test_systemd_install_writes_the_units(workdirs, tmp_path, capsys):
+    assert main(["schedule", "install", "--systemd", "--dir", str(tmp_path / "units")]) == 0
+    assert sorted(p.name for p in (tmp_path / "units").iterdir()) == ["algotrading-daily.service", "algotrading-daily.timer"]
+    assert "systemctl --user enable --now algotrading-daily.timer" in capsys.readouterr().out
+
+
+def test_deadline_interrupts_work_that_hangs():
+    started = time.monotonic()
+    with pytest.raises(RunTimeout, match="the hung thing took longer than 0.3 s"), deadline(0.3, "the hung thing"):
+        time.sleep(5)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.slow
+def test_a_hung_notebook_is_stopped_and_the_run_fails_cleanly(workdirs, monkeypatch, tmp_path):
+    folder = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", folder)
+    nb = nbformat.read(folder / "10_strategies.ipynb", as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("import time\ntime.sleep(600)"))
+    nbformat.write(nb, folder / "10_strategies.ipynb")
+    monkeypatch.setenv("ALGOTRADING_NOTEBOOKS_DIR", str(folder))
+    path = workdirs["params"] / "schedule.yaml"
+    doc = yaml.safe_load(path.read_text()) | {"notebook_timeout_seconds": 20}
+    path.write_text(yaml.safe_dump(doc))
+    started = time.monotonic()
+    result = run_daily(load_settings(), dt.date(2025, 12, 31))
+    assert time.monotonic() - started < 90
+    assert result.exit_code == 1
+    assert "failed at step 'notebook:10_strategies': RunTimeout: notebook 10_strategies.ipynb took longer than 20 s" in result.message
+    from algotrading.pipeline import run_lock
+
+    with run_lock(workdirs["state"]):  # the lock was released: the next day's run can start
+        pass
+
+
+def test_too_little_disk_stops_the_run_before_anything(workdirs):
+    path = workdirs["params"] / "schedule.yaml"
+    doc = yaml.safe_load(path.read_text()) | {"min_free_disk_mb": 10**9}
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(RunError, match=r"only \d+ MB free under .*\(min_free_disk_mb 1000000000"):
+        run_daily(load_settings(), dt.date(2025, 12, 31))
+    assert not workdirs["state"].exists()  # no store, no ledger, nothing fetched
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_an_unwritable_reports_folder_stops_the_run(workdirs):
+    workdirs["reports"].mkdir()
+    workdirs["reports"].chmod(0o500)
+    try:
+        with pytest.raises(RunError, match="cannot write to the reports folder"):
+            run_daily(load_settings(), dt.date(2025, 12, 31))
+    finally:
+        workdirs["reports"].chmod(0o700)
+
+
+def test_a_reports_path_that_is_a_file_stops_the_run(workdirs):
+    workdirs["reports"].parent.mkdir(parents=True, exist_ok=True)
+    workdirs["reports"].write_text("not a folder")
+    with pytest.raises(RunError, match="cannot write to the reports folder .*set ALGOTRADING_REPORTS_DIR"):
+        run_daily(load_settings(), dt.date(2025, 12, 31))
