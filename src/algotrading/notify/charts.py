@@ -57,8 +57,12 @@ def momentum_chart(momentum: dict[str, float], threshold: float) -> go.Figure:
     names = list(momentum)
     values = [100 * (momentum[n] or 0.0) for n in names]
     colours = ["#2e7d32" if v > threshold * 100 else "#c62828" for v in values]
-    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colours, text=[f"{v:+.1f}%" for v in values]))
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colours, text=[f"{v:+.1f}%" for v in values],
+                           textposition="outside", cliponaxis=False))
     fig.add_hline(y=threshold * 100, line_dash="dash")
+    low, high = min([*values, 0.0]), max([*values, 0.0])
+    pad = 0.18 * ((high - low) or 1.0)  # room for the labels above and below the bars
+    fig.update_yaxes(range=[low - (pad if low < 0 else 0), high + pad])
     return _layout(fig, "Strategy momentum, last 90 days (%)")
 
 
