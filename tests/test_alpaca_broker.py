@@ -204,23 +204,6 @@ def test_outcome_records_are_plain_json():
     assert Outcome("c", "AAA", "buy", "submitted").to_json()["result"] == "submitted"
 
 
-def test_live_blockers():
-    from algotrading.broker.base import AccountInfo
-    from algotrading.config import Mode
-    from algotrading.production import live_blockers
-
-    settings = base_settings()
-    live = settings.model_copy(update={"mode": Mode.LIVE, "email": settings.email.model_copy(
-        update={"smtp_server": "smtp.example.com", "to": ["me@example.com"]})})
-    good = AccountInfo("****1234", "ACTIVE", 1000, 1000, 1000, paper=False)
-    assert live_blockers(live, good) == []
-    assert live_blockers(live, AccountInfo("****1234", "ACTIVE", 1000, 1000, 1000, paper=True)) == [
-        "the broker account is a paper account, but live trading is configured"
-    ]
-    assert "blocked" in live_blockers(live, AccountInfo("****1234", "ACTIVE", 1000, 1000, 1000, False, blocked=True))[0]
-    assert "no email delivery configured" in live_blockers(settings.model_copy(update={"mode": Mode.LIVE}), good)[-1]
-
-
 def test_the_paper_account_number_is_recognised(fake):
     assert broker(fake, paper=False).account().paper  # PA... is a paper account, whatever the endpoint
     fake.account_number = "3TESTLIVE99"

@@ -57,7 +57,7 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
         "bars.parquet", "context.json", "data_health.parquet", "portfolio.json", "risk.json", "assets.json",
         "signals.parquet", "strategy_performance.parquet", "strategy_equity.parquet", "strategy_momentum.parquet",
         "strategy_correlation.parquet", "strategies.json", "ranking.parquet", "sizing.json", "plan.json",
-        "report.html", "run.json", "run.log", "email.eml", "email.html",
+        "report.html", "run.json", "run.log", "email.eml", "email.html", "validation.json", "alerts.json",
     }
     assert not any((reports / ".staging").iterdir())
     assert not (reports / "failed").exists()
@@ -91,8 +91,8 @@ def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
     run = json.loads((reports / "2025-12-31" / "run.json").read_text())
     assert run["status"] == "ok" and run["session_date"] == "2025-12-31" and run["mode"] == "demo"
     assert list(run["steps"]) == [
-        "load_data", "account", "notebook:10_strategies", "notebook:20_ranking", "notebook:30_safety",
-        "notebook:40_risk", "notebook:90_daily_report", "render_html",
+        "validate", "load_data", "account", "notebook:10_strategies", "notebook:20_ranking", "notebook:30_safety",
+        "notebook:40_risk", "notebook:90_daily_report", "alerts", "render_html",
     ]
     assert run["plan"] == {"orders": 0, "buys": 0, "sells": 0, "buy_value": 0.0, "risk_state": "ACTIVE",
                            "circuit_breaker": False}

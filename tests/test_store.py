@@ -13,7 +13,7 @@ import pytest
 from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.pipeline import run_daily
-from algotrading.store import FILE_NAME, RiskState, Store, StoreError, open_store
+from algotrading.store import FILE_NAME, SCHEMA_VERSION, RiskState, Store, StoreError, open_store
 
 D1, D2 = dt.date(2025, 12, 30), dt.date(2025, 12, 31)
 
@@ -90,7 +90,7 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path):
     Store(path).close()
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(StoreError, match="schema version 99, newer than this AlgoTrading's 3"):
+    with pytest.raises(StoreError, match=f"schema version 99, newer than this AlgoTrading's {SCHEMA_VERSION}"):
         Store(path)
 
 
@@ -108,7 +108,7 @@ def test_a_state_change_needs_a_reason(tmp_path):
 
 
 def test_a_version_1_store_is_migrated_keeping_its_history(tmp_path):
-    from algotrading.store import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+    from algotrading.store import MIGRATIONS, SCHEMA
 
     path = tmp_path / FILE_NAME
     with sqlite3.connect(path) as conn:  # a database as version 1 of AlgoTrading left it

@@ -69,9 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--systemd", action="store_true", help="systemd user service + timer instead of cron")
         p.add_argument("--submit", action="store_true", help="schedule the runs with --submit (and the morning --pending run)")
         if action == "install":
-            p.add_argument("--dir", type=Path, default=Path.home() / ".config" / "systemd" / "user",
+            p.add_argument("--dir", type=Path, default=None,
                            help="where to write the systemd units (default ~/.config/systemd/user)")
         p.set_defaults(func=cmd_schedule)
+
+    validate = sub.add_parser("validate", help="production-readiness checks: PASS / WARN / FAIL, each with its fix")
+    validate.add_argument("--live", action="store_true", help="may real money be traded now? live-only checks FAIL instead of WARN")
+    validate.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    validate.set_defaults(func=cmd_validate)
+
+    status = sub.add_parser("status", help="health: recent runs, failures, uptime, risk state, alerts, next run")
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    status.add_argument("--check", action="store_true",
+                        help="exit 1 when something needs a person (a missed run, an undelivered email, a halt)")
+    status.set_defaults(func=cmd_status)
 
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -107,6 +118,41 @@ def cmd_daily(args: argparse.Namespace) -> int:
     if result.status != "market_closed":  # that one is already in the log line
         print(result.message)
     return result.exit_code
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Exit 0 when nothing FAILs, 2 when the configuration itself is refused, else 1."""
+    from algotrading.production import format_table, validate
+
+    try:
+        result = validate(load_settings(), live=args.live)
+    except ConfigError as exc:
+        result = validate(None, live=args.live, config_error=exc)
+    print(json.dumps(result.to_json(), indent=2) if args.json else format_table(result))
+    if result.passed:
+        return EXIT_OK
+    return EXIT_USAGE if result.mode is None else EXIT_FAILED
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from algotrading.monitor.status import build_status, format_status
+    from algotrading.store import FILE_NAME, StoreError, open_store
+
+    settings = load_settings()
+    try:
+        store = open_store(settings.paths.state_dir, create=False)
+    except StoreError as exc:
+        if (settings.paths.state_dir / FILE_NAME).exists():
+            log.error("%s", exc)
+            return EXIT_FAILED
+        store = None  # no run yet
+    try:
+        status = build_status(settings, store)
+    finally:
+        if store is not None:
+            store.close()
+    print(json.dumps(status.to_json(), indent=2, default=str) if args.json else format_status(status))
+    return EXIT_FAILED if args.check and not status.healthy else EXIT_OK
 
 
 def cmd_strategies(args: argparse.Namespace) -> int:
@@ -214,7 +260,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return EXIT_OK
     try:
         if args.systemd:
-            paths = schedule.install_systemd(settings, args.dir, args.submit)
+            paths = schedule.install_systemd(settings, args.dir or schedule.systemd_user_dir(), args.submit)
             timers = " ".join(p.name for p in paths if p.suffix == ".timer")
             print("\n".join(f"wrote {p}" for p in paths))
             print(f"now run: systemctl --user daemon-reload && systemctl --user enable --now {timers}")

@@ -202,6 +202,26 @@ class EmailParams(_Section):
         return value
 
 
+class MonitorParams(_Section):
+    """Production checks, monitoring and alerts (Requirements 4.1 and 4.2)."""
+
+    account_size_tolerance_pct: float = Field(gt=0, lt=100, description="a percent, e.g. 20")
+    strategy_drawdown_pct: float = Field(gt=0, lt=100, description="a percent, e.g. 20")
+    correlation_alert: float = Field(gt=0, le=1, description="a correlation, e.g. 0.8")
+    correlation_sessions: int = Field(ge=10, le=1000, description="sessions, e.g. 63")
+    excluded_sessions_alert: int = Field(ge=1, le=100, description="sessions in a row, e.g. 3")
+    missed_run_grace_minutes: int = Field(ge=0, le=1440, description="minutes after the scheduled time, e.g. 120")
+    uptime_sessions: list[int] = Field(min_length=1, description="session windows, e.g. [30, 90]")
+    status_runs: int = Field(ge=1, le=1000, description="runs listed by `algotrading status`, e.g. 10")
+
+    @field_validator("uptime_sessions")
+    @classmethod
+    def _windows(cls, value: list[int]) -> list[int]:
+        if any(n < 1 or n > 2520 for n in value):
+            raise ValueError("each window must be between 1 and 2520 sessions")
+        return value
+
+
 class Universe(_Section):
     """Symbols in named groups, plus the market references (``params/universe.yaml``)."""
 
@@ -268,6 +288,7 @@ SECTION_MODELS: dict[str, type[_Section]] = {
     "broker": BrokerParams,
     "schedule": ScheduleParams,
     "email": EmailParams,
+    "monitor": MonitorParams,
     "universe": Universe,
 }
 
@@ -367,6 +388,7 @@ class Settings(BaseModel):
     broker: BrokerParams
     schedule: ScheduleParams
     email: EmailParams
+    monitor: MonitorParams
     universe: Universe
     alpaca: AlpacaSettings
     email_password: SecretStr | None = None

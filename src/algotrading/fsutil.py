@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -52,3 +53,29 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
     _atomic(path, lambda p: frame.to_parquet(p, index=False, compression="zstd"))
+
+
+class StorageError(RuntimeError):
+    """Outputs cannot be written here; the message says why and what to do."""
+
+
+def check_writable(folder: Path, min_free_mb: int = 0) -> float:
+    """Fail early, before any data is fetched (so before any order or email), when outputs
+    could not be written: an unwritable folder or too little free disk. Returns the free MB."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write to the reports folder {folder} ({exc.strerror or exc}): fix its permissions "
+            "or free disk space, or set ALGOTRADING_REPORTS_DIR to a writable folder"
+        ) from exc
+    free_mb = shutil.disk_usage(folder).free / 2**20
+    if free_mb < min_free_mb:
+        raise StorageError(
+            f"only {free_mb:.0f} MB free under {folder} (min_free_disk_mb {min_free_mb} in params/schedule.yaml): "
+            "free disk space (old reports/<date> folders can go) before the next run"
+        )
+    return free_mb

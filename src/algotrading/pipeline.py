@@ -28,7 +28,7 @@ from algotrading.config import ConfigError, Mode, Settings
 from algotrading.data import make_provider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import MarketSnapshot, load_snapshot
-from algotrading.fsutil import atomic_write_json
+from algotrading.fsutil import StorageError, atomic_write_json, check_writable
 from algotrading.logs import add_redaction, run_log
 from algotrading.runinfo import git_revision, versions
 from algotrading.session import UsageError, choose_session
@@ -110,27 +110,6 @@ def run_lock(state_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def check_writable(folder: Path, min_free_mb: int = 0) -> None:
-    """Fail early, before any data is fetched (so before any order or email), when outputs
-    could not be written: an unwritable folder or too little free disk."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"ok")
-        probe.unlink()
-    except OSError as exc:
-        raise RunError(
-            f"cannot write to the reports folder {folder} ({exc.strerror or exc}): fix its permissions "
-            "or free disk space, or set ALGOTRADING_REPORTS_DIR to a writable folder"
-        ) from exc
-    free_mb = shutil.disk_usage(folder).free / 2**20
-    if free_mb < min_free_mb:
-        raise RunError(
-            f"only {free_mb:.0f} MB free under {folder} (min_free_disk_mb {min_free_mb} in params/schedule.yaml): "
-            "free disk space (old reports/<date> folders can go) before the next run"
-        )
-
-
 class RunTimeout(RuntimeError):
     """A notebook or the whole run took longer than its limit."""
 
@@ -210,7 +189,10 @@ def run_daily(
         log.info("%s", choice.closed_reason)
         return RunResult(0, "market_closed", choice.closed_reason or "market closed")
     preflight(settings)
-    check_writable(settings.paths.reports_dir, settings.schedule.min_free_disk_mb)
+    try:
+        check_writable(settings.paths.reports_dir, settings.schedule.min_free_disk_mb)
+    except StorageError as exc:
+        raise RunError(str(exc)) from exc
     with run_lock(settings.paths.state_dir):
         try:
             store = open_store(settings.paths.state_dir)
@@ -243,7 +225,18 @@ def run_daily(
                     result = RunResult(1, "failed", f"{result.message}; {exc}", result.session_date, result.report_dir)
             if result.status in ("ok", "failed") and result.report_dir is not None and result.report_dir == final:
                 result = _email(settings, store, result, submission)
+            _refresh_dashboard(settings, store)
             return result
+
+
+def _refresh_dashboard(settings: Settings, store: Store) -> None:
+    """Rewrite reports/status.html; a dashboard problem never fails the run."""
+    from algotrading.monitor.dashboard import write_status_page
+
+    try:
+        write_status_page(settings, store)
+    except Exception:
+        log.exception("reports/status.html could not be updated")
 
 
 def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: Store) -> RunResult:
@@ -267,7 +260,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
         log.info("daily run for %s in %s mode (run %s)", session, settings.mode.value, run_id)
         try:
             with deadline(settings.schedule.run_timeout_seconds, "the whole run"):
-                snapshot = _steps(settings, session, now, staging, timer)
+                snapshot = _steps(settings, session, now, staging, timer, store)
             record["data"] = _data_record(snapshot)
             record["plan"] = _plan_record(staging)
         except Exception as exc:  # every failure is recorded, reported and returned as exit 1
@@ -293,7 +286,8 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
             f"Partial outputs and the log are in {failed_dir}; earlier outputs in {reports / str(session)} are untouched."
         )
         log.error("%s", message)
-        store.finish_run(run_id, "failed", timer.current, record["error"], str(failed_dir))
+        store.finish_run(run_id, "failed", timer.current, record["error"], str(failed_dir), timer.seconds,
+                         record["duration_seconds"])
         from algotrading.notify.daily import send_failure
 
         try:
@@ -309,28 +303,33 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
     record["outputs"] = sorted(p.name for p in staging.iterdir()) + [artifacts.RUN]
     atomic_write_json(staging / artifacts.RUN, record)
     _promote(staging, final)
-    store.finish_run(run_id, "ok", report_dir=str(final))
+    store.finish_run(run_id, "ok", report_dir=str(final), steps=timer.seconds, duration_seconds=record["duration_seconds"])
     message = f"report for {session}: {final / artifacts.REPORT_HTML}"
     log.info("run for %s done in %.1f s", session, record["duration_seconds"])
     return RunResult(0, "ok", message, session, final)
 
 
-def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path, timer: StepTimer) -> MarketSnapshot:
+def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path, timer: StepTimer,
+           store: Store) -> MarketSnapshot:
+    from algotrading import run_alerts
     from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 
-    total = 2 + len(DAILY_NOTEBOOKS) + 1
-    with timer.step("load_data", 1, total):
+    total = 5 + len(DAILY_NOTEBOOKS)
+    with timer.step("validate", 1, total):
+        raised = run_alerts.at_start(settings, store, session, staging)
+    with timer.step("load_data", 2, total):
         snapshot = load_snapshot(make_provider(settings), settings.universe, session, settings.data)
         context = RunContext(session, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
         artifacts.write_snapshot(staging, snapshot, context)
-    with timer.step("account", 2, total):
+    with timer.step("account", 3, total):
         account = load_account(settings, session, persist=True, market=MarketData.from_bars(snapshot.bars))
         artifacts.write_account(staging, account)
         p = account.portfolio
         log.info("account: equity $%.2f, cash $%.2f, %d position(s), drawdown %.1f%%, risk %s",
                  p.equity, p.cash, len(p.positions), 100 * p.drawdown, account.risk.state.value)
+        raised += run_alerts.after_account(settings, store, session)
     kernel = ensure_kernel()
-    for number, name in enumerate(DAILY_NOTEBOOKS, start=3):
+    for number, name in enumerate(DAILY_NOTEBOOKS, start=4):
         source = settings.paths.notebooks_dir / name
         if not source.is_file():
             raise RunError(f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR")
@@ -344,6 +343,9 @@ def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path
                 cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
                 kernel_name=kernel,
             )
+    with timer.step("alerts", total - 1, total):
+        raised += run_alerts.after_strategies(settings, store, session, staging, snapshot.excluded)
+        run_alerts.write_alerts(store, staging, raised)
     with timer.step("render_html", total, total):
         size = render_html(staging / REPORT_NOTEBOOK, staging / artifacts.REPORT_HTML, f"AlgoTrading report {session}")
         log.info("report.html: %.1f MB", size / 1e6)
@@ -439,7 +441,7 @@ def _submit(settings: Settings, result: RunResult, store: Store) -> tuple[RunRes
     broker = make_broker(settings, MarketData.from_bars(snapshot.bars), result.session_date)
     try:
         if settings.mode is Mode.LIVE:
-            blockers = live_blockers(settings, broker.account())
+            blockers = live_blockers(settings)
             if blockers:
                 raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
         sent_before = {str(i["client_order_id"]) for i in store.intents(result.session_date) if is_sent(i["status"])}
@@ -504,7 +506,7 @@ def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> R
             broker = make_broker(settings, MarketData.from_bars(_empty_bars()), day)
             try:
                 if settings.mode is Mode.LIVE:
-                    blockers = live_blockers(settings, broker.account())
+                    blockers = live_blockers(settings)
                     if blockers:
                         raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
                 outcomes = submit_pending(store, broker, day, settings.safety, prices)

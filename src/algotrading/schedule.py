@@ -98,9 +98,34 @@ def merge_crontab(current: str, block: str) -> str:
     return ("\n".join(out) + "\n\n" if out else "") + block
 
 
+def crontab_command() -> str:
+    """The crontab program (``ALGOTRADING_CRONTAB_CMD`` replaces it, e.g. in tests)."""
+    return os.environ.get("ALGOTRADING_CRONTAB_CMD", "crontab")
+
+
+def systemd_user_dir() -> Path:
+    return Path.home() / ".config" / "systemd" / "user"
+
+
+def installed(settings: Settings, systemd_dir: Path | None = None) -> str | None:
+    """Where the daily run of this clone is scheduled: ``crontab`` (the managed block
+    naming this folder), ``systemd`` (the user service naming it), or None."""
+    root = str(settings.paths.root)
+    try:
+        listed = subprocess.run([crontab_command(), "-l"], capture_output=True, text=True, timeout=30)
+        if listed.returncode == 0 and BEGIN in listed.stdout and root in listed.stdout:
+            return "crontab"
+    except (OSError, subprocess.SubprocessError):
+        pass  # no cron here: maybe systemd
+    service = (systemd_dir or systemd_user_dir()) / f"{UNIT}.service"
+    if service.is_file() and root in service.read_text(errors="replace") and service.with_suffix(".timer").is_file():
+        return "systemd"
+    return None
+
+
 def install_cron(settings: Settings, submit: bool = False) -> str:
     """Put the block into this user's crontab (idempotent). Returns the new crontab."""
-    crontab = os.environ.get("ALGOTRADING_CRONTAB_CMD", "crontab")
+    crontab = crontab_command()
     try:
         listed = subprocess.run([crontab, "-l"], capture_output=True, text=True, timeout=30)
     except FileNotFoundError:

@@ -11,6 +11,8 @@ EMERGENCY STOP state. Every write is one transaction (``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,9 +21,9 @@ import pandas as pd
 
 from algotrading.sqlite_db import Database, StoreError
 
-__all__ = ["FILE_NAME", "PositionRecord", "RiskState", "RiskStatus", "Store", "StoreError", "is_sent", "open_store"]
+__all__ = ["Alert", "FILE_NAME", "PositionRecord", "RiskState", "RiskStatus", "Store", "StoreError", "is_sent", "open_store"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FILE_NAME = "algotrading.sqlite3"
 
 SCHEMA = """
@@ -106,6 +108,27 @@ CREATE TABLE emails (
     sent_at TEXT
 );
 """,
+    4: """
+ALTER TABLE runs ADD COLUMN duration_seconds REAL;
+ALTER TABLE runs ADD COLUMN steps TEXT;
+CREATE TABLE alerts (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'urgent')),
+    session_date TEXT NOT NULL,
+    message TEXT NOT NULL,
+    raised_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    resolved_at TEXT,
+    notified_at TEXT
+);
+CREATE TABLE data_exclusions (
+    session_date TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (session_date, symbol)
+);
+""",
 }
 
 
@@ -140,6 +163,17 @@ NOT_SENT = frozenset({"planned", "skipped", "not_found"})
 
 def is_sent(status: object) -> bool:
     return str(status) not in NOT_SENT
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A monitoring finding. ``key`` identifies the condition (it is raised once while it
+    lasts); ``urgent`` ones are also sent on their own, the rest go into the email banner."""
+
+    key: str
+    kind: str
+    severity: str  # info | warning | urgent
+    message: str
 
 
 @dataclass(frozen=True)
@@ -245,16 +279,22 @@ class Store(Database):
             )
 
     def finish_run(
-        self, run_id: str, status: str, failed_step: str | None = None, error: str | None = None, report_dir: str | None = None
+        self, run_id: str, status: str, failed_step: str | None = None, error: str | None = None,
+        report_dir: str | None = None, steps: dict[str, float] | None = None, duration_seconds: float | None = None,
     ) -> None:
         with self._tx() as c:
             c.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, failed_step = ?, error = ?, report_dir = ? WHERE run_id = ?",
-                (_now(), status, failed_step, error, report_dir, run_id),
+                "UPDATE runs SET finished_at = ?, status = ?, failed_step = ?, error = ?, report_dir = ?, steps = ?, "
+                "duration_seconds = ? WHERE run_id = ?",
+                (_now(), status, failed_step, error, report_dir, json.dumps(steps) if steps is not None else None,
+                 duration_seconds, run_id),
             )
 
     def runs(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", self.conn)
+        """The run ledger, oldest first; ``steps`` parsed to a dict of seconds."""
+        frame = pd.read_sql_query("SELECT * FROM runs ORDER BY started_at, run_id", self.conn)
+        frame["steps"] = [json.loads(x) if isinstance(x, str) else {} for x in frame["steps"]]
+        return frame
 
     def successful_run(self, session: dt.date) -> dict[str, object] | None:
         """The latest successful run for ``session``, if any."""
@@ -356,6 +396,64 @@ class Store(Database):
                 "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
                 (status, error, status, _now(), email_id),
             )
+
+    # -- alerts and data exclusions (monitoring) ------------------------------------------
+    def sync_alerts(self, kinds: Iterable[str], current: Iterable[Alert], session: dt.date) -> list[Alert]:
+        """Make the open alerts of ``kinds`` exactly ``current``: new ones (or ones that
+        come back after being resolved) are inserted and returned, the ones still true are
+        kept (their message refreshed), the rest are resolved. Each condition is thus
+        raised once, when it starts, however many runs it lasts."""
+        kinds, now, new = tuple(kinds), _now(), []
+        current = list(current)
+        with self._tx() as c:
+            rows = c.execute(
+                f"SELECT key, resolved_at FROM alerts WHERE kind IN ({','.join('?' * len(kinds))})", kinds
+            ).fetchall() if kinds else []
+            known = {k: resolved for k, resolved in rows}
+            for a in current:
+                if a.key not in known or known[a.key] is not None:
+                    c.execute(
+                        "INSERT INTO alerts (key, kind, severity, session_date, message, raised_at, last_seen) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET severity = excluded.severity, "
+                        "session_date = excluded.session_date, message = excluded.message, raised_at = excluded.raised_at, "
+                        "last_seen = excluded.last_seen, resolved_at = NULL, notified_at = NULL",
+                        (a.key, a.kind, a.severity, session.isoformat(), a.message, now, now),
+                    )
+                    new.append(a)
+                else:
+                    c.execute("UPDATE alerts SET message = ?, last_seen = ? WHERE key = ?", (a.message, now, a.key))
+            keep = {a.key for a in current}
+            for key, resolved in known.items():
+                if resolved is None and key not in keep:
+                    c.execute("UPDATE alerts SET resolved_at = ? WHERE key = ?", (now, key))
+        return new
+
+    def open_alerts(self) -> list[dict[str, object]]:
+        cur = self.conn.execute("SELECT * FROM alerts WHERE resolved_at IS NULL ORDER BY raised_at, key")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def alerts(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM alerts ORDER BY raised_at, key", self.conn)
+
+    def mark_notified(self, keys: Iterable[str]) -> None:
+        with self._tx() as c:
+            for key in keys:
+                c.execute("UPDATE alerts SET notified_at = ? WHERE key = ?", (_now(), key))
+
+    def record_exclusions(self, session: dt.date, excluded: dict[str, str]) -> None:
+        """The symbols a run of ``session`` excluded (replacing an earlier run's list)."""
+        with self._tx() as c:
+            c.execute("DELETE FROM data_exclusions WHERE session_date = ?", (session.isoformat(),))
+            c.executemany("INSERT INTO data_exclusions (session_date, symbol, reason) VALUES (?, ?, ?)",
+                          [(session.isoformat(), sym, reason) for sym, reason in excluded.items()])
+
+    def exclusions(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Recorded exclusions of the sessions from ``start`` to ``end``."""
+        return pd.read_sql_query(
+            "SELECT session_date, symbol, reason FROM data_exclusions WHERE session_date BETWEEN ? AND ? "
+            "ORDER BY session_date, symbol", self.conn, params=(start.isoformat(), end.isoformat()),
+        )
 
     def latest_equity_session(self) -> dt.date | None:
         row = self.conn.execute("SELECT MAX(session_date) FROM equity_history").fetchone()

@@ -65,7 +65,8 @@ class Chart:
 
 
 def daily_context(plan: Plan, settings: Settings, excluded: dict[str, str], submission: str | None,
-                  charts: list[Chart], charts_note: str | None, attachment_name: str) -> dict[str, Any]:
+                  charts: list[Chart], charts_note: str | None, attachment_name: str,
+                  alerts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     doc = plan.to_json()
     p = plan.portfolio
     start = settings.safety.portfolio_size
@@ -98,6 +99,7 @@ def daily_context(plan: Plan, settings: Settings, excluded: dict[str, str], subm
         "broker": doc["broker"]["name"],
         "account": doc["broker"]["account"],
         "banner": banner,
+        "alerts": alerts or [],
         "risk_state": risk["state"].replace("_", " "),
         "risk_colour": RISK_COLOURS.get(risk["state"], "#222"),
         "p": {
@@ -139,11 +141,12 @@ def _message(settings: Settings, subject: str, text: str, html: str) -> EmailMes
 
 def daily_email(plan: Plan, settings: Settings, report_html: Path | None, excluded: dict[str, str],
                 submission: str | None = None, charts: list[Chart] | None = None,
-                charts_note: str | None = None) -> EmailMessage:
-    """The daily plan email; ``report_html`` is attached when given."""
+                charts_note: str | None = None, alerts: list[dict[str, Any]] | None = None) -> EmailMessage:
+    """The daily plan email; ``report_html`` is attached when given; ``alerts`` (the open
+    monitoring alerts, ``new`` marking this run's) go into a box under the risk banner."""
     charts = charts or []
     attachment = f"report-{plan.session.isoformat()}.html"
-    context = daily_context(plan, settings, excluded, submission, charts, charts_note, attachment)
+    context = daily_context(plan, settings, excluded, submission, charts, charts_note, attachment, alerts)
     env = _env()
     msg = _message(settings, context["subject"], env.get_template("daily.txt.j2").render(context),
                    env.get_template("daily.html.j2").render(context))
@@ -154,6 +157,16 @@ def daily_email(plan: Plan, settings: Settings, report_html: Path | None, exclud
     if report_html is not None and report_html.is_file():
         msg.add_attachment(report_html.read_bytes(), maintype="text", subtype="html", filename=attachment)
     return msg
+
+
+def alert_email(settings: Settings, session: str, alerts: list[dict[str, Any]]) -> EmailMessage:
+    """Urgent monitoring alerts, sent on their own (a missed run, a halt, a failed check)."""
+    first = alerts[0]["message"]
+    subject = f"AlgoTrading ALERT - {session}: " + (first if len(first) <= 70 else first[:67] + "...")
+    context = {"subject": subject, "session": session, "alerts": alerts}
+    env = _env()
+    return _message(settings, subject, env.get_template("alert.txt.j2").render(context),
+                    env.get_template("alert.html.j2").render(context))
 
 
 def failure_email(settings: Settings, session: str, step: str, error: str, log_tail: str, folder: Path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import datetime as dt
 import json
 import logging
@@ -12,9 +13,9 @@ from pathlib import Path
 from algotrading import artifacts
 from algotrading.config import Settings
 from algotrading.fsutil import atomic_write_bytes, atomic_write_text
-from algotrading.notify.compose import daily_email, failure_email
+from algotrading.notify.compose import alert_email, daily_email, failure_email
 from algotrading.notify.delivery import Delivery, alert, deliver
-from algotrading.store import Store
+from algotrading.store import Alert, Store
 
 log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 40
@@ -31,7 +32,9 @@ def send_daily(settings: Settings, store: Store, session: dt.date, report_dir: P
     if settings.email.charts:
         momentum = {s["name"]: s["momentum"] for s in plan.strategies}
         charts, note = email_charts(store.equity_history(), momentum, settings.ranking.min_momentum_threshold)
-    msg = daily_email(plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, charts, note)
+    alerts_file = report_dir / "alerts.json"
+    alerts = json.loads(alerts_file.read_text())["open"] if alerts_file.is_file() else []
+    msg = daily_email(plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, charts, note, alerts)
     atomic_write_bytes(report_dir / "email.eml", msg.as_bytes(policy=policy.SMTP))
     html = msg.get_body(preferencelist=("html",))
     if html is not None:  # a copy to open in a browser: the inline images as data: URIs instead of cid:
@@ -40,6 +43,15 @@ def send_daily(settings: Settings, store: Store, session: dt.date, report_dir: P
             page = page.replace(f"cid:{chart.cid}", "data:image/png;base64," + base64.b64encode(chart.png).decode())
         atomic_write_text(report_dir / "email.html", page)
     return deliver(settings, store, f"daily-{session.isoformat()}", session, "daily", msg)
+
+
+def send_alert(settings: Settings, store: Store, session: dt.date, alerts: list[Alert]) -> Delivery:
+    """Urgent alerts on their own: by email (or to the outbox) and to the webhook."""
+    rows = [{"message": a.message, "severity": a.severity, "key": a.key} for a in alerts]
+    msg = alert_email(settings, session.isoformat(), rows)
+    alert(settings, f"AlgoTrading ALERT - {session}", "\n".join(a.message for a in alerts))
+    digest = hashlib.sha256("|".join(sorted(a.key for a in alerts)).encode()).hexdigest()[:10]
+    return deliver(settings, store, f"alert-{session.isoformat()}-{digest}", session, "alert", msg)
 
 
 def send_failure(settings: Settings, store: Store, session: dt.date, run_id: str, step: str | None, error: str,

@@ -8,7 +8,8 @@ import logging
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 
 from algotrading.config import EmailParams
@@ -34,7 +35,9 @@ def implicit_tls(params: EmailParams) -> bool:
     return params.tls_mode == "ssl" or (params.tls_mode == "auto" and params.smtp_port == IMPLICIT_TLS_PORT)
 
 
-def _send_once(msg: EmailMessage, params: EmailParams, password: str | None) -> None:
+@contextmanager
+def _session(params: EmailParams, password: str | None) -> Iterator[smtplib.SMTP]:
+    """A connected, encrypted and (with a username) logged-in SMTP session."""
     host, port, timeout = params.smtp_server, params.smtp_port, params.timeout_seconds
     assert host is not None
     context = _context(params)
@@ -50,15 +53,38 @@ def _send_once(msg: EmailMessage, params: EmailParams, password: str | None) -> 
             smtp.ehlo()
         if params.username:
             smtp.login(params.username, password or "")
+        yield smtp
+
+
+def _send_once(msg: EmailMessage, params: EmailParams, password: str | None) -> None:
+    with _session(params, password) as smtp:
         smtp.send_message(msg, from_addr=str(msg["From"]), to_addrs=list(params.to))
+
+
+def _login_once(params: EmailParams, password: str | None) -> None:
+    with _session(params, password) as smtp:
+        smtp.noop()
+
+
+def check_login(params: EmailParams, password: str | None) -> None:
+    """Connect, encrypt and log in, then quit without sending anything (for
+    ``algotrading validate``). One try; raises :class:`EmailError` naming the fix."""
+    once = params.model_copy(update={"retry_attempts": 1})
+    _with_retries(lambda: _login_once(once, password), once, "login")
 
 
 def send(msg: EmailMessage, params: EmailParams, password: str | None, sleep: Callable[[float], None] = time.sleep) -> int:
     """Deliver ``msg``; returns the number of tries. Raises :class:`EmailError`."""
+    return _with_retries(lambda: _send_once(msg, params, password), params, "email", sleep)
+
+
+def _with_retries(action: Callable[[], None], params: EmailParams, what: str,
+                  sleep: Callable[[float], None] = time.sleep) -> int:
+    """Run ``action`` with the retry rules of the module docstring; returns the tries."""
     last = ""
     for attempt in range(1, params.retry_attempts + 1):
         try:
-            _send_once(msg, params, password)
+            action()
             return attempt
         except smtplib.SMTPAuthenticationError as exc:
             raise EmailError(
@@ -68,7 +94,7 @@ def send(msg: EmailMessage, params: EmailParams, password: str | None, sleep: Ca
         except smtplib.SMTPResponseException as exc:
             last = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
             if not 400 <= exc.smtp_code < 500:
-                raise EmailError(f"the SMTP server refused the message ({last}). Not retried.", retryable=False) from exc
+                raise EmailError(f"the SMTP server refused the {what} ({last}). Not retried.", retryable=False) from exc
         except smtplib.SMTPNotSupportedError as exc:
             raise EmailError(f"the SMTP server does not support {exc}: check EMAIL_SMTP_PORT (587 STARTTLS, 465 TLS)",
                              retryable=False) from exc
@@ -79,9 +105,12 @@ def send(msg: EmailMessage, params: EmailParams, password: str | None, sleep: Ca
             last = f"{type(exc).__name__}: {exc}"
         if attempt < params.retry_attempts:
             wait = min(params.retry_wait_seconds * 2 ** (attempt - 1), params.retry_max_wait_seconds)
-            log.warning("email to %s:%s failed (%s); try %d of %d in %.1f s", params.smtp_server, params.smtp_port, last,
-                        attempt + 1, params.retry_attempts, wait)
+            log.warning("%s to %s:%s failed (%s); try %d of %d in %.1f s", what, params.smtp_server, params.smtp_port,
+                        last, attempt + 1, params.retry_attempts, wait)
             sleep(wait)
+    if what != "email":
+        raise EmailError(f"cannot reach the SMTP server {params.smtp_server}:{params.smtp_port} ({last}): check "
+                         "EMAIL_SMTP_SERVER and EMAIL_SMTP_PORT and the network", retryable=True)
     raise EmailError(f"email not delivered after {params.retry_attempts} tries to {params.smtp_server}:"
                      f"{params.smtp_port} (last: {last}); it stays in the outbox and the next run sends it first",
                      retryable=True)

@@ -5,6 +5,7 @@ inputs, calls the step, writes its artifact and formats the result."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ from algotrading import artifacts
 from algotrading import plan as planner
 from algotrading.config import load_settings
 from algotrading.plan import Plan, PlanInputs, Sizing
+from algotrading.portfolio import Portfolio
 from algotrading.ranking import SELECTED, Ranking
 
 STATE_COLOURS = {"ACTIVE": "#2e7d32", "HALTED": "#ef6c00", "EMERGENCY_STOP": "#c62828"}
@@ -211,10 +213,14 @@ def signal_decisions_table(plan: Plan) -> Styler | HTML:
 
 
 def portfolio_summary(plan: Plan) -> HTML:
-    p = plan.portfolio
+    risk = plan.risk["state"].replace("_", " ") + (" + circuit breaker" if plan.risk["circuit_breaker"]["tripped"] else "")
+    return account_summary(plan.portfolio, plan.limits["portfolio_size"], risk, plan.reconciliation)
+
+
+def account_summary(p: Portfolio, start: float, risk: str, notes: Sequence[str] = ()) -> HTML:
+    """Value, cash, P&L, drawdown, risk state, then the positions with their P&L."""
     doc = p.to_json()
     day = f"{_money(p.equity - p.previous_equity)} ({p.daily_change:+.2%})" if p.daily_change is not None else "n/a (first session)"
-    start = plan.limits["portfolio_size"]
     total = p.equity - start
     rows = {
         "Portfolio value": _money(p.equity),
@@ -223,22 +229,23 @@ def portfolio_summary(plan: Plan) -> HTML:
         "Day P&L": day,
         "Total P&L": f"{_money(total)} ({total / start:+.2%} vs PORTFOLIO_SIZE {_money(start)})",
         "Drawdown from peak": f"{p.drawdown:.2%} (peak {_money(doc['peak_equity'])})",
-        "Risk state": plan.risk["state"].replace("_", " ") + (" + circuit breaker" if plan.risk["circuit_breaker"]["tripped"] else ""),
+        "Risk state": risk,
         "Account": f"{p.source}" + (f", {p.account}" if p.account else ""),
     }
     table = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items())
     positions = ""
     if p.positions:
         t = pd.DataFrame([x.to_json() for x in p.positions])
-        positions = t[["symbol", "qty", "avg_entry_price", "price", "market_value", "unrealized_pl", "strategy", "stop_price",
-                       "target_price"]].style.format(
+        t["pl_pct"] = t["unrealized_pl"] / (t["avg_entry_price"] * t["qty"])
+        positions = t[["symbol", "qty", "avg_entry_price", "price", "market_value", "unrealized_pl", "pl_pct", "strategy",
+                       "stop_price", "target_price"]].style.format(
             {"qty": "{:g}", "avg_entry_price": "{:.2f}", "price": "{:.2f}", "market_value": _money, "unrealized_pl": _money,
-             "stop_price": "{:.2f}", "target_price": "{:.2f}"}, na_rep="").hide(axis="index").to_html()
-    notes = ""
-    if plan.reconciliation:
-        items = "".join(f"<li>{html.escape(n)}</li>" for n in plan.reconciliation)
-        notes = f"<p><b>Since the last run (broker vs AlgoTrading's record):</b></p><ul>{items}</ul>"
-    return HTML(f"<table>{table}</table>{positions}{notes}")
+             "pl_pct": "{:+.2%}", "stop_price": "{:.2f}", "target_price": "{:.2f}"}, na_rep="").hide(axis="index").to_html()
+    items = ""
+    if notes:
+        lines = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        items = f"<p><b>Since the last run (broker vs AlgoTrading's record):</b></p><ul>{lines}</ul>"
+    return HTML(f"<table>{table}</table>{positions}{items}")
 
 
 def top_signals_table(plan: Plan) -> Styler | HTML:

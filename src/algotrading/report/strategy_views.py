@@ -7,6 +7,7 @@ import html
 import json
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
@@ -127,12 +128,19 @@ def equity_figure(run: StrategyRun) -> go.Figure:
 def momentum_history_figure(run: StrategyRun) -> go.Figure:
     """The momentum measure on every session: how eligibility has changed."""
     perf = run.performance
-    history = perf.momentum_history.dropna(how="all") * 100
+    return momentum_lines_figure(perf.momentum_history, perf.threshold, perf.lookback_days)
+
+
+def momentum_lines_figure(history: pd.DataFrame, threshold: float, lookback_days: int) -> go.Figure:
+    """Strategy momentum (date-indexed fractions, or with a ``date`` column) as lines."""
+    if "date" in history.columns:
+        history = history.set_index("date")
+    history = history.dropna(how="all") * 100
     fig = go.Figure()
     for name in history.columns:
         fig.add_trace(go.Scatter(x=history.index, y=history[name].round(2), name=_title(name), mode="lines"))
-    fig.add_hline(y=perf.threshold * 100, line_dash="dash")
-    fig.update_layout(title=f"Rolling {perf.lookback_days}-day strategy momentum (%)", yaxis_title="%",
+    fig.add_hline(y=threshold * 100, line_dash="dash")
+    fig.update_layout(title=f"Rolling {lookback_days}-day strategy momentum (%)", yaxis_title="%",
                       hovermode="x unified", legend={"orientation": "h", "y": -0.15}, **LAYOUT)
     return fig
 

@@ -15,7 +15,7 @@ from algotrading.backtest import BacktestResult
 from algotrading.fsutil import atomic_write_text
 from algotrading.report.universe import LAYOUT
 
-TEMPLATES = Path(__file__).resolve().parent / "templates" / "tearsheet"
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "page"
 PERCENT_METRICS = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure"}
 
 
@@ -71,20 +71,26 @@ def write_tearsheet(result: BacktestResult, path: Path, params: dict[str, object
     for col in ("entry_date", "exit_date"):
         trades[col] = pd.to_datetime(trades[col]).dt.strftime("%Y-%m-%d").fillna("open")
     trades = trades.round({"size": 4, "entry_price": 2, "exit_price": 2, "pnl": 2, "return": 4})
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    html = env.get_template("tearsheet.html.j2").render(
+    figures = "".join(pio.to_html(fig, include_plotlyjs=False, full_html=False, include_mathjax=False)
+                      for fig in (equity_figure(result), drawdown_figure(result)))
+    html = render_page(
         title=f"Backtest: {result.strategy}",
         subtitle=subtitle,
-        metrics_table=shown.to_html(),
-        figures=[
-            pio.to_html(fig, include_plotlyjs=False, full_html=False, include_mathjax=False)
-            for fig in (equity_figure(result), drawdown_figure(result))
+        sections=[
+            {"heading": "Metrics", "html": shown.to_html()},
+            {"heading": None, "html": figures},
+            {"heading": "Parameters", "html": pd.Series(params, name="value").to_frame().to_html()},
+            {"heading": f"Trades ({len(trades)})", "html": trades.to_html(index=False, na_rep="")},
         ],
-        params_table=pd.Series(params, name="value").to_frame().to_html(),
-        n_trades=len(trades),
-        trades_table=trades.to_html(index=False, na_rep=""),
-        plotly_js=get_plotlyjs(),
         note="Signals at a session's close fill at the next session's open; position sizes are a fraction of the "
         "strategy's capital in fractional shares; costs as in params/backtest.yaml.",
     )
     atomic_write_text(path, html)
+
+
+def render_page(title: str, subtitle: str, sections: list[dict[str, str | None]], note: str) -> str:
+    """A self-contained page (plotly.js inlined once, no network needed to open it):
+    a title, then each section's heading and HTML (tables, figures), then a note."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    return env.get_template("page.html.j2").render(title=title, subtitle=subtitle, sections=sections, note=note,
+                                                   plotly_js=get_plotlyjs())

@@ -15,6 +15,15 @@ HORIZONS = {"1M": 21, "3M": 63, "6M": 126, "1Y": 252}
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 40}}
 
 
+def date_axis(days: pd.Series | pd.Index) -> dict[str, object]:
+    """x-axis settings at least a week wide, so one or two points do not zoom to milliseconds."""
+    lo, hi = pd.Timestamp(min(days)), pd.Timestamp(max(days))
+    if hi - lo >= pd.Timedelta(days=7):
+        return {}
+    mid = lo + (hi - lo) / 2
+    return {"range": [mid - pd.Timedelta(days=4), mid + pd.Timedelta(days=4)], "tickformat": "%b %d"}
+
+
 def period_returns(close: pd.DataFrame, universe: Universe) -> pd.DataFrame:
     """Per symbol: its group and its return over each horizon as of the last row.
 
