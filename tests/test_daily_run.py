@@ -102,7 +102,7 @@ def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
     bars = BundledBarsProvider().get_bars(symbols, history_start(LAST, settings.data.history_sessions), LAST)
     assert run["data"]["fingerprint"] == fingerprint(bars)
     assert (run["data"]["symbols_requested"], run["data"]["symbols_usable"], run["data"]["excluded"]) == (61, 61, {})
-    assert (run["data"]["first_date"], run["data"]["last_date"], run["data"]["rows"]) == ("2022-12-27", "2025-12-31", 61 * 756)
+    assert (run["data"]["first_date"], run["data"]["last_date"], run["data"]["rows"]) == ("2022-01-03", "2025-12-31", 61 * 1003)
     assert set(run["git"]) == {"revision", "dirty"}
 
 

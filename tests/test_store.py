@@ -58,6 +58,33 @@ def test_risk_resume_clears_the_state_and_records_the_reason(workdirs, capsys):
     assert out.startswith("risk state: ACTIVE since ") and "EMERGENCY_STOP -> ACTIVE  [user]" in out
 
 
+def test_after_a_resume_the_drawdown_is_measured_from_the_equity_at_the_resume(workdirs):
+    """Halted at -16% from a $1,000 peak; resumed; the next run at $835 (-0.6% since the
+    resume) does not halt again, and a new 15% fall from $840 would."""
+    from algotrading.config import load_settings
+    from algotrading.portfolio import Portfolio
+    from algotrading.risk import account_transition
+
+    D0, D3 = dt.date(2025, 12, 29), dt.date(2026, 1, 2)
+    with open_store(workdirs["state"]) as store:
+        store.record_equity(D0, 1000.0, 1000.0, "demo")
+        store.record_equity(D1, 900.0, 900.0, "demo")
+        store.record_equity(D2, 840.0, 840.0, "demo")
+        store.set_risk_state(RiskState.HALTED, "drawdown 16%", "auto", D2)
+        assert store.peak_equity(D2) == 1000.0
+    assert main(["risk", "resume", "--reason", "reviewed the positions"]) == 0
+    risk = load_settings().risk
+    with open_store(workdirs["state"], create=False) as store:
+        store.record_equity(D3, 835.0, 835.0, "demo")
+        assert store.peak_equity(D3) == 840.0  # the peak restarts at the resume session (D2)
+        assert store.peak_equity(D1) == 1000.0  # history before the resume keeps its peak
+        status = store.risk_status()
+        fell_a_little = Portfolio(D3, 835.0).with_history(store.peak_equity(D3), store.previous_equity(D3))
+        assert account_transition(status, fell_a_little, risk) is None
+        fell_15 = Portfolio(D3, 714.0).with_history(840.0, 760.0)  # over several sessions
+        assert account_transition(status, fell_15, risk).to_state is RiskState.HALTED
+
+
 def test_risk_commands_need_a_store(workdirs, capsys):
     assert main(["risk", "resume", "--reason", "x"]) == 1
     assert "does not exist yet" in capsys.readouterr().err

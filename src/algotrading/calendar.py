@@ -50,6 +50,11 @@ def to_date(day: dt.date | str | pd.Timestamp) -> dt.date:
     return pd.Timestamp(day).date()
 
 
+def first_session() -> dt.date:
+    """The first session the calendar knows."""
+    return _xnys().first_session.date()
+
+
 def is_session(day: dt.date | str) -> bool:
     """True when the NYSE trades on ``day``."""
     return bool(_xnys().is_session(_label(day)))
@@ -78,13 +83,23 @@ def sessions_index(start: dt.date | str, end: dt.date | str) -> pd.DatetimeIndex
 
 def session_window(end: dt.date | str, count: int) -> list[dt.date]:
     """The ``count`` sessions ending with ``end`` (``end`` itself must be a session)."""
+    start, idx = _window_bounds(end, count)
+    return [d.date() for d in _xnys().sessions[start : idx + 1]]
+
+
+def window_start(end: dt.date | str, count: int) -> dt.date:
+    """The first of the ``count`` sessions ending with ``end`` (``session_window(...)[0]``)."""
+    start, _ = _window_bounds(end, count)
+    return _xnys().sessions[start].date()
+
+
+def _window_bounds(end: dt.date | str, count: int) -> tuple[int, int]:
     label = _label(end)
     cal = _xnys()
     if not cal.is_session(label):
         raise ValueError(f"{label.date()} is not an NYSE session")
     idx = cal.sessions.get_loc(label)
-    start = max(0, idx - count + 1)
-    return [d.date() for d in cal.sessions[start : idx + 1]]
+    return max(0, idx - count + 1), idx
 
 
 def session_numbers(dates: pd.DatetimeIndex) -> pd.Series:

@@ -54,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--out", type=Path, metavar="FILE.html", help="write the tearsheet here")
     backtest.set_defaults(func=cmd_backtest)
 
+    rp = sub.add_parser("replay", help="walk the whole daily decision pipeline through history (simulated account)")
+    rp.add_argument("--start", type=_date, required=True, help="first session YYYY-MM-DD")
+    rp.add_argument("--end", type=_date, required=True, help="last session YYYY-MM-DD")
+    rp.add_argument("--capital", type=float, help="starting cash in dollars (default PORTFOLIO_SIZE)")
+    rp.add_argument("--out", type=Path, help="output folder, empty or new (default reports/replay-START-END)")
+    rp.add_argument("--auto-resume", type=int, metavar="SESSIONS",
+                    help="resume after this many sessions in HALTED / EMERGENCY STOP (default: never, like the daily run)")
+    rp.add_argument("--no-html", action="store_true", help="write the CSV files only, not replay.html")
+    rp.set_defaults(func=cmd_replay)
+
     risk = sub.add_parser("risk", help="the persisted risk state (HALTED / EMERGENCY STOP)")
     risk_sub = risk.add_subparsers(dest="risk_command", required=True, metavar="ACTION")
     resume = risk_sub.add_parser("resume", help="clear a HALTED or EMERGENCY STOP state, recording why")
@@ -204,6 +214,40 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from algotrading.replay import ReplayError, replay
+    from algotrading.replay.engine import iterate_with_bar
+    from algotrading.replay.render import render_replay
+
+    settings = load_settings()
+    out = args.out or settings.paths.reports_dir / f"replay-{args.start}-{args.end}"
+    quiet = logging.getLogger("algotrading")  # per-order chatter of thousands of sessions: warnings only
+    level = quiet.level
+    if not args.verbose:
+        quiet.setLevel(logging.WARNING)
+        logging.getLogger("algotrading.replay").setLevel(logging.INFO)
+    try:
+        result = replay(settings, args.start, args.end, out, args.capital, progress=iterate_with_bar,
+                        auto_resume=args.auto_resume)
+    except ReplayError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    finally:
+        quiet.setLevel(level)
+    state = "complete" if result.complete else f"INTERRUPTED after {result.sessions_done} of {result.sessions_total} sessions"
+    equity = f"${result.final_equity:,.2f}" if result.final_equity is not None else "n/a"
+    print(f"replay {args.start} .. {args.end}: {state}; {result.sessions_done} sessions in {result.seconds:.1f} s; "
+          f"final equity {equity}")
+    print(f"outputs: {out}/ (equity.csv, orders.csv, events.csv, rules.csv, summary.json)")
+    if not args.no_html and result.sessions_done:
+        try:
+            print(f"report: {render_replay(settings, out)}")
+        except KeyboardInterrupt:
+            print("report not rendered (interrupted); the CSV files are complete for the sessions done", file=sys.stderr)
+            return 130
+    return EXIT_OK if result.complete else 130
+
+
 def cmd_risk_resume(args: argparse.Namespace) -> int:
     from algotrading.store import RiskState, StoreError, open_store
 
@@ -217,11 +261,13 @@ def cmd_risk_resume(args: argparse.Namespace) -> int:
             if before.state is RiskState.ACTIVE:
                 print("risk state is already ACTIVE: nothing to resume")
                 return EXIT_OK
-            store.set_risk_state(RiskState.ACTIVE, args.reason.strip(), "user")
+            # from the latest recorded session on, the drawdown is measured from the equity then
+            store.set_risk_state(RiskState.ACTIVE, args.reason.strip(), "user", store.latest_equity_session())
     except StoreError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
     print(f"risk state {before.state.value} -> ACTIVE (was: {before.reason}); reason recorded: {args.reason.strip()}")
+    print("the drawdown is now measured from the equity of the latest recorded session (the peak restarts there)")
     return EXIT_OK
 
 
@@ -305,7 +351,10 @@ def _flatten(data: dict, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `algotrading config show | head` ends quietly
+    if argv is None and hasattr(signal, "SIGPIPE"):
+        # the console command: `algotrading config show | head` ends quietly. Not when
+        # called in-process (tests, notebooks): a process-wide SIG_DFL would kill the
+        # caller on its next write to a closed pipe or socket.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)

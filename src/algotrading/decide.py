@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+
 from algotrading import artifacts
 from algotrading.account import Account, load_account
 from algotrading.config import Settings
@@ -24,14 +26,18 @@ def max_holds(settings: Settings) -> dict[str, int | None]:
 
 def plan_inputs(
     settings: Settings,
-    snapshot: MarketSnapshot,
+    session: dt.date,
+    close: pd.DataFrame,
     strategies: StrategyRun,
     account: Account,
     assets: AssetBook | None = None,
+    max_hold: dict[str, int | None] | None = None,
 ) -> PlanInputs:
+    """The plan's inputs from the session's closes (wide, up to the session), the
+    strategies' run and the account. ``max_hold``: :func:`max_holds`, when already known."""
     perf = strategies.performance
     return PlanInputs(
-        session=snapshot.session_date,
+        session=session,
         mode=settings.mode.value,
         signals=strategies.signals,
         momentum=perf.momentum,
@@ -39,10 +45,10 @@ def plan_inputs(
         correlation=perf.correlation,
         portfolio=account.portfolio,
         risk=account.risk,
-        close=to_wide(snapshot.bars, "close"),
+        close=close,
         assets=assets or account.assets,
         settings=settings,
-        max_hold=max_holds(settings),
+        max_hold=max_hold if max_hold is not None else max_holds(settings),
         open_orders=tuple(sorted({o.symbol for o in account.open_orders})),
         account_notes=account.notes,
     )
@@ -52,7 +58,8 @@ def inputs_from_run(run_dir: Path, settings: Settings) -> PlanInputs:
     """The inputs as the daily run recorded them in ``run_dir``."""
     snapshot, _ = artifacts.read_snapshot(run_dir)
     strategies = artifacts.read_strategy_run(run_dir)
-    return plan_inputs(settings, snapshot, strategies, artifacts.read_account(run_dir))
+    return plan_inputs(settings, snapshot.session_date, to_wide(snapshot.bars, "close"), strategies,
+                       artifacts.read_account(run_dir))
 
 
 def inputs_here(settings: Settings, snapshot: MarketSnapshot, strategies: StrategyRun, session: dt.date) -> PlanInputs:
@@ -60,4 +67,4 @@ def inputs_here(settings: Settings, snapshot: MarketSnapshot, strategies: Strate
     from algotrading.data.market import MarketData
 
     account = load_account(settings, session, persist=False, market=MarketData.from_bars(snapshot.bars))
-    return plan_inputs(settings, snapshot, strategies, account)
+    return plan_inputs(settings, snapshot.session_date, to_wide(snapshot.bars, "close"), strategies, account)

@@ -83,15 +83,24 @@ def capital_weights(momentum: pd.Series, threshold: float) -> pd.Series:
     return excess / total if total > 0 else excess * 0.0
 
 
+def equity_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
+    """Each strategy's equity as one column (sessions x strategies)."""
+    return pd.concat([r.equity.rename(r.strategy) for r in results], axis=1)
+
+
 def track(
     results: Sequence[BacktestResult],
     session: dt.date,
     lookback_days: int,
     threshold: float,
     correlation_sessions: int,
+    equity: pd.DataFrame | None = None,
 ) -> StrategyPerformance:
-    """Combine the strategies' backtests (all ending at ``session``) into their performance."""
-    equity = pd.concat([r.equity.rename(r.strategy) for r in results], axis=1).loc[: pd.Timestamp(session)]
+    """Combine the strategies' backtests into their performance as of ``session``.
+    ``equity``: the results' equity side by side (:func:`equity_frame`), when already made."""
+    if equity is None:
+        equity = equity_frame(results)
+    equity = equity.loc[: pd.Timestamp(session)]
     momentum = pd.Series({r.strategy: momentum_asof(r.equity, session, lookback_days) for r in results}, name="momentum")
     returns = equity.pct_change().iloc[1:].tail(correlation_sessions)
     metrics = pd.DataFrame({r.strategy: r.metrics for r in results}).T

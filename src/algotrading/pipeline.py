@@ -432,8 +432,7 @@ def _submit(settings: Settings, result: RunResult, store: Store) -> tuple[RunRes
     """Send the plan just made: its sells, then the buys today's cash pays for."""
     from algotrading.broker import BrokerError, make_broker
     from algotrading.production import live_blockers
-    from algotrading.store import is_sent
-    from algotrading.submit import record_plan, submit_close, summary
+    from algotrading.submit import PlanRefused, submit_plan, summary
 
     assert result.report_dir is not None and result.session_date is not None
     plan = artifacts.read_plan(result.report_dir)
@@ -444,15 +443,9 @@ def _submit(settings: Settings, result: RunResult, store: Store) -> tuple[RunRes
             blockers = live_blockers(settings)
             if blockers:
                 raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
-        sent_before = {str(i["client_order_id"]) for i in store.intents(result.session_date) if is_sent(i["status"])}
-        foreign = sent_before - {o.client_order_id for o in plan.orders}
-        if foreign:
-            raise RunError(
-                f"orders for {result.session_date} were already sent from an earlier plan ({len(foreign)} of them); "
-                "a re-made plan for the same session is not submitted. Nothing new was sent."
-            )
-        added = record_plan(store, plan)
-        outcomes = submit_close(store, broker, result.session_date)
+        added, outcomes = submit_plan(store, broker, plan)
+    except PlanRefused as exc:
+        raise RunError(str(exc)) from exc
     except BrokerError as exc:
         raise RunError(f"the plan for {result.session_date} was written but not submitted: {exc}") from exc
     finally:

@@ -8,6 +8,7 @@ fractions of 1.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -82,11 +83,13 @@ class Portfolio:
 
     @property
     def equity(self) -> float:
-        return self.cash + sum(p.market_value for p in self.positions)
+        """Cash plus positions, summed exactly (``math.fsum``): the same number whatever
+        order the broker lists the positions in."""
+        return math.fsum([self.cash, *(p.market_value for p in self.positions)])
 
     @property
     def invested(self) -> float:
-        return sum(p.market_value for p in self.positions)
+        return math.fsum(p.market_value for p in self.positions)
 
     @property
     def drawdown(self) -> float:
@@ -112,12 +115,15 @@ class Portfolio:
         return replace(self, peak_equity=peak_equity, previous_equity=previous_equity)
 
     def to_json(self) -> dict[str, Any]:
+        """``cash``, ``peak_equity`` and ``previous_equity`` are kept exact: the later
+        notebooks plan from this document, and a rounded cash or peak would size and
+        judge differently from the account itself (replay plans from the account)."""
         return {
             "session_date": self.session.isoformat(),
             "equity": round(self.equity, 2),
-            "cash": round(self.cash, 2),
-            "peak_equity": round(max(self.peak_equity or 0.0, self.equity), 2),
-            "previous_equity": round(self.previous_equity, 2) if self.previous_equity else None,
+            "cash": self.cash,
+            "peak_equity": max(self.peak_equity or 0.0, self.equity),
+            "previous_equity": self.previous_equity if self.previous_equity else None,
             "drawdown": round(self.drawdown, 6),
             "daily_change": round(self.daily_change, 6) if self.daily_change is not None else None,
             "source": self.source,

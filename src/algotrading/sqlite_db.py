@@ -26,6 +26,9 @@ class Database:
     ``consequence`` (what a reset would lose) and ``missing_hint``."""
 
     label: ClassVar[str] = "database"
+    #: ``PRAGMA synchronous`` for new connections. FULL (each commit reaches the disk)
+    #: for real state; only :func:`scratch_files` lowers it, for throw-away state.
+    synchronous: ClassVar[str] = "FULL"
     steps: ClassVar[dict[int, str]] = {}
     consequence: ClassVar[str] = "its history"
     missing_hint: ClassVar[str] = "it is created on first use"
@@ -41,6 +44,7 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.conn.execute(f"PRAGMA synchronous = {Database.synchronous}")
             check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StoreError(self._damaged(f"integrity check: {check}"))
@@ -93,3 +97,17 @@ class Database:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+
+@contextmanager
+def scratch_files() -> Iterator[None]:
+    """Within the block, databases opened skip the wait for the disk on each commit
+    (``PRAGMA synchronous = OFF``): for state that is thrown away if the machine stops,
+    such as a replay's (hundreds of commits per simulated year). Never for a daily run."""
+    before = Database.synchronous
+    Database.synchronous = "OFF"
+    try:
+        yield
+    finally:
+        Database.synchronous = before
+

@@ -219,11 +219,23 @@ class Store(Database):
             )
 
     def peak_equity(self, upto: dt.date | None = None) -> float | None:
-        """The highest recorded equity (on or before ``upto``)."""
-        sql, args = "SELECT MAX(equity) FROM equity_history", ()
-        if upto is not None:
-            sql, args = sql + " WHERE session_date <= ?", (upto.isoformat(),)
-        return self.conn.execute(sql, args).fetchone()[0]
+        """The highest recorded equity (on or before ``upto``) since the latest resume.
+
+        A resume (HALTED or EMERGENCY STOP -> ACTIVE) restarts the peak from the equity
+        of the session it was made on: the drawdown is then measured from there. Without
+        that, an account resumed below its old peak would be halted again by the very
+        next run, and could never trade again.
+        """
+        upto_text = upto.isoformat() if upto is not None else "9999-12-31"
+        row = self.conn.execute(
+            "SELECT MAX(session_date) FROM risk_events WHERE to_state = 'ACTIVE' AND session_date IS NOT NULL "
+            "AND session_date <= ?",
+            (upto_text,),
+        ).fetchone()
+        since = row[0] if row and row[0] else "0000-01-01"
+        return self.conn.execute(
+            "SELECT MAX(equity) FROM equity_history WHERE session_date <= ? AND session_date >= ?", (upto_text, since)
+        ).fetchone()[0]
 
     def previous_equity(self, session: dt.date) -> float | None:
         """Equity at the latest recorded session before ``session``."""

@@ -8,16 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import pandas as pd
 
 from algotrading.backtest import BacktestResult, run_backtest
 from algotrading.config import Settings
 from algotrading.data.market import MarketData
-from algotrading.performance import StrategyPerformance, track
+from algotrading.performance import StrategyPerformance, equity_frame, track
 from algotrading.strategies import Signal, load_strategies
-from algotrading.strategies.base import StrategyUnavailable
+from algotrading.strategies.base import SignalFrames, Strategy, StrategyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,98 @@ def backtest_start(market: MarketData, warmup_sessions: int) -> dt.date:
     return dates[min(warmup_sessions, len(dates) - 1)].date()
 
 
+@dataclass(frozen=True, eq=False)
+class StrategyBooks:
+    """Each strategy's signal frames and walk-forward backtest over one stretch of data.
+
+    Everything here is causal (a row uses only earlier rows), so the books of a stretch
+    serve every session in it from ``start`` on: cut at session D they equal the books
+    computed on data up to D. The daily run computes them for its one session; replay
+    once per history start.
+    """
+
+    start: dt.date  # first session the backtests trade on
+    frames: dict[str, tuple[Strategy, SignalFrames]]
+    results: dict[str, BacktestResult]
+    skipped: dict[str, str]
+    close: pd.DataFrame
+
+    @cached_property
+    def equity(self) -> pd.DataFrame:
+        """The backtests' equity side by side, made once for every session of the books."""
+        return equity_frame(list(self.results.values()))
+
+
+def compute_books(settings: Settings, data: MarketData, names: list[str] | None = None) -> StrategyBooks:
+    """Generate and backtest each enabled strategy (or ``names``) on ``data``."""
+    start = backtest_start(data, settings.backtest.warmup_sessions)
+    frames: dict[str, tuple[Strategy, SignalFrames]] = {}
+    results: dict[str, BacktestResult] = {}
+    skipped: dict[str, str] = {}
+    for strategy in load_strategies(settings, names):
+        try:
+            generated = strategy.generate(data)
+        except StrategyUnavailable as exc:
+            skipped[strategy.name] = str(exc)
+            log.warning("strategy %s skipped: %s", strategy.name, exc)
+            continue
+        frames[strategy.name] = (strategy, generated)
+        results[strategy.name] = run_backtest(strategy, data, settings.backtest, start=start, frames=generated)
+    return StrategyBooks(start, frames, results, skipped, data.close)
+
+
+def first_day_books(settings: Settings, books: StrategyBooks, market: MarketData, session: dt.date,
+                    template: StrategyBooks | None = None) -> StrategyBooks:
+    """The books of a session before ``books.start``: with fewer than ``warmup_sessions``
+    of history a daily run's backtest starts on the session itself (no trade yet, one
+    equity point: the initial capital), which a one-row backtest gives exactly. The
+    signal frames are the stretch's (causal).
+
+    ``template``: the first-day books of an earlier session; their one-row results only
+    need the session's date (replay runs vectorbt once, not once per warmup session).
+    """
+    if template is not None:
+        index = market.close.loc[pd.Timestamp(session) : pd.Timestamp(session)].index  # the data's own dtype
+        results = {
+            name: replace(r, equity=r.equity.set_axis(index), positions=r.positions.set_axis(index),
+                          benchmark=_one_day_benchmark(market, r, index))
+            for name, r in template.results.items()
+        }
+        return StrategyBooks(session, books.frames, results, books.skipped, books.close)
+    day = market.between(session, session)
+    results = {
+        name: run_backtest(strategy, day, settings.backtest, start=session, frames=frames.between(session, session))
+        for name, (strategy, frames) in books.frames.items()
+    }
+    return StrategyBooks(session, books.frames, results, books.skipped, books.close)
+
+
+def _one_day_benchmark(market: MarketData, result: BacktestResult, index: pd.DatetimeIndex) -> pd.Series:
+    """The benchmark's buy and hold on its first day: the capital, or NaN without a close."""
+    name = result.benchmark.name
+    close = market.close[name].get(index[0]) if name in market.close.columns else None
+    value = float(result.equity.iloc[0]) if close is not None and pd.notna(close) else float("nan")
+    return pd.Series([value], index=index, name=name)
+
+
+def session_run(settings: Settings, books: StrategyBooks, session: dt.date) -> StrategyRun:
+    """The signals of ``session`` and the strategies' performance as of ``session``."""
+    if not books.results:
+        raise StrategyUnavailable(f"no strategy could run on {session}: {books.skipped}")
+    signals: list[Signal] = []
+    for strategy, frames in books.frames.values():
+        signals += strategy.signals_on(frames, session, books.close)
+    performance = track(
+        list(books.results.values()),
+        session,
+        settings.ranking.momentum_lookback_days,
+        settings.ranking.min_momentum_threshold,
+        settings.backtest.correlation_sessions,
+        books.equity,
+    )
+    return StrategyRun(session, signals_frame(signals), performance, dict(books.skipped), dict(books.results))
+
+
 def run_strategies(
     settings: Settings, market: MarketData, session: dt.date, names: list[str] | None = None
 ) -> StrategyRun:
@@ -60,34 +153,12 @@ def run_strategies(
     data = market.upto(session)
     if data.dates.empty or data.dates[-1].date() != session:
         raise ValueError(f"no bars for {session}: the market data ends {data.dates[-1].date() if len(data.dates) else 'empty'}")
-    start = backtest_start(data, settings.backtest.warmup_sessions)
-    signals: list[Signal] = []
-    results: dict[str, BacktestResult] = {}
-    skipped: dict[str, str] = {}
-    for strategy in load_strategies(settings, names):
-        try:
-            frames = strategy.generate(data)
-        except StrategyUnavailable as exc:
-            skipped[strategy.name] = str(exc)
-            log.warning("strategy %s skipped: %s", strategy.name, exc)
-            continue
-        signals += strategy.signals_on(frames, session, data.close)
-        results[strategy.name] = run_backtest(strategy, data, settings.backtest, start=start, frames=frames)
+    books = compute_books(settings, data, names)
+    run = session_run(settings, books, session)
+    for name, result in books.results.items():
         log.info(
             "%s: %d signal(s) on %s; backtest since %s: %+.1f%%",
-            strategy.name,
-            sum(s.strategy == strategy.name for s in signals),
-            session,
-            start,
-            100 * results[strategy.name].metrics["total_return"],
+            name, int((run.signals["strategy"] == name).sum()), session, books.start,
+            100 * result.metrics["total_return"],
         )
-    if not results:
-        raise StrategyUnavailable(f"no strategy could run on {session}: {skipped}")
-    performance = track(
-        list(results.values()),
-        session,
-        settings.ranking.momentum_lookback_days,
-        settings.ranking.min_momentum_threshold,
-        settings.backtest.correlation_sessions,
-    )
-    return StrategyRun(session, signals_frame(signals), performance, skipped, results)
+    return run

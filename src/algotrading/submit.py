@@ -100,6 +100,25 @@ def submit_close(store: Store, broker: Broker, session: dt.date) -> list[Outcome
     return _send_all(store, broker, [(i, i["notional"], i["qty"]) for i in sells + buys])
 
 
+class PlanRefused(RuntimeError):
+    """A plan that must not be sent (nothing was sent)."""
+
+
+def submit_plan(store: Store, broker: Broker, plan: Plan) -> tuple[int, list[Outcome]]:
+    """After the close: record the plan's orders as intents (returns how many were new)
+    and send its sells and the buys today's cash pays for. Refused (nothing sent) when orders of the session were
+    already sent from a different plan: a re-made plan must not double the orders."""
+    sent_before = {str(i["client_order_id"]) for i in store.intents(plan.session) if is_sent(i["status"])}
+    foreign = sent_before - {o.client_order_id for o in plan.orders}
+    if foreign:
+        raise PlanRefused(
+            f"orders for {plan.session} were already sent from an earlier plan ({len(foreign)} of them); "
+            "a re-made plan for the same session is not submitted. Nothing new was sent."
+        )
+    added = record_plan(store, plan)
+    return added, submit_close(store, broker, plan.session)
+
+
 def submit_pending(store: Store, broker: Broker, session: dt.date, safety: SafetyParams,
                    prices: dict[str, float]) -> list[Outcome]:
     """Once the session's sells have filled: the buys that needed their proceeds."""

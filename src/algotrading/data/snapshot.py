@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
 
@@ -37,9 +38,21 @@ class MarketSnapshot:
         return dict(zip(rows["symbol"], rows["reason"], strict=True))
 
 
+@lru_cache(maxsize=4096)
 def history_start(session_date: dt.date, sessions: int) -> dt.date:
-    """First session of the ``sessions``-long window ending at ``session_date``."""
-    return cal.session_window(session_date, sessions)[0]
+    """First session of the history a run on ``session_date`` loads: the first session of
+    the calendar year in which the ``sessions``-long window ending at ``session_date``
+    begins (so a run loads between ``sessions`` and about ``sessions + 252`` sessions).
+
+    Why a year start and not a sliding window: every run of the same year then starts its
+    indicators and walk-forward backtests on the same day, so day D's backtest is exactly
+    the first part of day D+1's. Strategy momentum does not drift with a moving start,
+    and replay (which computes the backtests once per history start) makes exactly the
+    plans the daily run makes.
+    """
+    first = cal.window_start(session_date, sessions)
+    year_start = dt.date(first.year, 1, 1)
+    return first if year_start < cal.first_session() else cal.next_session(year_start - dt.timedelta(days=1))
 
 
 def load_snapshot(

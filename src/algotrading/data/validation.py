@@ -194,3 +194,43 @@ def _check_symbol(
 
     status = EXCLUDED if excluded else WARNING if warnings else OK
     return {**row, "status": status, "reason": "; ".join(excluded + warnings)}
+
+
+class PrefixHealth:
+    """:func:`validate_bars` for every session of a stretch of bars, without re-judging
+    every symbol every session (replay asks once per session).
+
+    Every check counts problems among the bars up to the session, and those counts can
+    only grow as the session moves on. So a symbol with no finding at all over the whole
+    stretch (no duplicate, bad value, off-calendar bar, missing session, zero volume or
+    jump) has none in any earlier part either: on a session between its first and last
+    bar it has a bar that day (no missing session) and is fine; otherwise it has no bars
+    yet or is stale. Only the other symbols, and a clean one without a bar that day, are
+    judged again by :func:`validate_bars` itself, so the answer is exactly its answer.
+    """
+
+    _COUNTS = ("duplicates", "non_finite", "non_positive", "ohlc_inconsistent", "off_calendar", "missing_sessions",
+               "zero_volume", "split_like_jumps")
+
+    def __init__(self, bars: pd.DataFrame, symbols: Sequence[str], last_session: dt.date, params: ValidationParams,
+                 unavailable: Mapping[str, str] | None = None) -> None:
+        self.symbols = list(symbols)
+        self.params = params
+        self.unavailable = dict(unavailable or {})
+        self.bars = bars[bars["date"] <= pd.Timestamp(last_session)]
+        full = validate_bars(self.bars, self.symbols, last_session, params, unavailable)
+        has_bars = full["first_date"].notna()
+        clean = has_bars & (full[list(self._COUNTS)].sum(axis=1) == 0)
+        self.span = {r.symbol: (r.first_date, r.last_date) for r in full[clean].itertuples()}
+        self.recheck = [s for s in self.symbols if s not in self.span]
+        self._recheck_bars = self.bars[self.bars["symbol"].isin(self.recheck)]
+
+    def excluded(self, session: dt.date) -> dict[str, str]:
+        """Symbol -> reason for every symbol :func:`validate_bars` would exclude on ``session``."""
+        judge = self.recheck + [s for s, (first, last) in self.span.items() if not first <= session <= last]
+        if not judge:
+            return {}
+        bars = self._recheck_bars if len(judge) == len(self.recheck) else self.bars[self.bars["symbol"].isin(judge)]
+        health = validate_bars(bars, judge, session, self.params, self.unavailable)
+        rows = health[health["status"] == EXCLUDED]
+        return dict(zip(rows["symbol"], rows["reason"], strict=True))

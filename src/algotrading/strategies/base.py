@@ -115,21 +115,25 @@ class SignalFrames:
         return list(self.entry.columns)
 
     def upto(self, day: dt.date | pd.Timestamp) -> SignalFrames:
-        end = pd.Timestamp(day)
+        return self.between(None, day)
+
+    def between(self, first: dt.date | pd.Timestamp | None, last: dt.date | pd.Timestamp) -> SignalFrames:
+        """The rows from ``first`` (None: the beginning) to ``last``, both included."""
+        lo, end = (pd.Timestamp(first) if first is not None else None), pd.Timestamp(last)
 
         def cut(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-            return None if frame is None else frame.loc[:end]
+            return None if frame is None else frame.loc[lo:end]
 
         return SignalFrames(
             strategy=self.strategy,
-            entry=self.entry.loc[:end],
-            exit=self.exit.loc[:end],
-            confidence=self.confidence.loc[:end],
-            exit_fresh=self.exit_fresh.loc[:end],
+            entry=self.entry.loc[lo:end],
+            exit=self.exit.loc[lo:end],
+            confidence=self.confidence.loc[lo:end],
+            exit_fresh=self.exit_fresh.loc[lo:end],
             stop=cut(self.stop),
             target=cut(self.target),
             max_hold=self.max_hold,
-            facts={k: v.loc[:end] for k, v in self.facts.items()},
+            facts={k: v.loc[lo:end] for k, v in self.facts.items()},
         )
 
 
@@ -196,12 +200,12 @@ class Strategy(ABC):
         if ts not in frames.entry.index:
             return []
         out: list[Signal] = []
-        for symbol in frames.symbols:
-            is_entry = bool(frames.entry.at[ts, symbol])
-            is_exit = bool(frames.exit.at[ts, symbol])
-            if not (is_entry or is_exit):
-                continue
-            facts = {name: _clean(frame.at[ts, symbol]) for name, frame in frames.facts.items() if symbol in frame}
+        entries = frames.entry.loc[ts].to_numpy(dtype=bool)
+        exits = frames.exit.loc[ts].to_numpy(dtype=bool)
+        active = [(sym, bool(en), bool(ex)) for sym, en, ex in zip(frames.symbols, entries, exits, strict=True) if en or ex]
+        fact_rows = {name: frame.loc[ts].to_dict() for name, frame in frames.facts.items()} if active else {}
+        for symbol, is_entry, is_exit in active:  # only the symbols with a signal (the others are HOLD)
+            facts = {name: _clean(row[symbol]) for name, row in fact_rows.items() if symbol in row}
             action = Action.BUY if is_entry else Action.SELL
             price = float(close.at[ts, symbol])
             out.append(

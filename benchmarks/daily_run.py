@@ -1,0 +1,82 @@
+"""Benchmark: the daily run in demo mode, end to end, for the last bundled session: data,
+account, the five notebooks through papermill (real kernels), the HTML report, alerts and
+the email with its charts delivered to a local SMTP server (aiosmtpd, STARTTLS + AUTH).
+
+Target (issue 8): <= 30 s wall and <= 2 GB peak on the 2-core machine, numba cache warm.
+The first run warms the caches (numba, kaleido's Chromium); the second and third, each on
+fresh state and report folders, are the figures. Peak memory counts this process and its
+largest child (a notebook kernel, or Chromium).
+
+    .venv/bin/python benchmarks/daily_run.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import peak_rss_mb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test suite's SMTP server (tests/smtp_server.py)
+SESSION = dt.date(2025, 12, 31)
+
+
+def children_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    from tests.smtp_server import PASSWORD, USER, SmtpServer
+
+    base = Path(tempfile.mkdtemp(prefix="algotrading-bench-"))
+    server = SmtpServer(base).start()
+    params = base / "params"
+    shutil.copytree(ROOT / "params", params)
+    email_yaml = params / "email.yaml"
+    email_yaml.write_text(email_yaml.read_text().replace("tls_ca_file: null", f"tls_ca_file: {server.cert}"))
+    os.environ.update({
+        "ALGOTRADING_ENV_FILE": "", "ALGOTRADING_PARAMS_DIR": str(params),
+        "EMAIL_SMTP_SERVER": "127.0.0.1", "EMAIL_SMTP_PORT": str(server.port), "EMAIL_USERNAME": USER,
+        "EMAIL_PASSWORD": PASSWORD, "EMAIL_FROM": USER, "EMAIL_TO": "trader@example.com",
+    })
+    started = time.perf_counter()
+    from algotrading.config import load_settings
+    from algotrading.pipeline import run_daily
+
+    print(f"import algotrading.pipeline: {time.perf_counter() - started:.2f} s")
+    walls: list[float] = []
+    try:
+        for label in ("warm-up (caches)", "measured 1", "measured 2"):
+            os.environ["ALGOTRADING_STATE_DIR"] = str(base / label / "state")
+            os.environ["ALGOTRADING_REPORTS_DIR"] = str(base / label / "reports")
+            before = len(server.messages)
+            started = time.perf_counter()
+            result = run_daily(load_settings(), date=SESSION)
+            wall = time.perf_counter() - started
+            assert result.exit_code == 0, result.message
+            assert len(server.messages) == before + 1, "the email did not arrive"
+            run = json.loads((result.report_dir / "run.json").read_text())
+            steps = "  ".join(f"{name} {seconds:.1f}" for name, seconds in run["steps"].items())
+            print(f"{label:<18} {wall:6.1f} s wall   peak RSS: this process {peak_rss_mb():5.0f} MB, "
+                  f"largest child {children_peak_mb():5.0f} MB")
+            print(f"{'':<18} steps (s): {steps}")
+            if label != "warm-up (caches)":
+                walls.append(wall)
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    peak = max(peak_rss_mb(), children_peak_mb())
+    print(f"RESULT daily_run_seconds={min(walls):.1f} peak_rss_mb={peak:.0f} (largest single process) "
+          f"target<=30s <=2048MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Replay: the daily decision pipeline walked forward through history in one process.
+
+For every session D of the range, in order, with its own isolated state folder
+(``OUT/state``: the SQLite store and the simulated account's ledger), replay does what
+``algotrading daily --date D --submit`` does in demo mode, through the same functions:
+
+1. the data a run on D would load and validate (history from :func:`history_start`,
+   per-symbol health, excluded symbols dropped);
+2. the strategies' signals on D and their walk-forward performance as of D;
+3. the account: earlier orders filled at the open, positions marked at D's close, equity
+   recorded, drawdown halt and emergency stop applied (``load_account``);
+4. ranking, safety sizing, cash depletion, risk and the plan (``plan.rank/size/finalize``);
+5. the plan's orders sent to the simulated account (``submit_plan``), to fill at the
+   next open; buys waiting for sells are sent by the next session's catch-up, as in demo.
+
+What is not redone per session is only what gives the same answer: the strategies'
+signal frames and backtests are computed once per history start and symbol set and cut
+at D (they are causal; :class:`~algotrading.strategy_run.StrategyBooks`), and the data
+health uses :class:`~algotrading.data.validation.PrefixHealth`. Sessions whose backtest
+has not started yet (the first ``warmup_sessions`` of the data) get the one-row
+backtest the daily run's amounts to (:func:`~algotrading.strategy_run.first_day_books`). The test ``test_replay.py`` checks the plans equal
+the daily run's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from algotrading import calendar as cal
+from algotrading.account import load_account
+from algotrading.broker import make_broker
+from algotrading.config import Mode, Settings, cross_field_problems
+from algotrading.data import make_provider
+from algotrading.data.bars import BarsProvider
+from algotrading.data.market import MarketData
+from algotrading.data.snapshot import history_start
+from algotrading.data.validation import PrefixHealth
+from algotrading.decide import max_holds, plan_inputs
+from algotrading.plan import Plan, finalize, rank, size
+from algotrading.replay.record import Recorder
+from algotrading.sqlite_db import scratch_files
+from algotrading.store import FILE_NAME, open_store
+from algotrading.strategy_run import StrategyBooks, StrategyRun, compute_books, first_day_books, session_run
+from algotrading.submit import submit_plan
+
+log = logging.getLogger(__name__)
+
+#: Outputs are rewritten every this many sessions, so a killed replay keeps most of its work.
+CHECKPOINT_SESSIONS = 250
+
+
+class ReplayError(RuntimeError):
+    """A replay that cannot start (bad range, capital or output folder); nothing was written."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    out_dir: Path
+    sessions_total: int
+    sessions_done: int
+    complete: bool  # False: interrupted (Ctrl-C); the outputs hold the sessions done
+    seconds: float
+    final_equity: float | None
+
+
+@dataclass
+class _Stretch:
+    """The bars of one history start up to the replay's end, and what is computed on them."""
+
+    start: dt.date
+    market: MarketData
+    health: PrefixHealth
+    markets: dict[tuple[str, ...], MarketData] = field(default_factory=dict)
+    books: dict[tuple[str, ...], StrategyBooks] = field(default_factory=dict)
+    first_day: dict[tuple[str, ...], StrategyBooks] = field(default_factory=dict)  # one-row backtest templates
+
+    def market_for(self, usable: tuple[str, ...]) -> MarketData:
+        if usable not in self.markets:
+            whole = len(usable) == len(self.market.symbols)
+            self.markets[usable] = self.market if whole else self.market.select(usable)
+        return self.markets[usable]
+
+
+def replay_settings(settings: Settings, state_dir: Path, capital: float | None) -> Settings:
+    """The settings a replay runs with: demo mode (bundled data, the simulated account)
+    with its own state folder and, when given, ``capital`` as ``PORTFOLIO_SIZE``."""
+    safety = settings.safety if capital is None else settings.safety.model_copy(update={"portfolio_size": float(capital)})
+    out = settings.model_copy(update={"mode": Mode.DEMO, "safety": safety,
+                                      "paths": replace(settings.paths, state_dir=state_dir)})
+    problems = cross_field_problems(out)
+    if problems:
+        raise ReplayError("the replay's settings cannot work:\n" + "\n".join(f"  - {p}" for p in problems))
+    return out
+
+
+def _sessions(start: dt.date, end: dt.date, data_first: dt.date, data_last: dt.date) -> list[dt.date]:
+    if start > end:
+        raise ReplayError(f"--start {start} is after --end {end}: give the earlier date first")
+    if end > data_last:
+        raise ReplayError(f"the data ends {data_last}; the replay asks up to {end}: choose --end on or before {data_last}")
+    if start < data_first:
+        raise ReplayError(f"the data starts {data_first}; the replay asks from {start}: choose --start on or after {data_first}")
+    sessions = cal.sessions_between(start, end)
+    if not sessions:
+        raise ReplayError(f"no NYSE session between {start} and {end}")
+    return sessions
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if (out_dir / "state" / FILE_NAME).exists():
+        raise ReplayError(
+            f"{out_dir} already holds a replay (its state/ folder): choose another --out folder, or delete "
+            f"{out_dir} to replay into it again"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def replay(
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    out_dir: Path,
+    capital: float | None = None,
+    progress: Callable[[Iterable[dt.date], int], Iterable[dt.date]] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    write_every: int = CHECKPOINT_SESSIONS,
+    auto_resume: int | None = None,
+    provider: BarsProvider | None = None,
+) -> ReplayResult:
+    """Replay the sessions ``start`` .. ``end`` into ``out_dir`` (see the module docstring).
+
+    ``progress`` wraps the session iterator (a progress bar); ``on_plan`` sees every plan.
+    ``auto_resume``: after this many sessions in HALTED or EMERGENCY STOP, resume as a
+    user would with ``algotrading risk resume`` (None: never, as the daily run).
+    ``provider``: the bars (default: the bundled data, as in demo mode).
+    Ctrl-C stops after the session in hand; the outputs then hold the sessions done.
+    """
+    if auto_resume is not None and auto_resume < 1:
+        raise ReplayError(f"--auto-resume {auto_resume}: give a number of sessions of at least 1")
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    rs = replay_settings(settings, out_dir / "state", capital)
+    provider = provider or make_provider(rs)
+    symbols = rs.universe.all_symbols
+    first_start = history_start(cal.to_date(start) if cal.is_session(start) else cal.next_session(start),
+                                rs.data.history_sessions)
+    bars = provider.get_bars(symbols, first_start, end)
+    dates = pd.DatetimeIndex(bars["date"])
+    sessions = _sessions(start, end, dates.min().date(), dates.max().date())
+    _check_out_dir(out_dir)
+
+    recorder = Recorder(out_dir, rs, sessions[0], sessions[-1])
+    holds = max_holds(rs)
+    stretch: _Stretch | None = None
+    done = 0
+    complete = False
+    iterator: Iterable[dt.date] = progress(sessions, len(sessions)) if progress else sessions
+    with scratch_files():
+        try:
+            for session in iterator:
+                begins = history_start(session, rs.data.history_sessions)
+                if stretch is None or stretch.start != begins:
+                    stretch = _stretch(rs, bars, begins, sessions[-1])
+                if auto_resume is not None:
+                    _maybe_resume(rs, session, auto_resume, recorder)
+                _one_session(rs, stretch, session, recorder, holds, on_plan)
+                done += 1
+                if write_every and done % write_every == 0:
+                    recorder.write(complete=False)
+            complete = True
+        except KeyboardInterrupt:
+            log.warning("replay interrupted after %d of %d sessions; writing what was done", done, len(sessions))
+        except Exception as exc:
+            recorder.write(complete=False, seconds=time.monotonic() - started,
+                           error=f"{type(exc).__name__}: {exc} (after {done} sessions)")
+            raise
+        recorder.write(complete=complete, seconds=time.monotonic() - started)
+    return ReplayResult(out_dir, len(sessions), done, complete, time.monotonic() - started, recorder.final_equity)
+
+
+def _stretch(settings: Settings, bars: pd.DataFrame, begins: dt.date, last: dt.date) -> _Stretch:
+    part = bars[bars["date"] >= pd.Timestamp(begins)].reset_index(drop=True)
+    health = PrefixHealth(part, settings.universe.all_symbols, last, settings.data.validation)
+    return _Stretch(begins, MarketData.from_bars(part), health)
+
+
+def _maybe_resume(settings: Settings, session: dt.date, after: int, recorder: Recorder) -> None:
+    """Resume (as ``algotrading risk resume`` does) once the account has been HALTED or in
+    EMERGENCY STOP for ``after`` sessions; the drawdown then restarts from that equity."""
+    from algotrading.store import RiskState
+
+    with open_store(settings.paths.state_dir) as store:
+        status = store.risk_status()
+        if status.state is RiskState.ACTIVE or status.session_date is None:
+            return
+        since = dt.date.fromisoformat(status.session_date)
+        waited = len(cal.sessions_between(since, session)) - 1
+        if waited < after:
+            return
+        reason = f"replay --auto-resume {after}: resumed after {waited} sessions in {status.state.value}"
+        store.set_risk_state(RiskState.ACTIVE, reason, "user", store.latest_equity_session())
+    recorder.resumed(session, reason)
+
+
+def _strategies(settings: Settings, stretch: _Stretch, usable: tuple[str, ...], session: dt.date) -> StrategyRun:
+    market = stretch.market_for(usable)
+    if usable not in stretch.books:
+        stretch.books[usable] = compute_books(settings, market)
+    books = stretch.books[usable]
+    if session < books.start:  # the daily run's backtest would start on this very session
+        template = stretch.first_day.get(usable)
+        first = first_day_books(settings, books, market, session, template)
+        stretch.first_day.setdefault(usable, first)
+        return session_run(settings, first, session)
+    return session_run(settings, books, session)
+
+
+def _one_session(settings: Settings, stretch: _Stretch, session: dt.date, recorder: Recorder,
+                 holds: dict[str, int | None], on_plan: Callable[[Plan], None] | None) -> None:
+    excluded = stretch.health.excluded(session)
+    usable = tuple(s for s in stretch.market.symbols if s not in excluded)
+    if not set(settings.universe.symbols) - set(excluded):
+        recorder.skipped(session, excluded, "no symbol of the universe has usable data: the daily run would stop")
+        return
+    market = stretch.market_for(usable).upto(session)
+    run = _strategies(settings, stretch, usable, session)
+    account = load_account(settings, session, persist=True, market=market)
+    inputs = plan_inputs(settings, session, market.close, run, account, max_hold=holds)
+    ranking = rank(inputs)
+    sizing = size(inputs, ranking)
+    plan = finalize(inputs, ranking, sizing, cal.session_close(session).isoformat(timespec="seconds"))
+    with open_store(settings.paths.state_dir) as store:
+        broker = make_broker(settings, market, session)
+        try:
+            _, outcomes = submit_plan(store, broker, plan)
+        finally:
+            broker.close()  # type: ignore[attr-defined]
+    bench = settings.universe.benchmark
+    close = float(market.close[bench].iloc[-1]) if bench in market.close.columns else None
+    recorder.session(session, account, plan, ranking, sizing, outcomes, excluded, close)
+    if on_plan is not None:
+        on_plan(plan)
+
+
+def iterate_with_bar(sessions: Iterable[dt.date], total: int) -> Iterator[dt.date]:
+    """Progress on stderr: a tqdm bar with the session being replayed on a terminal, a log
+    line every tenth of the way otherwise (cron, CI logs)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        step = max(1, total // 10)
+        for k, session in enumerate(sessions, start=1):
+            yield session
+            if k % step == 0 or k == total:
+                log.info("replay: %d / %d sessions (%s)", k, total, session)
+        return
+    from tqdm import tqdm
+
+    with tqdm(sessions, total=total, unit="session", dynamic_ncols=True, mininterval=0.5) as bar:
+        for session in bar:
+            bar.set_postfix_str(str(session), refresh=False)
+            yield session
