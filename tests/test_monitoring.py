@@ -249,6 +249,33 @@ def test_the_dashboard_notebook_runs_in_demo_and_renders_offline(workdirs, tmp_p
         assert "plot-container" in dom  # plotly drew the figures with no network
 
 
+@pytest.mark.slow
+def test_the_dashboard_notebook_reads_an_alpaca_paper_account(workdirs, monkeypatch, tmp_path):
+    """Paper mode: alpaca-py against the local Alpaca server (account, positions, bars)."""
+    from algotrading.data.bundled import BundledBarsProvider
+    from algotrading.report.render import ensure_kernel, execute_notebook, render_html
+
+    from .alpaca_server import KEY, SECRET, FakeAlpaca
+
+    symbols = load_settings().universe.all_symbols
+    fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2025, 10, 1), dt.date(2025, 12, 31)),
+                      cash=412.50, positions={"MSFT": {"qty": 0.6, "avg": 480.0, "price": 483.62}}).start()
+    try:
+        for key, value in {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": fake.url,
+                           "ALPACA_DATA_URL": fake.url}.items():
+            monkeypatch.setenv(key, value)
+        out = tmp_path / "dashboard.ipynb"
+        execute_notebook(ROOT / "notebooks" / "dashboard.ipynb", out, {"session_date": "2025-12-31"}, tmp_path, 300,
+                         ensure_kernel())
+        render_html(out, tmp_path / "dashboard.html", "Dashboard")
+    finally:
+        fake.stop()
+    page = (tmp_path / "dashboard.html").read_text()
+    assert ">MSFT</td>" in page and "412.50" in page  # the broker's position and cash
+    assert fake.hits("/v2/account", "GET") >= 1 and fake.hits("/v2/positions", "GET") >= 1
+    assert KEY not in page and SECRET not in page
+
+
 def test_no_run_yet_status(workdirs, capsys):
     assert main(["status"]) == 0
     assert "no daily run recorded yet" in capsys.readouterr().out

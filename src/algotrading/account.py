@@ -20,10 +20,10 @@ from algotrading.broker.base import OrderStatus
 from algotrading.config import Mode, Settings
 from algotrading.data.market import MarketData
 from algotrading.portfolio import Asset, AssetBook, Portfolio, demo_portfolio
-from algotrading.reconcile import follow_orders, reconcile
+from algotrading.reconcile import Reconciliation, follow_orders, reconcile
 from algotrading.risk import Transition, account_transition
 from algotrading.sqlite_db import StoreError
-from algotrading.store import FILE_NAME, RiskState, RiskStatus, Store, open_store
+from algotrading.store import FILE_NAME, PositionRecord, RiskState, RiskStatus, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,29 @@ def _demo_catch_up(settings: Settings, store: Store, market: MarketData, session
     return notes
 
 
+def _read_broker(settings: Settings, market: MarketData, session: dt.date, store: Store | None,
+                 persist: bool, notes: list[str]) -> tuple[Reconciliation, AssetBook]:
+    """The broker's account reconciled with AlgoTrading's position record (from ``store``;
+    none before the first run). With ``persist`` (the daily run) the simulated account
+    first fills what is due and every order sent is followed, before the record is read."""
+    demo = settings.mode is Mode.DEMO
+    broker = make_broker(settings, market, session)
+    try:
+        if demo and persist:
+            broker.settle(session)  # type: ignore[attr-defined]
+        if persist and store is not None:
+            notes += follow_orders(store, broker)
+        records: dict[str, PositionRecord] = store.position_records() if store is not None else {}
+        info = broker.account()
+        rec = reconcile(session, info, broker.name, broker.positions(), broker.open_orders(), records)
+        assets = demo_assets() if demo else broker_assets(broker, settings.universe.symbols)
+    finally:
+        close = getattr(broker, "close", None)
+        if close is not None:
+            close()
+    return rec, assets
+
+
 def load_account(settings: Settings, session: dt.date, persist: bool, market: MarketData) -> Account:
     """Portfolio (from the broker), its equity history, and the risk state after today's check.
 
@@ -92,27 +115,20 @@ def load_account(settings: Settings, session: dt.date, persist: bool, market: Ma
     state_dir = settings.paths.state_dir
     demo = settings.mode is Mode.DEMO
     if not persist and not (state_dir / FILE_NAME).exists():
-        portfolio = demo_portfolio(session, settings.safety.portfolio_size).with_history(settings.safety.portfolio_size, None)
         status = RiskStatus(RiskState.ACTIVE)
-        return Account(portfolio, status, account_transition(status, portfolio, settings.risk), demo_assets())
+        if demo:  # no simulated account yet: it would start with PORTFOLIO_SIZE in cash
+            portfolio = demo_portfolio(session, settings.safety.portfolio_size).with_history(settings.safety.portfolio_size, None)
+            return Account(portfolio, status, account_transition(status, portfolio, settings.risk), demo_assets())
+        # paper/live before the first daily run: the broker's account, with no history yet
+        rec, assets = _read_broker(settings, market, session, None, False, [])
+        portfolio = rec.portfolio.with_history(rec.portfolio.equity, None)
+        return Account(portfolio, status, None, assets, rec.notes, rec.open_orders)
 
     with open_store(state_dir, create=persist) as store:
         notes: list[str] = []
         if demo and persist:
             notes += _demo_catch_up(settings, store, market, session)
-        broker = make_broker(settings, market, session)
-        try:
-            if demo and persist:
-                broker.settle(session)  # type: ignore[attr-defined]
-            if persist:
-                notes += follow_orders(store, broker)
-            info = broker.account()
-            rec = reconcile(session, info, broker.name, broker.positions(), broker.open_orders(), store.position_records())
-            assets = demo_assets() if demo else broker_assets(broker, settings.universe.symbols)
-        finally:
-            close = getattr(broker, "close", None)
-            if close is not None:
-                close()
+        rec, assets = _read_broker(settings, market, session, store, persist, notes)
         notes += rec.notes
         portfolio = rec.portfolio
         latest = store.latest_equity_session()
