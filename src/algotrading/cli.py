@@ -238,7 +238,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     equity = f"${result.final_equity:,.2f}" if result.final_equity is not None else "n/a"
     print(f"replay {args.start} .. {args.end}: {state}; {result.sessions_done} sessions in {result.seconds:.1f} s; "
           f"final equity {equity}")
-    print(f"outputs: {out}/ (equity.csv, orders.csv, events.csv, rules.csv, summary.json)")
+    print(f"outputs: {out}/ (equity.csv, orders.csv, events.csv, rules.csv, positions.csv, summary.json)")
     if not args.no_html and result.sessions_done:
         try:
             print(f"report: {render_replay(settings, out)}")
