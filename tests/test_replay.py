@@ -185,11 +185,12 @@ def test_an_interrupted_replay_leaves_readable_partial_outputs(tmp_path):
 
     out = tmp_path / "cut"
     result = replay(load_settings(), START, END, out, on_plan=stop_after_three)
-    assert not result.complete and result.sessions_done == 2  # the third session's plan was made, not recorded as done
+    assert not result.complete and result.sessions_done == 3  # the third was recorded before on_plan stopped it
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] is False and summary["last_session"] == "2022-06-03"
+    assert summary["sessions_done"] == 3 and summary["error"] is None
     equity = pd.read_csv(out / "equity.csv")
-    assert len(equity) == 3  # recorded before on_plan ran; summary counts sessions fully done
+    assert len(equity) == 3
     pd.read_csv(out / "orders.csv")
     pd.read_csv(out / "events.csv")
 

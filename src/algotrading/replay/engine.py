@@ -152,6 +152,8 @@ def replay(
     first_start = history_start(cal.to_date(start) if cal.is_session(start) else cal.next_session(start),
                                 rs.data.history_sessions)
     bars = provider.get_bars(symbols, first_start, end)
+    if bars.empty:
+        raise ReplayError(f"the data source ({provider.name}) has no bars from {first_start} to {end}")
     dates = pd.DatetimeIndex(bars["date"])
     sessions = _sessions(start, end, dates.min().date(), dates.max().date())
     _check_out_dir(out_dir)
@@ -182,7 +184,9 @@ def replay(
                            error=f"{type(exc).__name__}: {exc} (after {done} sessions)")
             raise
         recorder.write(complete=complete, seconds=time.monotonic() - started)
-    return ReplayResult(out_dir, len(sessions), done, complete, time.monotonic() - started, recorder.final_equity)
+    # sessions recorded: a Ctrl-C in on_plan comes after its session was recorded
+    recorded = len(recorder.equity)
+    return ReplayResult(out_dir, len(sessions), recorded, complete, time.monotonic() - started, recorder.final_equity)
 
 
 def _stretch(settings: Settings, bars: pd.DataFrame, begins: dt.date, last: dt.date) -> _Stretch:
