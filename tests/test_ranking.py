@@ -55,6 +55,8 @@ def test_ineligible_held_and_unknown_momentum_are_rejected_with_reasons():
     assert reasons["CCC"] == "dual_momentum has no momentum yet (not enough equity history)"
     assert list(r.selected["symbol"]) == ["BBB"]
     assert r.table.set_index("symbol").loc["AAA", "rank"] == 0
+    rules = dict(zip(r.table["symbol"], r.table["rule"], strict=True))  # what replay counts
+    assert rules == {"BBB": "selected", "AAA": "momentum_filter", "HELD": "held_or_ordered", "CCC": "no_momentum"}
 
 
 def test_correlated_strategies_may_not_fill_every_slot():
@@ -71,6 +73,7 @@ def test_correlated_strategies_may_not_fill_every_slot():
     s2 = r.table.set_index("symbol").loc["S2"]
     assert s2["status"] == "ranked"
     assert s2["reason"] == "passed over: correlated strategies (golden_cross/sector_rotation 0.86) may not fill all 4 slots"
+    assert s2["rule"] == "correlation_cap"
     # with no signal from another strategy, the correlated ones do fill the slots
     r = rank_signals(s.iloc[:4], momentum, c, set(), PARAMS, 4)
     assert list(r.selected["symbol"]) == ["G1", "G2", "S1", "S2"]

@@ -160,8 +160,25 @@ def _trades(pf: Any, symbols: list[str]) -> pd.DataFrame:
 def _benchmark(market: MarketData, symbol: str, index: pd.DatetimeIndex, capital: float) -> pd.Series:
     if symbol not in market.close.columns or len(index) == 0:
         return pd.Series(np.nan, index=index, name=symbol)
-    prices = market.close[symbol].reindex(index).ffill()
-    return (prices / prices.iloc[0] * capital).rename(symbol)
+    return buy_and_hold(market.close[symbol].reindex(index), capital).rename(symbol)
+
+
+def buy_and_hold(prices: pd.Series, capital: float) -> pd.Series:
+    """``capital`` put into ``prices`` at its first known price and held (gaps carry the
+    last price; NaN everywhere when there is no price at all)."""
+    prices = prices.astype("float64").ffill()
+    known = prices.dropna()
+    if known.empty:
+        return prices * np.nan
+    return capital * prices / known.iloc[0]
+
+
+def benchmark_metrics(equity: pd.Series) -> dict[str, float]:
+    """:func:`compute_metrics` of a buy-and-hold equity: always invested, no trades or
+    fees of its own (those metrics are NaN)."""
+    equity = equity.dropna()
+    out = compute_metrics(equity, pd.DataFrame(columns=["status", "pnl"]), pd.Series(1, index=equity.index), 0.0)
+    return out | {"win_rate": float("nan"), "trades": float("nan"), "fees_paid": float("nan")}
 
 
 def compute_metrics(equity: pd.Series, trades: pd.DataFrame, positions: pd.Series, fees_paid: float) -> dict[str, float]:

@@ -26,7 +26,10 @@ import pandas as pd
 from algotrading.config import RankingParams
 
 SELECTED, RANKED, REJECTED = "selected", "ranked", "rejected"
-COLUMNS = ["rank", "symbol", "strategy", "confidence", "momentum", "momentum_score", "score", "status", "agreeing", "reason"]
+#: ``rule``: the ranking rule behind the status (held_or_ordered, no_momentum, momentum_filter,
+#: one_per_symbol, correlation_cap, top_n; "selected" for the chosen ones), for counting.
+COLUMNS = ["rank", "symbol", "strategy", "confidence", "momentum", "momentum_score", "score", "status", "agreeing",
+           "reason", "rule"]
 
 
 @dataclass(frozen=True)
@@ -85,16 +88,16 @@ def rank_signals(
         ms = momentum_score(m, threshold, params.momentum_full_score)
         score = params.confidence_weight * float(s["confidence"]) + params.momentum_weight * ms
         rows.append({"symbol": s["symbol"], "strategy": s["strategy"], "confidence": float(s["confidence"]),
-                     "momentum": m, "momentum_score": ms, "score": score, "status": RANKED, "agreeing": "", "reason": ""})
+                     "momentum": m, "momentum_score": ms, "score": score, "status": RANKED, "agreeing": "", "reason": "", "rule": ""})
     rows.sort(key=lambda r: (-r["score"], -r["confidence"], -r["momentum"] if r["momentum"] == r["momentum"] else np.inf,
                              r["symbol"], r["strategy"]))
     for r in rows:
         if r["symbol"] in held:
-            _reject(r, f"already held or ordered: {r['symbol']} is in the portfolio or has an open order (no adding)")
+            _reject(r, "held_or_ordered", f"already held or ordered: {r['symbol']} is in the portfolio or has an open order (no adding)")
         elif np.isnan(r["momentum"]):
-            _reject(r, f"{r['strategy']} has no momentum yet (not enough equity history)")
+            _reject(r, "no_momentum", f"{r['strategy']} has no momentum yet (not enough equity history)")
         elif not r["momentum"] > threshold:
-            _reject(r, f"{r['strategy']} momentum {r['momentum']:+.1%} is not above the threshold {threshold:+.1%}")
+            _reject(r, "momentum_filter", f"{r['strategy']} momentum {r['momentum']:+.1%} is not above the threshold {threshold:+.1%}")
     _one_per_symbol(rows)
     clusters = correlated_clusters(correlation, params.max_correlation)
     _select(rows, clusters, correlation, top_n)
@@ -108,8 +111,9 @@ def rank_signals(
     return Ranking(table, clusters)
 
 
-def _reject(row: dict[str, Any], reason: str) -> None:
+def _reject(row: dict[str, Any], rule: str, reason: str) -> None:
     row["status"] = REJECTED
+    row["rule"] = rule
     row["reason"] = reason
 
 
@@ -123,7 +127,7 @@ def _one_per_symbol(rows: list[dict[str, Any]]) -> None:
         if winner is r:
             continue
         winner["agreeing"] = ", ".join(x for x in (winner["agreeing"], r["strategy"]) if x)
-        _reject(r, f"{winner['strategy']}'s signal for {r['symbol']} ranks higher "
+        _reject(r, "one_per_symbol", f"{winner['strategy']}'s signal for {r['symbol']} ranks higher "
                    f"(score {winner['score']:.3f} vs {r['score']:.3f}); counted as agreeing")
 
 
@@ -133,7 +137,7 @@ def _select(rows: list[dict[str, Any]], clusters: tuple[tuple[str, ...], ...], c
     chosen: list[dict[str, Any]] = []
     for pos, r in enumerate(live):
         if len(chosen) == top_n:
-            r["reason"] = f"below the top {top_n}"
+            r["rule"], r["reason"] = "top_n", f"below the top {top_n}"
             continue
         cluster = cluster_of.get(r["strategy"])
         fills_all = (
@@ -144,8 +148,9 @@ def _select(rows: list[dict[str, Any]], clusters: tuple[tuple[str, ...], ...], c
         alternative = any(cluster_of.get(o["strategy"]) != cluster for o in live[pos + 1 :])
         if fills_all and alternative:
             pairs = [f"{a}/{b} {correlation.at[a, b]:.2f}" for k, a in enumerate(cluster) for b in cluster[k + 1 :]]
+            r["rule"] = "correlation_cap"
             r["reason"] = f"passed over: correlated strategies ({', '.join(pairs)}) may not fill all {top_n} slots"
             continue
         chosen.append(r)
         r["status"] = SELECTED
-        r["reason"] = f"top {top_n} by score"
+        r["rule"], r["reason"] = "selected", f"top {top_n} by score"

@@ -29,8 +29,8 @@ from algotrading.broker.simulated import Ledger
 from algotrading.config import Settings
 from algotrading.fsutil import atomic_write_json, atomic_write_text
 from algotrading.plan import Plan, Sizing
-from algotrading.ranking import REJECTED, SELECTED, Ranking
-from algotrading.safety import position_cap
+from algotrading.ranking import SELECTED, Ranking
+from algotrading.safety import REJECTED, position_cap
 from algotrading.submit import Outcome
 
 EQUITY, ORDERS, EVENTS, RULES, SUMMARY = "equity.csv", "orders.csv", "events.csv", "rules.csv", "summary.json"
@@ -45,21 +45,6 @@ FILL_COLUMNS = ["status", "fill_session", "filled_qty", "fill_price", "fee", "br
 EVENT_COLUMNS = ["session", "kind", "symbol", "detail"]
 RULE_COLUMNS = ["layer", "rule", "action", "count", "sessions"]
 CENT = 0.01
-
-
-def ranking_rule(status: str, reason: str) -> tuple[str, str] | None:
-    """The ranking rule behind a signal's status and reason: (rule, action), or None when selected."""
-    if status == SELECTED:
-        return None
-    if status == REJECTED:
-        for marker, rule in (("already held", "held_or_ordered"), ("no momentum yet", "no_momentum"),
-                             ("is not above the threshold", "momentum_filter"), ("ranks higher", "one_per_symbol")):
-            if marker in reason:
-                return rule, "rejected"
-        return "other", "rejected"
-    if reason.startswith("passed over"):
-        return "correlation_cap", "rejected"
-    return "top_n", "rejected"
 
 
 def safety_rules(sizing: Sizing, equity: float, settings: Settings) -> list[tuple[str, str]]:
@@ -154,10 +139,8 @@ class Recorder:
         self._order_rows(session, plan, outcomes)
 
     def _plan_rules(self, session: dt.date, plan: Plan, ranking: Ranking, sizing: Sizing) -> None:
-        for r in ranking.table.itertuples():
-            found = ranking_rule(str(r.status), str(r.reason))
-            if found is not None:
-                self._rule(session, "ranking", *found)
+        for rule in ranking.table.loc[ranking.table["status"] != SELECTED, "rule"]:
+            self._rule(session, "ranking", str(rule), "rejected")
         for rule, action in safety_rules(sizing, plan.portfolio.equity, self.settings):
             self._rule(session, "safety", rule, action)
         cash = sizing.cash

@@ -17,6 +17,7 @@ from pandas.io.formats.style import Styler
 from algotrading import artifacts
 from algotrading import calendar as cal
 from algotrading.account import Account, load_account
+from algotrading.backtest import buy_and_hold
 from algotrading.config import Settings, load_settings
 from algotrading.data import make_provider
 from algotrading.data.bars import to_wide
@@ -94,9 +95,7 @@ def equity_vs_benchmark(d: Dashboard) -> pd.DataFrame:
     if d.equity.empty:
         return pd.DataFrame(columns=["equity", "benchmark"])
     eq = d.equity.set_index(pd.to_datetime(d.equity["session_date"]))["equity"]
-    spy = d.benchmark.reindex(eq.index).ffill()
-    start = spy.dropna()
-    bought = eq.iloc[0] * spy / start.iloc[0] if len(start) else spy * float("nan")
+    bought = buy_and_hold(d.benchmark.reindex(eq.index), float(eq.iloc[0]))
     return pd.DataFrame({"equity": eq, "benchmark": bought.round(2)})
 
 

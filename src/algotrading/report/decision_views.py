@@ -93,7 +93,7 @@ def ranking_table(ranking: Ranking) -> Styler | HTML:
     t = ranking.table
     if t.empty:
         return HTML("<p>No BUY signal today: nothing to rank.</p>")
-    shown = t.assign(rank=t["rank"].where(t["rank"] > 0))
+    shown = t.assign(rank=t["rank"].where(t["rank"] > 0)).drop(columns="rule", errors="ignore")  # rule: for counting
     return (
         shown.style.format({"rank": "{:.0f}", "confidence": "{:.2f}", "momentum": "{:+.1%}", "momentum_score": "{:.2f}",
                             "score": "{:.3f}"}, na_rep="")

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading.backtest import compute_metrics
+from algotrading.backtest import benchmark_metrics, buy_and_hold, compute_metrics
 from algotrading.replay.record import EQUITY, EVENTS, ORDERS, POSITIONS, RULES, SUMMARY
 from algotrading.report.tearsheet import format_metric
 from algotrading.report.universe import LAYOUT, date_axis
@@ -65,11 +65,7 @@ def load(replay_dir: str | Path) -> Replay:
 
 def benchmark_equity(r: Replay) -> pd.Series:
     """The benchmark bought with the replay's capital at its first close, held."""
-    close = r.equity["benchmark_close"].astype("float64").ffill()
-    first = close.dropna()
-    if first.empty:
-        return close * np.nan
-    return (r.capital * close / first.iloc[0]).rename(f"{r.benchmark_name} buy and hold")
+    return buy_and_hold(r.equity["benchmark_close"], r.capital).rename(f"{r.benchmark_name} buy and hold")
 
 
 def trades(r: Replay) -> pd.DataFrame:
@@ -118,13 +114,8 @@ def metrics(r: Replay) -> pd.DataFrame:
     fees = float(r.orders.loc[r.orders["status"] == "filled", "fee"].sum())
     account = compute_metrics(r.equity["equity"], t, r.equity["positions"], fees)
     account["turnover"] = turnover(r)
-    bench = benchmark_equity(r).dropna()
-    empty = pd.DataFrame(columns=["status", "pnl"])
-    bench_metrics = compute_metrics(bench, empty, pd.Series(1, index=bench.index), 0.0) if len(bench) > 1 else {}
-    frame = pd.DataFrame({"account": account, bench.name or "benchmark": bench_metrics})
-    for name in ("win_rate", "trades", "fees_paid", "turnover"):
-        frame.loc[name, frame.columns[1]] = np.nan
-    return frame
+    bench = benchmark_equity(r)
+    return pd.DataFrame({"account": account, bench.name: benchmark_metrics(bench) | {"turnover": np.nan}})
 
 
 def summary_view(r: Replay) -> HTML:

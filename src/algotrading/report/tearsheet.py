@@ -21,14 +21,10 @@ PERCENT_METRICS = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure
 
 def metrics_frame(result: BacktestResult) -> pd.DataFrame:
     """The strategy's metrics beside the benchmark's buy-and-hold ones."""
-    bench = result.benchmark.dropna()
-    from algotrading.backtest import compute_metrics
+    from algotrading.backtest import benchmark_metrics
 
-    empty = pd.DataFrame(columns=["status", "pnl"])
-    bench_metrics = compute_metrics(bench, empty, pd.Series(1, index=bench.index), 0.0) if len(bench) > 1 else {}
-    frame = pd.DataFrame({result.strategy: result.metrics, f"{bench.name} buy & hold": bench_metrics})
-    frame.loc[["win_rate", "trades", "fees_paid"], frame.columns[1]] = float("nan")
-    return frame
+    bench = result.benchmark
+    return pd.DataFrame({result.strategy: result.metrics, f"{bench.name} buy & hold": benchmark_metrics(bench)})
 
 
 def format_metric(name: str, value: float) -> str:
