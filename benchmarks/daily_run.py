@@ -49,9 +49,9 @@ def main() -> None:
     })
     started = time.perf_counter()
     from algotrading.config import load_settings
-    from algotrading.pipeline import run_daily
+    from algotrading.jobs.daily import run_daily
 
-    print(f"import algotrading.pipeline: {time.perf_counter() - started:.2f} s")
+    print(f"import algotrading.jobs.daily: {time.perf_counter() - started:.2f} s")
     walls: list[float] = []
     try:
         for label in ("warm-up (caches)", "measured 1", "measured 2"):

@@ -14,11 +14,11 @@ from common import peak_rss_mb, timed
 
 results: dict[str, float] = {}
 with timed("import algotrading + vectorbt", results):
-    from algotrading.backtest import vectorbt
+    from algotrading.backtest.engine import vectorbt
     from algotrading.config import load_settings
     from algotrading.data.bundled import BundledBarsProvider
     from algotrading.data.market import MarketData
-    from algotrading.strategy_run import run_strategies
+    from algotrading.backtest.walkforward import run_strategies
 
     vbt = vectorbt()
 

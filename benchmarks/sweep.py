@@ -14,7 +14,7 @@ from common import peak_rss_mb, timed
 
 results: dict[str, float] = {}
 with timed("import algotrading + vectorbt", results):
-    from algotrading.backtest import sweep, vectorbt
+    from algotrading.backtest.engine import sweep, vectorbt
     from algotrading.config import load_settings
     from algotrading.data.bundled import BundledBarsProvider
     from algotrading.data.market import MarketData

@@ -12,10 +12,10 @@ import pandas as pd
 
 from algotrading import calendar as cal
 from algotrading.config import Settings, load_settings
-from algotrading.plan import PlanInputs
+from algotrading.decisions.plan import PlanInputs
 from algotrading.portfolio import Asset, AssetBook, Portfolio, Position
-from algotrading.store import RiskState, RiskStatus
-from algotrading.strategy_run import SIGNAL_COLUMNS
+from algotrading.storage.store import RiskState, RiskStatus
+from algotrading.backtest.walkforward import SIGNAL_COLUMNS
 
 
 SESSION = dt.date(2025, 12, 31)

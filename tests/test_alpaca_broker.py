@@ -10,9 +10,9 @@ import pytest
 from algotrading.broker.alpaca import AlpacaBroker
 from algotrading.broker.base import BrokerError, OrderRequest
 from algotrading.config import BrokerParams
-from algotrading.reconcile import follow_orders, reconcile
-from algotrading.store import PositionRecord, open_store
-from algotrading.submit import Outcome, submit_close, submit_pending
+from algotrading.execution.reconcile import follow_orders, reconcile
+from algotrading.storage.store import PositionRecord, open_store
+from algotrading.execution.submit import Outcome, submit_close, submit_pending
 
 from .alpaca_server import KEY, SECRET, FakeAlpaca, Fault
 from .planning import base_settings

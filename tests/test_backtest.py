@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrading.backtest import compute_metrics, run_backtest
+from algotrading.backtest.engine import compute_metrics, run_backtest
 from algotrading.cli import main
 from algotrading.config import BacktestParams, load_settings
 from algotrading.data.bundled import BundledBarsProvider
@@ -133,7 +133,7 @@ def test_cli_backtest_refuses_bad_requests(workdirs, capsys):
 
 
 def test_a_sweep_equals_the_single_backtests(workdirs):
-    from algotrading.backtest import sweep
+    from algotrading.backtest.engine import sweep
 
     settings = load_settings()
     symbols = ["SPY", "QQQ", "XLK", "AAPL", "XOM", "JPM"]

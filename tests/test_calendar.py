@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from algotrading import calendar as cal
-from algotrading.session import holiday_name
+from algotrading.daily.session import holiday_name
 
 NY = ZoneInfo("America/New_York")
 UTC = dt.timezone.utc

@@ -21,8 +21,8 @@ from algotrading.config import load_settings
 from algotrading.data.bars import fingerprint
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.snapshot import history_start
-from algotrading.pipeline import RunError, run_daily, run_lock
-from algotrading.session import UsageError
+from algotrading.jobs.daily import RunError, run_daily, run_lock
+from algotrading.daily.session import UsageError
 
 from .conftest import ROOT
 
@@ -114,9 +114,9 @@ def test_notebooks_get_only_date_and_folder_as_parameters(demo_run):
 
 def test_strategy_artifacts_match_a_direct_run(demo_run):
     """What the strategies notebook wrote equals running the strategies here on the same data."""
-    from algotrading import artifacts
+    from algotrading.daily import artifacts
     from algotrading.data.market import MarketData
-    from algotrading.strategy_run import run_strategies
+    from algotrading.backtest.walkforward import run_strategies
 
     settings, _, reports = demo_run
     out = reports / "2025-12-31"
@@ -242,7 +242,7 @@ def test_plan_json_of_the_demo_run_validates_and_says_why_nothing_is_bought(demo
 
 def test_a_session_with_orders_then_the_same_session_halted(workdirs):
     """2022-06-13: four buys within every limit; after a HALT the re-run sends none."""
-    from algotrading.store import RiskState, open_store
+    from algotrading.storage.store import RiskState, open_store
 
     settings = load_settings()
     day = dt.date(2022, 6, 13)

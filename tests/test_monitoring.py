@@ -23,8 +23,8 @@ from algotrading.config import load_settings
 from algotrading.monitor import alerts as al
 from algotrading.monitor.dashboard import render_status_page, timeline_frame
 from algotrading.monitor.status import build_status, uptime
-from algotrading.pipeline import run_daily
-from algotrading.store import Alert, RiskState, RiskStatus, open_store
+from algotrading.jobs.daily import run_daily
+from algotrading.storage.store import Alert, RiskState, RiskStatus, open_store
 
 from .conftest import ROOT
 from .test_email import Webhook

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrading import artifacts
+from algotrading.daily import artifacts
 from algotrading.config import load_settings
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import history_start
-from algotrading.performance import capital_weights, momentum_asof, rolling_momentum
-from algotrading.strategy_run import SIGNAL_COLUMNS, run_strategies
+from algotrading.backtest.performance import capital_weights, momentum_asof, rolling_momentum
+from algotrading.backtest.walkforward import SIGNAL_COLUMNS, run_strategies
 
 from .helpers import sessions
 

@@ -9,9 +9,9 @@ import random
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
-from algotrading.plan import make_plan
+from algotrading.decisions.plan import make_plan
 from algotrading.portfolio import Asset, Position
-from algotrading.store import RiskState
+from algotrading.storage.store import RiskState
 
 from .planning import STRATEGIES, base_settings, buy, inputs, sell, with_safety
 

@@ -8,9 +8,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from algotrading.plan import make_plan
-from algotrading.risk import account_transition
-from algotrading.store import RiskState, RiskStatus
+from algotrading.decisions.plan import make_plan
+from algotrading.decisions.risk import account_transition
+from algotrading.storage.store import RiskState, RiskStatus
 
 from .planning import STRATEGIES, base_settings, buy, inputs, position, sell, with_safety
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrading.positions import simulate
+from algotrading.backtest.book import simulate
 from algotrading.strategies.base import SignalFrames
 
 from .helpers import sessions

@@ -12,11 +12,11 @@ import stat
 import pytest
 import yaml
 
-from algotrading import schedule
+from algotrading.ops import schedule
 from algotrading.cli import main
 from algotrading.config import ConfigError, load_settings
 from algotrading.data.bundled import BundledBarsProvider
-from algotrading.production import CHECK_NAMES, Level, validate
+from algotrading.ops.validate import CHECK_NAMES, Level, validate
 
 from .alpaca_server import KEY, SECRET, FakeAlpaca
 from .smtp_server import PASSWORD, USER, SmtpServer

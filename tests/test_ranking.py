@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrading.ranking import SELECTED, correlated_clusters, momentum_score, rank_signals
+from algotrading.decisions.ranking import SELECTED, correlated_clusters, momentum_score, rank_signals
 
 from .planning import base_settings, buy
 
 
 def signals(*rows) -> pd.DataFrame:
-    from algotrading.strategy_run import SIGNAL_COLUMNS
+    from algotrading.backtest.walkforward import SIGNAL_COLUMNS
 
     return pd.DataFrame(list(rows), columns=SIGNAL_COLUMNS)
 

@@ -19,10 +19,10 @@ from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth, validate_bars
-from algotrading.pipeline import run_daily
-from algotrading.plan import Plan
+from algotrading.jobs.daily import run_daily
+from algotrading.decisions.plan import Plan
 from algotrading.replay import ReplayError, replay
-from algotrading.strategy_run import compute_books, first_day_books, run_strategies, session_run
+from algotrading.backtest.walkforward import compute_books, first_day_books, run_strategies, session_run
 
 pytestmark = pytest.mark.slow
 

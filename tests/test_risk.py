@@ -10,7 +10,7 @@ import pytest
 
 from algotrading.config import CircuitBreakerParams
 from algotrading.portfolio import Portfolio
-from algotrading.risk import (
+from algotrading.decisions.risk import (
     CircuitBreaker,
     account_transition,
     circuit_breaker,
@@ -18,7 +18,7 @@ from algotrading.risk import (
     position_exit,
     sessions_held,
 )
-from algotrading.store import RiskState, RiskStatus
+from algotrading.storage.store import RiskState, RiskStatus
 
 from .planning import SESSION, base_settings, market, position
 

@@ -12,10 +12,10 @@ import nbformat
 import pytest
 import yaml
 
-from algotrading import schedule
+from algotrading.ops import schedule
 from algotrading.cli import main
 from algotrading.config import load_settings
-from algotrading.pipeline import RunError, RunTimeout, deadline, run_daily
+from algotrading.jobs.daily import RunError, RunTimeout, deadline, run_daily
 
 from .conftest import ROOT
 
@@ -93,7 +93,7 @@ def test_a_hung_notebook_is_stopped_and_the_run_fails_cleanly(workdirs, monkeypa
     assert time.monotonic() - started < 90
     assert result.exit_code == 1
     assert "failed at step 'notebook:10_strategies': RunTimeout: notebook 10_strategies.ipynb took longer than 20 s" in result.message
-    from algotrading.pipeline import run_lock
+    from algotrading.jobs.daily import run_lock
 
     with run_lock(workdirs["state"]):  # the lock was released: the next day's run can start
         pass

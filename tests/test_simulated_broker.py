@@ -12,8 +12,8 @@ import pytest
 from algotrading.broker.base import OrderRequest
 from algotrading.broker.simulated import SimulatedBroker
 from algotrading.data.market import MarketData
-from algotrading.sqlite_db import StoreError
-from algotrading.store import open_store
+from algotrading.storage.sqlite import StoreError
+from algotrading.storage.store import open_store
 
 from .helpers import sessions
 

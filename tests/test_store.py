@@ -12,8 +12,8 @@ import pytest
 
 from algotrading.cli import main
 from algotrading.config import load_settings
-from algotrading.pipeline import run_daily
-from algotrading.store import FILE_NAME, SCHEMA_VERSION, RiskState, Store, StoreError, open_store
+from algotrading.jobs.daily import run_daily
+from algotrading.storage.store import FILE_NAME, SCHEMA_VERSION, RiskState, Store, StoreError, open_store
 
 D1, D2 = dt.date(2025, 12, 30), dt.date(2025, 12, 31)
 
@@ -25,7 +25,7 @@ def test_equity_and_risk_state_survive_a_restart(tmp_path):
         store.set_risk_state(RiskState.HALTED, "drawdown 16%", "auto", D2)
     # a new process opens the same file
     code = (
-        "import sys; from pathlib import Path; from algotrading.store import open_store;"
+        "import sys; from pathlib import Path; from algotrading.storage.store import open_store;"
         f"s = open_store(Path({str(tmp_path)!r}), create=False);"
         "st = s.risk_status(); print(st.state.value, s.peak_equity(), s.previous_equity(__import__('datetime').date(2025, 12, 31)))"
     )
@@ -63,7 +63,7 @@ def test_after_a_resume_the_drawdown_is_measured_from_the_equity_at_the_resume(w
     resume) does not halt again, and a new 15% fall from $840 would."""
     from algotrading.config import load_settings
     from algotrading.portfolio import Portfolio
-    from algotrading.risk import account_transition
+    from algotrading.decisions.risk import account_transition
 
     D0, D3 = dt.date(2025, 12, 29), dt.date(2026, 1, 2)
     with open_store(workdirs["state"]) as store:
@@ -104,7 +104,7 @@ def test_a_damaged_store_fails_closed_and_is_left_untouched(workdirs, content, e
     path.write_bytes(content)
     with pytest.raises(StoreError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         Store(path)
-    from algotrading.pipeline import RunError
+    from algotrading.jobs.daily import RunError
 
     with pytest.raises(RunError, match="drawdown peak"):
         run_daily(load_settings(), D2)
@@ -135,7 +135,7 @@ def test_a_state_change_needs_a_reason(tmp_path):
 
 
 def test_a_version_1_store_is_migrated_keeping_its_history(tmp_path):
-    from algotrading.store import MIGRATIONS, SCHEMA
+    from algotrading.storage.store import MIGRATIONS, SCHEMA
 
     path = tmp_path / FILE_NAME
     with sqlite3.connect(path) as conn:  # a database as version 1 of AlgoTrading left it

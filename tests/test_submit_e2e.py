@@ -13,8 +13,8 @@ from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
-from algotrading.pipeline import run_daily
-from algotrading.store import open_store
+from algotrading.jobs.daily import run_daily
+from algotrading.storage.store import open_store
 
 from .alpaca_server import KEY, SECRET, FakeAlpaca
 

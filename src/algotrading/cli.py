@@ -103,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_daily(args: argparse.Namespace) -> int:
-    from algotrading.pipeline import RunError, run_daily
-    from algotrading.session import UsageError
+    from algotrading.jobs.daily import RunError, run_daily
+    from algotrading.daily.session import UsageError
 
     settings = load_settings()
     if args.pending and not args.submit:
@@ -112,7 +112,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         if args.pending:
-            from algotrading.pipeline import submit_pending_buys
+            from algotrading.jobs.daily import submit_pending_buys
 
             if settings.mode.value == "live" and not args.confirm_live:
                 raise UsageError("live mode: --submit sends real-money orders. Add --confirm-live to confirm.")
@@ -132,7 +132,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Exit 0 when nothing FAILs, 2 when the configuration itself is refused, else 1."""
-    from algotrading.production import format_table, validate
+    from algotrading.ops.validate import format_table, validate
 
     try:
         result = validate(load_settings(), live=args.live)
@@ -146,7 +146,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from algotrading.monitor.status import build_status, format_status
-    from algotrading.store import FILE_NAME, StoreError, open_store
+    from algotrading.storage.store import FILE_NAME, StoreError, open_store
 
     settings = load_settings()
     try:
@@ -188,9 +188,9 @@ def cmd_strategies(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from algotrading.backtest import run_backtest
-    from algotrading.backtest_cli import backtest_window, load_market, print_result
-    from algotrading.session import UsageError
+    from algotrading.backtest.engine import run_backtest
+    from algotrading.backtest.window import backtest_window, load_market, print_result
+    from algotrading.daily.session import UsageError
     from algotrading.strategies import load_strategies
 
     settings = load_settings()
@@ -249,7 +249,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_risk_resume(args: argparse.Namespace) -> int:
-    from algotrading.store import RiskState, StoreError, open_store
+    from algotrading.storage.store import RiskState, StoreError, open_store
 
     settings = load_settings()
     if not args.reason.strip():
@@ -272,7 +272,7 @@ def cmd_risk_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_risk_show(args: argparse.Namespace) -> int:
-    from algotrading.store import StoreError, open_store
+    from algotrading.storage.store import StoreError, open_store
 
     settings = load_settings()
     try:
@@ -294,7 +294,7 @@ def cmd_risk_show(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from algotrading import schedule
+    from algotrading.ops import schedule
 
     settings = load_settings()
     if args.schedule_command == "print":

@@ -33,7 +33,7 @@ from algotrading.broker.base import (
 )
 from algotrading.config import BrokerParams
 from algotrading.data.alpaca import from_alpaca_symbol, to_alpaca_symbol
-from algotrading.net import describe_error, harden_client, read_retrying, status_of
+from algotrading.data.http import describe_error, harden_client, read_retrying, status_of
 from algotrading.portfolio import Asset
 
 log = logging.getLogger(__name__)

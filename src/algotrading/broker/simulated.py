@@ -31,7 +31,7 @@ from algotrading import calendar as cal
 from algotrading.broker.base import AccountInfo, BrokerPosition, OrderRequest, OrderStatus, SubmitResult
 from algotrading.data.market import MarketData
 from algotrading.portfolio import Asset
-from algotrading.sqlite_db import Database, StoreError
+from algotrading.storage.sqlite import Database, StoreError
 
 FILE_NAME = "simulated_account.sqlite3"
 FUNDED = "1900-01-01"  # the deposit predates every session

@@ -25,7 +25,7 @@ from tenacity import RetryError, Retrying
 from algotrading import calendar as cal
 from algotrading.config import AlpacaDataParams
 from algotrading.data.bars import DataError, empty_bars, normalize_bars
-from algotrading.net import describe_error, harden_client, read_retrying, status_of
+from algotrading.data.http import describe_error, harden_client, read_retrying, status_of
 
 log = logging.getLogger(__name__)
 

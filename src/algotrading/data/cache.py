@@ -23,7 +23,7 @@ import pandas as pd
 
 from algotrading import calendar as cal
 from algotrading.data.bars import BarsProvider, empty_bars, normalize_bars
-from algotrading.fsutil import atomic_write_parquet, atomic_write_text
+from algotrading.storage.files import atomic_write_parquet, atomic_write_text
 
 log = logging.getLogger(__name__)
 COVERAGE_FILE = "coverage.json"

@@ -1,6 +1,6 @@
 """Alert conditions (Requirement 4.2), pure functions of the run's data.
 
-Each function returns the conditions true *now* as :class:`~algotrading.store.Alert`
+Each function returns the conditions true *now* as :class:`~algotrading.storage.store.Alert`
 with a stable key; the store raises an alert once, when its condition starts, keeps it
 open while it lasts and resolves it when it ends (``Store.sync_alerts``). So "momentum
 turns negative" is raised on the session it turns, not every day it stays negative.
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from algotrading import calendar as cal
-from algotrading.store import Alert, RiskState, RiskStatus
+from algotrading.storage.store import Alert, RiskState, RiskStatus
 
 #: The kinds each evaluation covers (what ``sync_alerts`` may resolve when absent).
 STRATEGY_KINDS = ("strategy_momentum", "strategy_drawdown", "strategy_correlation")

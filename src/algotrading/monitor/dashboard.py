@@ -13,15 +13,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from algotrading import artifacts
+from algotrading.daily import artifacts
 from algotrading import calendar as cal
 from algotrading.config import Settings
-from algotrading.fsutil import atomic_write_text
+from algotrading.storage.files import atomic_write_text
 from algotrading.monitor.status import Status, build_status
 from algotrading.report.strategy_views import momentum_lines_figure
 from algotrading.report.tearsheet import render_page
 from algotrading.report.universe import LAYOUT, date_axis
-from algotrading.store import Store
+from algotrading.storage.store import Store
 
 STATUS_HTML = "status.html"
 TIMELINE_COLOURS = {"ok": "#2e7d32", "failed": "#c62828", "no run": "#bdbdbd", "market closed": "#90caf9",

@@ -20,7 +20,7 @@ import pandas as pd
 from algotrading import calendar as cal
 from algotrading.config import Mode, Settings
 from algotrading.monitor.alerts import sessions_since_success
-from algotrading.store import Store
+from algotrading.storage.store import Store
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from algotrading.config import Settings
-from algotrading.plan import Plan
+from algotrading.decisions.plan import Plan
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BANNERS = {

@@ -10,12 +10,12 @@ import logging
 from email import policy
 from pathlib import Path
 
-from algotrading import artifacts
+from algotrading.daily import artifacts
 from algotrading.config import Settings
-from algotrading.fsutil import atomic_write_bytes, atomic_write_text
+from algotrading.storage.files import atomic_write_bytes, atomic_write_text
 from algotrading.notify.compose import alert_email, daily_email, failure_email
 from algotrading.notify.delivery import Delivery, alert, deliver
-from algotrading.store import Alert, Store
+from algotrading.storage.store import Alert, Store
 
 log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 40

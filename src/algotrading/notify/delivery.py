@@ -18,10 +18,10 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from algotrading.config import Settings
-from algotrading.fsutil import atomic_write_bytes
+from algotrading.storage.files import atomic_write_bytes
 from algotrading.notify import webhook
 from algotrading.notify.smtp import EmailError, send
-from algotrading.store import Store
+from algotrading.storage.store import Store
 
 log = logging.getLogger(__name__)
 OUTBOX = "outbox"

@@ -15,10 +15,10 @@ For every session D of the range, in order, with its own isolated state folder
 
 What is not redone per session is only what gives the same answer: the strategies'
 signal frames and backtests are computed once per history start and symbol set and cut
-at D (they are causal; :class:`~algotrading.strategy_run.StrategyBooks`), and the data
+at D (they are causal; :class:`~algotrading.backtest.walkforward.StrategyBooks`), and the data
 health uses :class:`~algotrading.data.validation.PrefixHealth`. Sessions whose backtest
 has not started yet (the first ``warmup_sessions`` of the data) get the one-row
-backtest the daily run's amounts to (:func:`~algotrading.strategy_run.first_day_books`). The test ``test_replay.py`` checks the plans equal
+backtest the daily run's amounts to (:func:`~algotrading.backtest.walkforward.first_day_books`). The test ``test_replay.py`` checks the plans equal
 the daily run's.
 """
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from algotrading import calendar as cal
-from algotrading.account import load_account
+from algotrading.execution.account import load_account
 from algotrading.broker import make_broker
 from algotrading.config import Mode, Settings, cross_field_problems
 from algotrading.data import make_provider
@@ -42,13 +42,13 @@ from algotrading.data.bars import BarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth
-from algotrading.decide import max_holds, plan_inputs
-from algotrading.plan import Plan, finalize, rank, size
+from algotrading.daily.inputs import max_holds, plan_inputs
+from algotrading.decisions.plan import Plan, finalize, rank, size
 from algotrading.replay.record import Recorder
-from algotrading.sqlite_db import scratch_files
-from algotrading.store import FILE_NAME, open_store
-from algotrading.strategy_run import StrategyBooks, StrategyRun, compute_books, first_day_books, session_run
-from algotrading.submit import submit_plan
+from algotrading.storage.sqlite import scratch_files
+from algotrading.storage.store import FILE_NAME, open_store
+from algotrading.backtest.walkforward import StrategyBooks, StrategyRun, compute_books, first_day_books, session_run
+from algotrading.execution.submit import submit_plan
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def _stretch(settings: Settings, bars: pd.DataFrame, begins: dt.date, last: dt.d
 def _maybe_resume(settings: Settings, session: dt.date, after: int, recorder: Recorder) -> None:
     """Resume (as ``algotrading risk resume`` does) once the account has been HALTED or in
     EMERGENCY STOP for ``after`` sessions; the drawdown then restarts from that equity."""
-    from algotrading.store import RiskState
+    from algotrading.storage.store import RiskState
 
     with open_store(settings.paths.state_dir) as store:
         status = store.risk_status()

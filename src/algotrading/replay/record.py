@@ -23,15 +23,15 @@ from typing import Any
 
 import pandas as pd
 
-from algotrading.account import Account
+from algotrading.execution.account import Account
 from algotrading.broker.simulated import FILE_NAME as LEDGER_FILE
 from algotrading.broker.simulated import Ledger
 from algotrading.config import Settings
-from algotrading.fsutil import atomic_write_json, atomic_write_text
-from algotrading.plan import Plan, Sizing
-from algotrading.ranking import SELECTED, Ranking
-from algotrading.safety import REJECTED, position_cap
-from algotrading.submit import Outcome
+from algotrading.storage.files import atomic_write_json, atomic_write_text
+from algotrading.decisions.plan import Plan, Sizing
+from algotrading.decisions.ranking import SELECTED, Ranking
+from algotrading.decisions.safety import REJECTED, position_cap
+from algotrading.execution.submit import Outcome
 
 EQUITY, ORDERS, EVENTS, RULES, SUMMARY = "equity.csv", "orders.csv", "events.csv", "rules.csv", "summary.json"
 POSITIONS = "positions.csv"

@@ -14,20 +14,20 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading import artifacts
+from algotrading.daily import artifacts
 from algotrading import calendar as cal
-from algotrading.account import Account, load_account
-from algotrading.backtest import buy_and_hold
+from algotrading.execution.account import Account, load_account
+from algotrading.backtest.engine import buy_and_hold
 from algotrading.config import Settings, load_settings
 from algotrading.data import make_provider
 from algotrading.data.bars import to_wide
 from algotrading.data.market import MarketData
-from algotrading.plan import Plan
+from algotrading.decisions.plan import Plan
 from algotrading.report import decision_views as dv
 from algotrading.report.strategy_views import momentum_lines_figure
 from algotrading.report.universe import LAYOUT, date_axis
-from algotrading.session import default_session
-from algotrading.store import StoreError, open_store
+from algotrading.daily.session import default_session
+from algotrading.storage.store import StoreError, open_store
 
 MARK_SESSIONS = 30  # sessions of prices loaded to mark the positions
 

@@ -12,12 +12,12 @@ import pandas as pd
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading import artifacts
-from algotrading import plan as planner
+from algotrading.daily import artifacts
+from algotrading.decisions import plan as planner
 from algotrading.config import load_settings
-from algotrading.plan import Plan, PlanInputs, Sizing
+from algotrading.decisions.plan import Plan, PlanInputs, Sizing
 from algotrading.portfolio import Portfolio
-from algotrading.ranking import SELECTED, Ranking
+from algotrading.decisions.ranking import SELECTED, Ranking
 
 STATE_COLOURS = {"ACTIVE": "#2e7d32", "HALTED": "#ef6c00", "EMERGENCY_STOP": "#c62828"}
 
@@ -26,10 +26,10 @@ def inputs(session_date: str | None, run_dir: str | None) -> PlanInputs:
     """A daily run's recorded inputs, or (run_dir None) the configured ones computed here."""
     settings = load_settings()
     if run_dir is not None:
-        from algotrading.decide import inputs_from_run
+        from algotrading.daily.inputs import inputs_from_run
 
         return inputs_from_run(Path(run_dir), settings)
-    from algotrading.decide import inputs_here
+    from algotrading.daily.inputs import inputs_here
     from algotrading.report.notebook import daily_view
 
     view = daily_view(session_date, None)
@@ -75,7 +75,7 @@ def plan_step(session_date: str | None, run_dir: str | None) -> Plan:
 
 def correlation_note(data: PlanInputs, ranking: Ranking) -> HTML:
     """Which strategies count as correlated today (they may not fill every slot)."""
-    from algotrading.ranking import correlated_clusters
+    from algotrading.decisions.ranking import correlated_clusters
 
     limit = data.settings.ranking.max_correlation
     clusters = correlated_clusters(data.correlation, limit)

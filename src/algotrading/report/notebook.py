@@ -12,15 +12,15 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading import artifacts
-from algotrading.artifacts import RunContext
+from algotrading.daily import artifacts
+from algotrading.daily.artifacts import RunContext
 from algotrading.data.bars import to_wide
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.data.validation import EXCLUDED, OK, WARNING
 from algotrading.report import universe as uni
 from algotrading.report.plotly_offline import use_offline_renderer
-from algotrading.plan import Plan
-from algotrading.strategy_run import StrategyRun
+from algotrading.decisions.plan import Plan
+from algotrading.backtest.walkforward import StrategyRun
 
 STATUS_COLORS = {OK: "#e8f5e9", WARNING: "#fff8e1", EXCLUDED: "#ffebee"}
 
@@ -60,8 +60,8 @@ def daily_view(session_date: str | None = None, run_dir: str | None = None, with
     from algotrading.data import make_provider
     from algotrading.data.market import MarketData
     from algotrading.data.snapshot import load_snapshot
-    from algotrading.session import choose_session
-    from algotrading.strategy_run import run_strategies
+    from algotrading.daily.session import choose_session
+    from algotrading.backtest.walkforward import run_strategies
 
     settings = load_settings()
     now = dt.datetime.now(dt.timezone.utc)
@@ -73,8 +73,8 @@ def daily_view(session_date: str | None = None, run_dir: str | None = None, with
     context = RunContext(choice.session_date, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
     if not with_strategies:
         return DailyView(snapshot, context)
-    from algotrading.decide import inputs_here
-    from algotrading.plan import make_plan
+    from algotrading.daily.inputs import inputs_here
+    from algotrading.decisions.plan import make_plan
 
     strategies = run_strategies(settings, MarketData.from_bars(snapshot.bars), choice.session_date)
     plan = make_plan(inputs_here(settings, snapshot, strategies, choice.session_date), context.generated_at)

@@ -87,7 +87,7 @@ def render_html(notebook: Path, output: Path, title: str) -> int:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from algotrading.fsutil import atomic_write_text
+    from algotrading.storage.files import atomic_write_text
 
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata["title"] = title

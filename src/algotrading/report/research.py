@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
-from algotrading.backtest import BacktestResult, run_backtest, sweep
-from algotrading.backtest_cli import backtest_window, load_market
+from algotrading.backtest.engine import BacktestResult, run_backtest, sweep
+from algotrading.backtest.window import backtest_window, load_market
 from algotrading.config import Settings, load_settings
 from algotrading.data.market import MarketData
 from algotrading.report.tearsheet import drawdown_figure, equity_figure, format_metric, metrics_frame

@@ -12,11 +12,11 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading import artifacts
+from algotrading.daily import artifacts
 from algotrading.data.market import MarketData
 from algotrading.report.universe import LAYOUT
 from algotrading.strategies import REGISTRY
-from algotrading.strategy_run import StrategyRun, run_strategies
+from algotrading.backtest.walkforward import StrategyRun, run_strategies
 
 
 def run_strategies_for(session_date: str | None, run_dir: str | None, names: list[str] | None = None) -> StrategyRun:

@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from algotrading.backtest import BacktestResult
-from algotrading.fsutil import atomic_write_text
+from algotrading.backtest.engine import BacktestResult
+from algotrading.storage.files import atomic_write_text
 from algotrading.report.universe import LAYOUT
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "page"
@@ -21,7 +21,7 @@ PERCENT_METRICS = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure
 
 def metrics_frame(result: BacktestResult) -> pd.DataFrame:
     """The strategy's metrics beside the benchmark's buy-and-hold ones."""
-    from algotrading.backtest import benchmark_metrics
+    from algotrading.backtest.engine import benchmark_metrics
 
     bench = result.benchmark
     return pd.DataFrame({result.strategy: result.metrics, f"{bench.name} buy & hold": benchmark_metrics(bench)})

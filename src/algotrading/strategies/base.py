@@ -6,7 +6,7 @@ A strategy computes, for every symbol and session at once, whether its entry rul
 target levels a position opened that day would carry. The backtest and the daily run
 read the same frames, so what is tested is what trades. Position-dependent exits (a
 stop, a target, a maximum holding time) are applied to positions by
-``algotrading.positions`` and, for real holdings, by the risk rules.
+``algotrading.backtest.book`` and, for real holdings, by the risk rules.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from functools import cached_property
 
 import pandas as pd
 
-from algotrading.backtest import BacktestResult, run_backtest
+from algotrading.backtest.engine import BacktestResult, run_backtest
 from algotrading.config import Settings
 from algotrading.data.market import MarketData
-from algotrading.performance import StrategyPerformance, equity_frame, track
+from algotrading.backtest.performance import StrategyPerformance, equity_frame, track
 from algotrading.strategies import Signal, load_strategies
 from algotrading.strategies.base import SignalFrames, Strategy, StrategyUnavailable
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from algotrading import artifacts
-from algotrading.account import Account, load_account
+from algotrading.daily import artifacts
+from algotrading.execution.account import Account, load_account
 from algotrading.config import Settings
 from algotrading.data.bars import to_wide
 from algotrading.data.snapshot import MarketSnapshot
-from algotrading.plan import PlanInputs
+from algotrading.decisions.plan import PlanInputs
 from algotrading.portfolio import AssetBook
 from algotrading.strategies import load_strategies
-from algotrading.strategy_run import StrategyRun
+from algotrading.backtest.walkforward import StrategyRun
 
 
 def max_holds(settings: Settings) -> dict[str, int | None]:

@@ -24,14 +24,14 @@ from typing import Any
 
 import pandas as pd
 
-from algotrading import cash as cash_mod
-from algotrading.cash import CashAnalysis, Swap
+from algotrading.decisions import cash as cash_mod
+from algotrading.decisions.cash import CashAnalysis, Swap
 from algotrading.config import Settings
 from algotrading.portfolio import AssetBook, Portfolio
-from algotrading.ranking import SELECTED, Ranking, rank_signals
-from algotrading.risk import CircuitBreaker, Permissions, PositionExit, circuit_breaker, permissions, position_exits
-from algotrading.safety import ACCEPTED, REJECTED, RESIZED, BuyDecision, PlannedSell, Step, size_buys
-from algotrading.store import RiskStatus
+from algotrading.decisions.ranking import SELECTED, Ranking, rank_signals
+from algotrading.decisions.risk import CircuitBreaker, Permissions, PositionExit, circuit_breaker, permissions, position_exits
+from algotrading.decisions.safety import ACCEPTED, REJECTED, RESIZED, BuyDecision, PlannedSell, Step, size_buys
+from algotrading.storage.store import RiskStatus
 
 SELL_PRIORITY = {"stop": 0, "target": 1, "max_hold": 2, "exit_signal": 3, "swap": 4}
 
@@ -340,7 +340,7 @@ def _risk_json(inputs: PlanInputs, breaker: CircuitBreaker, perms: Permissions) 
 
 def _limits(inputs: PlanInputs) -> dict[str, Any]:
     sf, rk = inputs.settings.safety, inputs.settings.risk
-    from algotrading.safety import position_cap
+    from algotrading.decisions.safety import position_cap
 
     return {
         "portfolio_size": sf.portfolio_size,

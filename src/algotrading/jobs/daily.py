@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from algotrading import artifacts
-from algotrading.account import load_account
-from algotrading.artifacts import RunContext
+from algotrading.daily import artifacts
+from algotrading.execution.account import load_account
+from algotrading.daily.artifacts import RunContext
 from algotrading.config import ConfigError, Mode, Settings
 from algotrading.data import make_provider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import MarketSnapshot, load_snapshot
-from algotrading.fsutil import StorageError, atomic_write_json, check_writable
+from algotrading.storage.files import StorageError, atomic_write_json, check_writable
 from algotrading.logs import add_redaction, run_log
-from algotrading.runinfo import git_revision, versions
-from algotrading.session import UsageError, choose_session
-from algotrading.store import Store, StoreError, open_store
+from algotrading.daily.runinfo import git_revision, versions
+from algotrading.daily.session import UsageError, choose_session
+from algotrading.storage.store import Store, StoreError, open_store
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
 
 def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path, timer: StepTimer,
            store: Store) -> MarketSnapshot:
-    from algotrading import run_alerts
+    from algotrading.monitor import run_alerts
     from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 
     total = 5 + len(DAILY_NOTEBOOKS)
@@ -431,8 +431,8 @@ def _update_run_json(report_dir: Path, **fields: Any) -> None:
 def _submit(settings: Settings, result: RunResult, store: Store) -> tuple[RunResult, str]:
     """Send the plan just made: its sells, then the buys today's cash pays for."""
     from algotrading.broker import BrokerError, make_broker
-    from algotrading.production import live_blockers
-    from algotrading.submit import PlanRefused, submit_plan, summary
+    from algotrading.ops.validate import live_blockers
+    from algotrading.execution.submit import PlanRefused, submit_plan, summary
 
     assert result.report_dir is not None and result.session_date is not None
     plan = artifacts.read_plan(result.report_dir)
@@ -477,8 +477,8 @@ def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> R
     """``algotrading daily --submit --pending``: the morning run after the open, sending the
     plan's buys that waited for its sells to fill."""
     from algotrading.broker import BrokerError, make_broker
-    from algotrading.production import live_blockers
-    from algotrading.submit import submit_pending, summary
+    from algotrading.ops.validate import live_blockers
+    from algotrading.execution.submit import submit_pending, summary
 
     if settings.mode is Mode.DEMO:
         raise UsageError("demo mode sends these buys itself: the next daily run fills them at the next session's open")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from algotrading.backtest import BacktestResult
+from algotrading.backtest.engine import BacktestResult
 
 
 @dataclass(frozen=True)

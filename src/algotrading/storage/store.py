@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from algotrading.sqlite_db import Database, StoreError
+from algotrading.storage.sqlite import Database, StoreError
 
 __all__ = ["Alert", "FILE_NAME", "PositionRecord", "RiskState", "RiskStatus", "Store", "StoreError", "is_sent", "open_store"]
 

@@ -238,7 +238,7 @@ def check_market_data(s: Settings, now: dt.datetime, fetch: Callable[[], Any] | 
 
 def check_state_database(s: Settings) -> Check:
     """Readable, intact and of a schema this version knows; opened read-only (no migration)."""
-    from algotrading.store import FILE_NAME, Store
+    from algotrading.storage.store import FILE_NAME, Store
 
     path = s.paths.state_dir / FILE_NAME
     latest = max(Store.steps)
@@ -265,7 +265,7 @@ def check_state_database(s: Settings) -> Check:
 
 
 def check_reports_folder(s: Settings) -> Check:
-    from algotrading.fsutil import StorageError, check_writable
+    from algotrading.storage.files import StorageError, check_writable
 
     folder = s.paths.reports_dir
     try:
@@ -277,7 +277,7 @@ def check_reports_folder(s: Settings) -> Check:
 
 
 def check_schedule(s: Settings, live: bool) -> Check:
-    from algotrading.schedule import installed
+    from algotrading.ops.schedule import installed
 
     where = installed(s)
     if where:
@@ -335,7 +335,7 @@ def _account(s: Settings) -> tuple[AccountInfo | None, str | None]:
 
 
 def _demo_equity(s: Settings) -> float | None:
-    from algotrading.store import StoreError, open_store
+    from algotrading.storage.store import StoreError, open_store
 
     try:
         with open_store(s.paths.state_dir, create=False) as store:

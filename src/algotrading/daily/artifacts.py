@@ -13,15 +13,15 @@ import pandas as pd
 
 from algotrading.config import Universe
 from algotrading.data.snapshot import MarketSnapshot
-from algotrading.fsutil import atomic_write_json, atomic_write_parquet
-from algotrading.account import Account
+from algotrading.storage.files import atomic_write_json, atomic_write_parquet
+from algotrading.execution.account import Account
 from algotrading.broker.base import OrderStatus
-from algotrading.performance import StrategyPerformance
-from algotrading.plan import Plan, Sizing, plan_from_json
+from algotrading.backtest.performance import StrategyPerformance
+from algotrading.decisions.plan import Plan, Sizing, plan_from_json
 from algotrading.portfolio import Asset, AssetBook, Portfolio
-from algotrading.ranking import Ranking
-from algotrading.store import RiskState, RiskStatus
-from algotrading.strategy_run import StrategyRun
+from algotrading.decisions.ranking import Ranking
+from algotrading.storage.store import RiskState, RiskStatus
+from algotrading.backtest.walkforward import StrategyRun
 
 BARS = "bars.parquet"
 SIGNALS = "signals.parquet"

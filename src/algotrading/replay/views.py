@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading.backtest import benchmark_metrics, buy_and_hold, compute_metrics
+from algotrading.backtest.engine import benchmark_metrics, buy_and_hold, compute_metrics
 from algotrading.replay.record import EQUITY, EVENTS, ORDERS, POSITIONS, RULES, SUMMARY
 from algotrading.report.tearsheet import format_metric
 from algotrading.report.universe import LAYOUT, date_axis

@@ -20,10 +20,10 @@ from algotrading.broker.base import OrderStatus
 from algotrading.config import Mode, Settings
 from algotrading.data.market import MarketData
 from algotrading.portfolio import Asset, AssetBook, Portfolio, demo_portfolio
-from algotrading.reconcile import Reconciliation, follow_orders, reconcile
-from algotrading.risk import Transition, account_transition
-from algotrading.sqlite_db import StoreError
-from algotrading.store import FILE_NAME, PositionRecord, RiskState, RiskStatus, Store, open_store
+from algotrading.execution.reconcile import Reconciliation, follow_orders, reconcile
+from algotrading.decisions.risk import Transition, account_transition
+from algotrading.storage.sqlite import StoreError
+from algotrading.storage.store import FILE_NAME, PositionRecord, RiskState, RiskStatus, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _demo_catch_up(settings: Settings, store: Store, market: MarketData, session
     with "after sells fill" buys, fill its orders at the next open, then send those buys
     (sized to the cash the sells freed) so they fill at that same open."""
     from algotrading.broker.simulated import SimulatedBroker
-    from algotrading.submit import submit_pending, summary
+    from algotrading.execution.submit import submit_pending, summary
 
     notes: list[str] = []
     pending = store.intents(statuses=("planned",))

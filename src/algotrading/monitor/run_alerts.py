@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from algotrading import artifacts
+from algotrading.daily import artifacts
 from algotrading.config import Settings
-from algotrading.fsutil import atomic_write_json
+from algotrading.storage.files import atomic_write_json
 from algotrading.monitor import alerts as conditions
-from algotrading.production import Level, validate
-from algotrading.store import Alert, Store
+from algotrading.ops.validate import Level, validate
+from algotrading.storage.store import Alert, Store
 
 log = logging.getLogger(__name__)
 VALIDATION = "validation.json"

@@ -21,8 +21,8 @@ from typing import Any
 
 from algotrading.broker.base import Broker, BrokerError, OrderRequest
 from algotrading.config import SafetyParams
-from algotrading.plan import Plan
-from algotrading.store import Store, is_sent
+from algotrading.decisions.plan import Plan
+from algotrading.storage.store import Store, is_sent
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from algotrading.config import BacktestParams
 from algotrading.data.market import MarketData
 from algotrading.indicators import TRADING_DAYS
-from algotrading.positions import PositionBook, simulate
+from algotrading.backtest.book import PositionBook, simulate
 from algotrading.strategies.base import SignalFrames, Strategy
 
 METRIC_NAMES = (

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from algotrading.broker.base import AccountInfo, Broker, BrokerPosition, OrderStatus
 from algotrading.portfolio import Portfolio, Position
-from algotrading.store import PositionRecord, Store
+from algotrading.storage.store import PositionRecord, Store
 
 log = logging.getLogger(__name__)
 QTY_TOLERANCE = 1e-6

@@ -25,7 +25,7 @@ import pandas as pd
 from algotrading import calendar as cal
 from algotrading.config import CircuitBreakerParams, RiskParams
 from algotrading.portfolio import Portfolio, Position
-from algotrading.store import RiskState, RiskStatus
+from algotrading.storage.store import RiskState, RiskStatus
 
 #: Float slack for comparisons at an exact limit (15.0% drawdown must halt).
 EPS = 1e-9

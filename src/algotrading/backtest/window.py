@@ -8,13 +8,13 @@ import datetime as dt
 import pandas as pd
 
 from algotrading import calendar as cal
-from algotrading.backtest import BacktestResult
+from algotrading.backtest.engine import BacktestResult
 from algotrading.config import Mode, Settings
 from algotrading.data import make_provider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import load_snapshot
 from algotrading.report.tearsheet import format_metric, metrics_frame
-from algotrading.session import UsageError, default_session
+from algotrading.daily.session import UsageError, default_session
 from algotrading.strategies import Strategy
 
 

@@ -30,8 +30,8 @@ import pandas as pd
 
 from algotrading.config import CashParams, RankingParams, SafetyParams
 from algotrading.portfolio import Portfolio, Position
-from algotrading.ranking import momentum_score
-from algotrading.safety import REJECTED, BuyDecision, PlannedSell, position_cap
+from algotrading.decisions.ranking import momentum_score
+from algotrading.decisions.safety import REJECTED, BuyDecision, PlannedSell, position_cap
 
 #: Buy rejections that mean "no money" or "no slot" (the others are about the asset).
 CASH_CONTROLS = ("size",)

@@ -1,0 +1,1 @@
+"""Backtests: the vectorbt engine, the simulated strategy book, performance and momentum, the walk-forward step of a session."""

@@ -1,0 +1,1 @@
+"""From plan to broker: the account read from the broker, reconciliation, order intents and submission."""

@@ -1,0 +1,1 @@
+"""Operations: the production-readiness checks (``algotrading validate``) and the schedule."""
