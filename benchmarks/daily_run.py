@@ -42,11 +42,18 @@ def main() -> None:
     shutil.copytree(ROOT / "params", params)
     email_yaml = params / "email.yaml"
     email_yaml.write_text(email_yaml.read_text().replace("tls_ca_file: null", f"tls_ca_file: {server.cert}"))
-    os.environ.update({
-        "ALGOTRADING_ENV_FILE": "", "ALGOTRADING_PARAMS_DIR": str(params),
-        "EMAIL_SMTP_SERVER": "127.0.0.1", "EMAIL_SMTP_PORT": str(server.port), "EMAIL_USERNAME": USER,
-        "EMAIL_PASSWORD": PASSWORD, "EMAIL_FROM": USER, "EMAIL_TO": "trader@example.com",
-    })
+    os.environ.update(
+        {
+            "ALGOTRADING_ENV_FILE": "",
+            "ALGOTRADING_PARAMS_DIR": str(params),
+            "EMAIL_SMTP_SERVER": "127.0.0.1",
+            "EMAIL_SMTP_PORT": str(server.port),
+            "EMAIL_USERNAME": USER,
+            "EMAIL_PASSWORD": PASSWORD,
+            "EMAIL_FROM": USER,
+            "EMAIL_TO": "trader@example.com",
+        }
+    )
     started = time.perf_counter()
     from algotrading.config import load_settings
     from algotrading.jobs.daily import run_daily
@@ -65,8 +72,10 @@ def main() -> None:
             assert len(server.messages) == before + 1, "the email did not arrive"
             run = json.loads((result.report_dir / "run.json").read_text())
             steps = "  ".join(f"{name} {seconds:.1f}" for name, seconds in run["steps"].items())
-            print(f"{label:<18} {wall:6.1f} s wall   peak RSS: this process {peak_rss_mb():5.0f} MB, "
-                  f"largest child {children_peak_mb():5.0f} MB")
+            print(
+                f"{label:<18} {wall:6.1f} s wall   peak RSS: this process {peak_rss_mb():5.0f} MB, "
+                f"largest child {children_peak_mb():5.0f} MB"
+            )
             print(f"{'':<18} steps (s): {steps}")
             if label != "warm-up (caches)":
                 walls.append(wall)
@@ -74,8 +83,10 @@ def main() -> None:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
     peak = max(peak_rss_mb(), children_peak_mb())
-    print(f"RESULT daily_run_seconds={min(walls):.1f} peak_rss_mb={peak:.0f} (largest single process) "
-          f"target<=30s <=2048MB")
+    print(
+        f"RESULT daily_run_seconds={min(walls):.1f} peak_rss_mb={peak:.0f} (largest single process) "
+        f"target<=30s <=2048MB"
+    )
 
 
 if __name__ == "__main__":

@@ -83,17 +83,24 @@ print(json.dumps({"seconds": seconds, "sessions": result.sessions_done, "symbols
 
 def measure(start: str, end: str, symbols: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="algotrading-replay-bench-") as tmp:
-        done = subprocess.run([sys.executable, "-c", CHILD, start, end, str(symbols), str(Path(tmp) / "out")],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, start, end, str(symbols), str(Path(tmp) / "out")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise SystemExit(f"replay {start}..{end} ({symbols} symbols) failed:\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def show(label: str, r: dict) -> None:
-    print(f"{label:<44} {r['sessions']:5d} sessions {r['symbols']:4d} symbols {r['seconds']:7.1f} s "
-          f"{1000 * r['seconds'] / r['sessions']:6.1f} ms/session  peak RSS {r['peak_rss_mb']:6.0f} MB  "
-          f"final equity ${r['final_equity']:,.2f}", flush=True)
+    print(
+        f"{label:<44} {r['sessions']:5d} sessions {r['symbols']:4d} symbols {r['seconds']:7.1f} s "
+        f"{1000 * r['seconds'] / r['sessions']:6.1f} ms/session  peak RSS {r['peak_rss_mb']:6.0f} MB  "
+        f"final equity ${r['final_equity']:,.2f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -107,8 +114,10 @@ def main() -> None:
             show(f"3 years to 2025-12-31, {symbols} symbols", measure("2023-01-03", "2025-12-31", symbols))
         for symbols in (50, 61, 100, 200):  # one session: the daily run's computing, without notebooks
             show(f"1 session (2025-12-31), {symbols} symbols", measure("2025-12-31", "2025-12-31", symbols))
-    print(f"RESULT replay_seconds={full['seconds']:.1f} peak_rss_mb={full['peak_rss_mb']:.0f} target<=60s <=2048MB "
-          f"({dt.date.today()})")
+    print(
+        f"RESULT replay_seconds={full['seconds']:.1f} peak_rss_mb={full['peak_rss_mb']:.0f} target<=60s <=2048MB "
+        f"({dt.date.today()})"
+    )
 
 
 if __name__ == "__main__":

@@ -9,16 +9,15 @@ includes imports and any one-time compilation; the second is the warm figure.
 
 from __future__ import annotations
 
-
 from common import peak_rss_mb, timed
 
 results: dict[str, float] = {}
 with timed("import algotrading + vectorbt", results):
     from algotrading.backtest.engine import vectorbt
+    from algotrading.backtest.walkforward import run_strategies
     from algotrading.config import load_settings
     from algotrading.data.bundled import BundledBarsProvider
     from algotrading.data.market import MarketData
-    from algotrading.backtest.walkforward import run_strategies
 
     vbt = vectorbt()
 
@@ -35,6 +34,8 @@ print(
     f"\n{len(market.symbols)} symbols x {len(market.dates)} sessions ({market.dates[0].date()} .. {session}), "
     f"engine={vbt.settings['engine']}; {len(run.signals)} signals on {session}"
 )
-warm = min(results["4 strategies + backtests + tracking, second pass (warm)"],
-           results["4 strategies + backtests + tracking, third pass (warm)"])
+warm = min(
+    results["4 strategies + backtests + tracking, second pass (warm)"],
+    results["4 strategies + backtests + tracking, third pass (warm)"],
+)
 print(f"RESULT strategies_warm_seconds={warm:.2f} peak_rss_mb={peak_rss_mb():.0f} target<=10s")

@@ -80,15 +80,19 @@ def main() -> None:
     out = ROOT / "src" / "algotrading" / "data" / "bundled" / "prices.parquet"
     prices.to_parquet(out, index=False, compression="zstd", compression_level=19)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    print(f"{out.relative_to(ROOT)}: {len(prices)} rows, {prices['symbol'].nunique()} symbols, "
-          f"{prices['date'].min().date()}..{prices['date'].max().date()}, "
-          f"{out.stat().st_size / 1e6:.2f} MB, sha256 {digest}")
+    print(
+        f"{out.relative_to(ROOT)}: {len(prices)} rows, {prices['symbol'].nunique()} symbols, "
+        f"{prices['date'].min().date()}..{prices['date'].max().date()}, "
+        f"{out.stat().st_size / 1e6:.2f} MB, sha256 {digest}"
+    )
 
     fixture = build_split_fixture(args.shared_prices)
     fx = ROOT / "tests" / "fixtures" / "raw_split_windows.csv.gz"
     fixture.to_csv(fx, index=False, float_format="%.7g")
-    print(f"{fx.relative_to(ROOT)}: {len(fixture)} rows in {fixture['window'].nunique()} windows, "
-          f"{fx.stat().st_size / 1e3:.0f} kB")
+    print(
+        f"{fx.relative_to(ROOT)}: {len(fixture)} rows in {fixture['window'].nunique()} windows, "
+        f"{fx.stat().st_size / 1e3:.0f} kB"
+    )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ class Fault:
 
 
 def _iso(t: dt.datetime | None = None) -> str:
-    return (t or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (t or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -80,7 +80,7 @@ class FakeAlpaca:
     _server: ThreadingHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------
-    def start(self) -> "FakeAlpaca":
+    def start(self) -> FakeAlpaca:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
@@ -112,8 +112,13 @@ class FakeAlpaca:
             assert o is not None, cid
             total = float(o["qty"]) if o["qty"] is not None else float(o["notional"]) / price
             done = total if qty is None else qty
-            o.update(filled_qty=str(done), filled_avg_price=str(price), status="filled" if qty is None else "partially_filled",
-                     filled_at=_iso(), updated_at=_iso())
+            o.update(
+                filled_qty=str(done),
+                filled_avg_price=str(price),
+                status="filled" if qty is None else "partially_filled",
+                filled_at=_iso(),
+                updated_at=_iso(),
+            )
             sign = 1 if o["side"] == "buy" else -1
             pos = self.positions.setdefault(o["symbol"], {"qty": 0.0, "avg": price, "price": price})
             if sign > 0:
@@ -127,22 +132,60 @@ class FakeAlpaca:
     def order_json(self, body: dict[str, Any]) -> dict[str, Any]:
         now = _iso()
         return {
-            "id": str(uuid.uuid4()), "client_order_id": body["client_order_id"], "created_at": now, "updated_at": now,
-            "submitted_at": now, "filled_at": None, "expired_at": None, "expires_at": None, "canceled_at": None,
-            "failed_at": None, "replaced_at": None, "replaced_by": None, "replaces": None, "asset_id": str(uuid.uuid4()),
-            "symbol": body["symbol"], "asset_class": "us_equity",
+            "id": str(uuid.uuid4()),
+            "client_order_id": body["client_order_id"],
+            "created_at": now,
+            "updated_at": now,
+            "submitted_at": now,
+            "filled_at": None,
+            "expired_at": None,
+            "expires_at": None,
+            "canceled_at": None,
+            "failed_at": None,
+            "replaced_at": None,
+            "replaced_by": None,
+            "replaces": None,
+            "asset_id": str(uuid.uuid4()),
+            "symbol": body["symbol"],
+            "asset_class": "us_equity",
             "notional": str(body["notional"]) if body.get("notional") is not None else None,
             "qty": str(body["qty"]) if body.get("qty") is not None else None,
-            "filled_qty": "0", "filled_avg_price": None, "order_class": "simple", "order_type": "market",
-            "type": "market", "side": body["side"], "time_in_force": body["time_in_force"], "limit_price": None,
-            "stop_price": None, "status": "accepted", "extended_hours": False, "legs": None, "trail_percent": None,
-            "trail_price": None, "hwm": None,
+            "filled_qty": "0",
+            "filled_avg_price": None,
+            "order_class": "simple",
+            "order_type": "market",
+            "type": "market",
+            "side": body["side"],
+            "time_in_force": body["time_in_force"],
+            "limit_price": None,
+            "stop_price": None,
+            "status": "accepted",
+            "extended_hours": False,
+            "legs": None,
+            "trail_percent": None,
+            "trail_price": None,
+            "hwm": None,
         }
 
-    def add_order(self, symbol: str, side: str, cid: str, status: str = "accepted", notional: float | None = 100.0,
-                  qty: float | None = None) -> dict[str, Any]:
-        o = self.order_json({"symbol": symbol, "side": side, "client_order_id": cid, "notional": notional, "qty": qty,
-                             "time_in_force": "day"})
+    def add_order(
+        self,
+        symbol: str,
+        side: str,
+        cid: str,
+        status: str = "accepted",
+        notional: float | None = 100.0,
+        qty: float | None = None,
+    ) -> dict[str, Any]:
+        o = self.order_json(
+            {
+                "symbol": symbol,
+                "side": side,
+                "client_order_id": cid,
+                "notional": notional,
+                "qty": qty,
+                "time_in_force": "day",
+            }
+        )
         o["status"] = status
         self.orders[o["id"]] = o
         return o
@@ -182,35 +225,79 @@ class FakeAlpaca:
 
     def account_json(self) -> dict[str, Any]:
         value = sum(p["qty"] * p["price"] for p in self.positions.values())
-        pending = sum(float(o["notional"] or 0) for o in self.orders.values() if o["side"] == "buy" and o["status"] == "accepted")
+        pending = sum(
+            float(o["notional"] or 0) for o in self.orders.values() if o["side"] == "buy" and o["status"] == "accepted"
+        )
         money = lambda x: f"{x:.2f}"  # noqa: E731
         return {
-            "id": str(uuid.uuid4()), "account_number": self.account_number, "status": self.account_status,
-            "crypto_status": "ACTIVE", "currency": "USD", "buying_power": money(max(self.cash - pending, 0)),
-            "regt_buying_power": money(self.cash), "daytrading_buying_power": "0", "non_marginable_buying_power": money(self.cash),
-            "cash": money(self.cash), "accrued_fees": "0", "pending_transfer_in": "0", "portfolio_value": money(self.cash + value),
-            "pattern_day_trader": False, "trading_blocked": self.blocked, "transfers_blocked": False,
-            "account_blocked": False, "created_at": "2024-01-02T14:00:00Z", "trade_suspended_by_user": False,
-            "multiplier": "1", "shorting_enabled": False, "equity": money(self.cash + value),
-            "last_equity": money(self.cash + value), "long_market_value": money(value), "short_market_value": "0",
-            "initial_margin": "0", "maintenance_margin": "0", "last_maintenance_margin": "0", "sma": "0", "daytrade_count": 0,
+            "id": str(uuid.uuid4()),
+            "account_number": self.account_number,
+            "status": self.account_status,
+            "crypto_status": "ACTIVE",
+            "currency": "USD",
+            "buying_power": money(max(self.cash - pending, 0)),
+            "regt_buying_power": money(self.cash),
+            "daytrading_buying_power": "0",
+            "non_marginable_buying_power": money(self.cash),
+            "cash": money(self.cash),
+            "accrued_fees": "0",
+            "pending_transfer_in": "0",
+            "portfolio_value": money(self.cash + value),
+            "pattern_day_trader": False,
+            "trading_blocked": self.blocked,
+            "transfers_blocked": False,
+            "account_blocked": False,
+            "created_at": "2024-01-02T14:00:00Z",
+            "trade_suspended_by_user": False,
+            "multiplier": "1",
+            "shorting_enabled": False,
+            "equity": money(self.cash + value),
+            "last_equity": money(self.cash + value),
+            "long_market_value": money(value),
+            "short_market_value": "0",
+            "initial_margin": "0",
+            "maintenance_margin": "0",
+            "last_maintenance_margin": "0",
+            "sma": "0",
+            "daytrade_count": 0,
         }
 
     def position_json(self, symbol: str, p: dict[str, float]) -> dict[str, Any]:
         return {
-            "asset_id": str(uuid.uuid4()), "symbol": symbol, "exchange": "NYSE", "asset_class": "us_equity",
-            "avg_entry_price": str(p["avg"]), "qty": str(p["qty"]), "qty_available": str(p["qty"]), "side": "long",
-            "market_value": str(p["qty"] * p["price"]), "cost_basis": str(p["qty"] * p["avg"]),
-            "unrealized_pl": str(p["qty"] * (p["price"] - p["avg"])), "unrealized_plpc": "0",
-            "unrealized_intraday_pl": "0", "unrealized_intraday_plpc": "0", "current_price": str(p["price"]),
-            "lastday_price": str(p["price"]), "change_today": "0",
+            "asset_id": str(uuid.uuid4()),
+            "symbol": symbol,
+            "exchange": "NYSE",
+            "asset_class": "us_equity",
+            "avg_entry_price": str(p["avg"]),
+            "qty": str(p["qty"]),
+            "qty_available": str(p["qty"]),
+            "side": "long",
+            "market_value": str(p["qty"] * p["price"]),
+            "cost_basis": str(p["qty"] * p["avg"]),
+            "unrealized_pl": str(p["qty"] * (p["price"] - p["avg"])),
+            "unrealized_plpc": "0",
+            "unrealized_intraday_pl": "0",
+            "unrealized_intraday_plpc": "0",
+            "current_price": str(p["price"]),
+            "lastday_price": str(p["price"]),
+            "change_today": "0",
         }
 
     def asset_json(self, symbol: str) -> dict[str, Any]:
         a = self.assets[symbol]
-        return {"id": str(uuid.uuid4()), "class": "us_equity", "exchange": "NYSE", "symbol": symbol, "name": symbol,
-                "status": "active", "tradable": a.get("tradable", True), "marginable": True, "shortable": False,
-                "easy_to_borrow": False, "fractionable": a.get("fractionable", True)}
+        return {
+            "id": str(uuid.uuid4()),
+            "class": "us_equity",
+            "exchange": "NYSE",
+            "symbol": symbol,
+            "name": symbol,
+            "status": "active",
+            "tradable": a.get("tradable", True),
+            "marginable": True,
+            "shortable": False,
+            "easy_to_borrow": False,
+            "fractionable": a.get("fractionable", True),
+        }
 
     def create_order(self, body: dict[str, Any]) -> tuple[int, Any]:
         with self._lock:
@@ -226,8 +313,10 @@ class FakeAlpaca:
                 return 422, {"code": 42210000, "message": f"asset {symbol} is not tradable"}
             if body.get("notional") is not None and not asset.get("fractionable", True):
                 return 422, {"code": 42210000, "message": f"asset {symbol} is not fractionable"}
-            if body["side"] == "buy" and (symbol in self.no_buying_power_for or
-                                          float(body.get("notional") or 0) > float(self.account_json()["buying_power"])):
+            if body["side"] == "buy" and (
+                symbol in self.no_buying_power_for
+                or float(body.get("notional") or 0) > float(self.account_json()["buying_power"])
+            ):
                 return 403, {"code": 40310000, "message": "insufficient buying power"}
             order = self.order_json(body)
             self.orders[order["id"]] = order
@@ -252,8 +341,13 @@ class FakeAlpaca:
             out.setdefault(ours[r.symbol], []).append(
                 {
                     "t": r.t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "o": r.open, "h": r.high, "l": r.low, "c": r.close,
-                    "v": r.volume, "n": 1000, "vw": round((r.high + r.low + r.close) / 3, 4),
+                    "o": r.open,
+                    "h": r.high,
+                    "l": r.low,
+                    "c": r.close,
+                    "v": r.volume,
+                    "n": 1000,
+                    "vw": round((r.high + r.low + r.close) / 3, 4),
                 }
             )
         more = offset + limit < len(rows)

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 
 from algotrading import calendar as cal
+from algotrading.backtest.walkforward import SIGNAL_COLUMNS
 from algotrading.config import Settings, load_settings
 from algotrading.decisions.plan import PlanInputs
 from algotrading.portfolio import Asset, AssetBook, Portfolio, Position
 from algotrading.storage.store import RiskState, RiskStatus
-from algotrading.backtest.walkforward import SIGNAL_COLUMNS
-
 
 SESSION = dt.date(2025, 12, 31)
 STRATEGIES = ("golden_cross", "mean_reversion", "dual_momentum", "sector_rotation")
@@ -34,20 +33,48 @@ def with_safety(settings: Settings, **changes: Any) -> Settings:
     return settings.model_copy(update={"safety": settings.safety.model_copy(update=changes)})
 
 
-def buy(symbol: str, strategy: str = "mean_reversion", confidence: float = 0.8, price: float = 100.0,
-        stop: float | None = None, target: float | None = None) -> dict[str, Any]:
-    return {"session": SESSION, "symbol": symbol, "strategy": strategy, "action": "BUY", "confidence": confidence,
-            "price": price, "stop_price": stop, "target_price": target, "fresh": True, "reason": f"{strategy} says buy",
-            "facts": json.dumps({})}
+def buy(
+    symbol: str,
+    strategy: str = "mean_reversion",
+    confidence: float = 0.8,
+    price: float = 100.0,
+    stop: float | None = None,
+    target: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "session": SESSION,
+        "symbol": symbol,
+        "strategy": strategy,
+        "action": "BUY",
+        "confidence": confidence,
+        "price": price,
+        "stop_price": stop,
+        "target_price": target,
+        "fresh": True,
+        "reason": f"{strategy} says buy",
+        "facts": json.dumps({}),
+    }
 
 
 def sell(symbol: str, strategy: str = "mean_reversion", price: float = 100.0, fresh: bool = True) -> dict[str, Any]:
-    return {"session": SESSION, "symbol": symbol, "strategy": strategy, "action": "SELL", "confidence": 1.0,
-            "price": price, "stop_price": None, "target_price": None, "fresh": fresh, "reason": f"{strategy} says sell",
-            "facts": json.dumps({})}
+    return {
+        "session": SESSION,
+        "symbol": symbol,
+        "strategy": strategy,
+        "action": "SELL",
+        "confidence": 1.0,
+        "price": price,
+        "stop_price": None,
+        "target_price": None,
+        "fresh": fresh,
+        "reason": f"{strategy} says sell",
+        "facts": json.dumps({}),
+    }
 
 
-def market(prices: Mapping[str, float], spy_move: float = 0.002, vix: float | None = 15.0, rows: int = 25) -> pd.DataFrame:
+def market(
+    prices: Mapping[str, float], spy_move: float = 0.002, vix: float | None = 15.0, rows: int = 25
+) -> pd.DataFrame:
     """Closes for ``rows`` sessions ending at SESSION: each symbol flat at its price, SPY
     alternating +/-0.3% then ``spy_move`` on the last day, ^VIX flat at ``vix``."""
     index = pd.DatetimeIndex(cal.session_window(SESSION, rows))
@@ -85,7 +112,9 @@ def inputs(
     all_prices |= dict(prices or {})
     portfolio = Portfolio(SESSION, cash, positions)
     portfolio = portfolio.with_history(peak if peak is not None else portfolio.equity, previous)
-    corr = correlation if correlation is not None else pd.DataFrame(np.eye(len(mom)), index=mom.index, columns=mom.index)
+    corr = (
+        correlation if correlation is not None else pd.DataFrame(np.eye(len(mom)), index=mom.index, columns=mom.index)
+    )
     return PlanInputs(
         session=SESSION,
         mode="demo",
@@ -94,8 +123,11 @@ def inputs(
         weights=mom.clip(lower=0) / max(mom.clip(lower=0).sum(), 1e-12),
         correlation=corr,
         portfolio=portfolio,
-        risk=RiskStatus(risk, "2025-12-30T21:00:00+00:00" if risk is not RiskState.ACTIVE else None,
-                        "set for the test" if risk is not RiskState.ACTIVE else None),
+        risk=RiskStatus(
+            risk,
+            "2025-12-30T21:00:00+00:00" if risk is not RiskState.ACTIVE else None,
+            "set for the test" if risk is not RiskState.ACTIVE else None,
+        ),
         close=market(all_prices, spy_move, vix),
         assets=AssetBook(dict(assets or {}), default=Asset("*", True, True)),
         settings=settings,
@@ -103,8 +135,25 @@ def inputs(
     )
 
 
-def position(symbol: str, value: float = 225.0, price: float = 100.0, entry: float | None = None,
-             strategy: str = "mean_reversion", confidence: float | None = 0.6, stop: float | None = None,
-             target: float | None = None, entry_date: dt.date | None = dt.date(2025, 12, 1)) -> Position:
-    return Position(symbol, value / price, entry if entry is not None else price, price, strategy, entry_date,
-                    stop, target, confidence)
+def position(
+    symbol: str,
+    value: float = 225.0,
+    price: float = 100.0,
+    entry: float | None = None,
+    strategy: str = "mean_reversion",
+    confidence: float | None = 0.6,
+    stop: float | None = None,
+    target: float | None = None,
+    entry_date: dt.date | None = dt.date(2025, 12, 1),
+) -> Position:
+    return Position(
+        symbol,
+        value / price,
+        entry if entry is not None else price,
+        price,
+        strategy,
+        entry_date,
+        stop,
+        target,
+        confidence,
+    )

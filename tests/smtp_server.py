@@ -27,20 +27,29 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 / localhost (cert, key)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -87,17 +96,23 @@ class SmtpServer:
         context.load_cert_chain(self.cert, key)
         self.port = port or free_port()
         self.recorder = Recorder()
-        kwargs = dict(hostname="127.0.0.1", port=self.port, authenticator=self.recorder.authenticate,
-                      auth_required=True, data_size_limit=64 * 2**20)
+        kwargs = dict(
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self.recorder.authenticate,
+            auth_required=True,
+            data_size_limit=64 * 2**20,
+        )
         if implicit:
             # the whole connection is TLS; aiosmtpd only tracks TLS it started itself (STARTTLS),
             # so "AUTH only over TLS" must not be asked of it here
             self.controller = Controller(self.recorder, ssl_context=context, auth_require_tls=False, **kwargs)
         else:
-            self.controller = Controller(self.recorder, tls_context=context, require_starttls=True,
-                                         auth_require_tls=True, **kwargs)
+            self.controller = Controller(
+                self.recorder, tls_context=context, require_starttls=True, auth_require_tls=True, **kwargs
+            )
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self.controller.start()
         return self
 

@@ -11,15 +11,16 @@ from algotrading.broker.alpaca import AlpacaBroker
 from algotrading.broker.base import BrokerError, OrderRequest
 from algotrading.config import BrokerParams
 from algotrading.execution.reconcile import follow_orders, reconcile
-from algotrading.storage.store import PositionRecord, open_store
 from algotrading.execution.submit import Outcome, submit_close, submit_pending
+from algotrading.storage.store import PositionRecord, open_store
 
 from .alpaca_server import KEY, SECRET, FakeAlpaca, Fault
 from .planning import base_settings
 
 D = dt.date(2025, 12, 31)
-PARAMS = BrokerParams(timeout_seconds=0.5, read_retry_attempts=3, retry_wait_seconds=0.01, retry_max_wait_seconds=0.02,
-                      submit_attempts=3)
+PARAMS = BrokerParams(
+    timeout_seconds=0.5, read_retry_attempts=3, retry_wait_seconds=0.01, retry_max_wait_seconds=0.02, submit_attempts=3
+)
 
 
 @pytest.fixture
@@ -43,14 +44,23 @@ def buy(symbol: str, cid: str, notional: float = 100.0) -> OrderRequest:
 
 
 def test_reads_parse_alpacas_json(fake):
-    fake.positions = {"AAA": {"qty": 2.5, "avg": 40.0, "price": 44.0}, "BRK.B": {"qty": 1.0, "avg": 400.0, "price": 410.0}}
+    fake.positions = {
+        "AAA": {"qty": 2.5, "avg": 40.0, "price": 44.0},
+        "BRK.B": {"qty": 1.0, "avg": 400.0, "price": 410.0},
+    }
     fake.cash = 300.0
     b = broker(fake)
     account = b.account()
-    assert (account.account_number, account.status, account.cash, account.equity) == ("****CCT1", "ACTIVE", 300.0, 820.0)
+    assert (account.account_number, account.status, account.cash, account.equity) == (
+        "****CCT1",
+        "ACTIVE",
+        300.0,
+        820.0,
+    )
     assert account.paper
     assert {(p.symbol, p.qty, p.avg_entry_price, p.current_price) for p in b.positions()} == {
-        ("AAA", 2.5, 40.0, 44.0), ("BRK-B", 1.0, 400.0, 410.0)
+        ("AAA", 2.5, 40.0, 44.0),
+        ("BRK-B", 1.0, 400.0, 410.0),
     }
     assert b.asset("BRK-B").fractionable and not b.asset("ZZZ").tradable  # 404 -> not tradable
 
@@ -83,8 +93,11 @@ def test_429_on_post_leaves_exactly_one_order(fake):
     assert len(fake.orders) == 1
 
 
-@pytest.mark.parametrize("fault", [Fault(status=504, method="POST", after_work=True), Fault(delay=1.2, method="POST", after_work=True)],
-                         ids=["504-after-creating", "timeout-after-creating"])
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(status=504, method="POST", after_work=True), Fault(delay=1.2, method="POST", after_work=True)],
+    ids=["504-after-creating", "timeout-after-creating"],
+)
 def test_a_failed_post_that_did_create_the_order_is_looked_up_not_resent(fake, fault):
     fake.faults.append(fault)
     result = broker(fake).submit(buy("AAA", "at-created"))
@@ -114,12 +127,28 @@ def test_an_unconfirmable_submission_is_not_resent(fake):
     assert posts(fake) == 1
 
 
-def _intent(cid: str, symbol: str, side: str = "buy", notional: float | None = 100.0, qty: float | None = None,
-            after_sells: bool = False) -> dict:
-    return {"client_order_id": cid, "session_date": D.isoformat(), "symbol": symbol, "side": side,
-            "notional": notional, "qty": qty, "kind": "entry" if side == "buy" else "exit_signal",
-            "strategy": "mean_reversion", "after_sells_fill": after_sells, "stop_price": 90.0, "target_price": 120.0,
-            "confidence": 0.8}
+def _intent(
+    cid: str,
+    symbol: str,
+    side: str = "buy",
+    notional: float | None = 100.0,
+    qty: float | None = None,
+    after_sells: bool = False,
+) -> dict:
+    return {
+        "client_order_id": cid,
+        "session_date": D.isoformat(),
+        "symbol": symbol,
+        "side": side,
+        "notional": notional,
+        "qty": qty,
+        "kind": "entry" if side == "buy" else "exit_signal",
+        "strategy": "mean_reversion",
+        "after_sells_fill": after_sells,
+        "stop_price": 90.0,
+        "target_price": 120.0,
+        "confidence": 0.8,
+    }
 
 
 def test_insufficient_buying_power_on_one_buy_is_recorded_and_the_others_go_on(fake, tmp_path):
@@ -149,16 +178,20 @@ def test_sells_first_then_cash_buys_and_pending_buys_wait_for_the_sells(fake, tm
     fake.cash = 120.0
     b = broker(fake)
     with open_store(tmp_path) as store:
-        store.add_intents([
-            _intent("at-sell", "OLD", "sell", notional=None, qty=3.0),
-            _intent("at-now", "AAA", notional=60.0),
-            _intent("at-later", "BBB", notional=150.0, after_sells=True),
-        ])
+        store.add_intents(
+            [
+                _intent("at-sell", "OLD", "sell", notional=None, qty=3.0),
+                _intent("at-now", "AAA", notional=60.0),
+                _intent("at-later", "BBB", notional=150.0, after_sells=True),
+            ]
+        )
         outcomes = submit_close(store, b, D)
         assert [(o.symbol, o.result) for o in outcomes] == [("OLD", "submitted"), ("AAA", "submitted")]
         waiting = submit_pending(store, b, D, base_settings().safety, {"BBB": 50.0})
         assert [o.result for o in waiting] == ["waiting"] and "OLD (accepted)" in waiting[0].detail
-        fake.fill("at-sell", 61.0)  # the sell fills at the open: cash 120 + 183 - 60 (AAA pending) = 243 of buying power
+        fake.fill(
+            "at-sell", 61.0
+        )  # the sell fills at the open: cash 120 + 183 - 60 (AAA pending) = 243 of buying power
         sent = submit_pending(store, b, D, base_settings().safety, {"BBB": 50.0})
     assert [(o.symbol, o.result, o.notional) for o in sent] == [("BBB", "submitted", 143.0)]  # 243 - $100 buffer
     assert posts(fake) == 3
@@ -197,7 +230,12 @@ def test_following_a_partial_then_full_fill_counts_the_shares_once(fake, tmp_pat
         fake.fill("at-p", 10.0)
         follow_orders(store, b)
         record = store.position_records()["AAA"]
-    assert (record.qty, record.strategy, record.stop_price, record.entry_session) == (10.0, "mean_reversion", 90.0, "2025-12-31")
+    assert (record.qty, record.strategy, record.stop_price, record.entry_session) == (
+        10.0,
+        "mean_reversion",
+        90.0,
+        "2025-12-31",
+    )
 
 
 def test_outcome_records_are_plain_json():

@@ -53,7 +53,9 @@ def spy() -> MarketData:
 
 
 def costs(fees: float = 0.0, slippage: float = 0.0) -> BacktestParams:
-    return BacktestParams(initial_capital=1000, fees_pct=fees, slippage_pct=slippage, warmup_sessions=0, correlation_sessions=20)
+    return BacktestParams(
+        initial_capital=1000, fees_pct=fees, slippage_pct=slippage, warmup_sessions=0, correlation_sessions=20
+    )
 
 
 def always_long() -> AlwaysLong:
@@ -113,7 +115,22 @@ def test_metrics_by_hand():
 @pytest.mark.slow
 def test_cli_backtest_prints_metrics_and_writes_a_tearsheet(workdirs, tmp_path, capsys):
     out = tmp_path / "dm.html"
-    assert main(["backtest", "--strategy", "dual_momentum", "--start", "2019-01-02", "--end", "2020-12-31", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "backtest",
+                "--strategy",
+                "dual_momentum",
+                "--start",
+                "2019-01-02",
+                "--end",
+                "2020-12-31",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert text.startswith("dual_momentum: 2019-01-02 .. 2020-12-31, ")
     for metric in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "trades", "exposure"):
@@ -147,7 +164,12 @@ def test_a_sweep_equals_the_single_backtests(workdirs):
     )
     assert table.loc[(50, 50), "error"].endswith("fast_window (50) must be shorter than slow_window (50)")
     for fast, slow in [(20, 50), (20, 150), (50, 150)]:
-        single = run_backtest(gc.with_params(fast_window=fast, slow_window=slow), market, settings.backtest,
-                              start=dt.date(2019, 1, 2))
+        single = run_backtest(
+            gc.with_params(fast_window=fast, slow_window=slow), market, settings.backtest, start=dt.date(2019, 1, 2)
+        )
         for metric in ("total_return", "sharpe", "max_drawdown"):
-            assert table.loc[(fast, slow), metric] == pytest.approx(single.metrics[metric], rel=1e-9), (fast, slow, metric)
+            assert table.loc[(fast, slow), metric] == pytest.approx(single.metrics[metric], rel=1e-9), (
+                fast,
+                slow,
+                metric,
+            )

@@ -91,7 +91,9 @@ def test_a_session_that_is_not_final_is_not_cached(inner, tmp_path):
     assert got["date"].max() == pd.Timestamp("2025-12-04")
     assert inner.calls == [(tuple(SYMBOLS), D(2025, 12, 1), D(2025, 12, 4))]
     later = cache(inner, tmp_path, now=dt.datetime(2025, 12, 5, 16, 20, tzinfo=NY))
-    pd.testing.assert_frame_equal(later.get_bars(SYMBOLS, D(2025, 12, 1), D(2025, 12, 5)), truth(D(2025, 12, 1), D(2025, 12, 5)))
+    pd.testing.assert_frame_equal(
+        later.get_bars(SYMBOLS, D(2025, 12, 1), D(2025, 12, 5)), truth(D(2025, 12, 1), D(2025, 12, 5))
+    )
     assert inner.calls[1] == (tuple(SYMBOLS), D(2025, 12, 4), D(2025, 12, 5))
 
 

@@ -12,7 +12,7 @@ from algotrading import calendar as cal
 from algotrading.daily.session import holiday_name
 
 NY = ZoneInfo("America/New_York")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D = dt.date
 
 
@@ -32,8 +32,17 @@ def test_thanksgiving_2026_is_a_holiday_and_the_next_day_closes_early():
 
 @pytest.mark.parametrize(
     "day",
-    [D(2026, 1, 1), D(2026, 1, 19), D(2026, 2, 16), D(2026, 4, 3), D(2026, 5, 25), D(2026, 6, 19),
-     D(2026, 7, 3), D(2026, 9, 7), D(2026, 12, 25)],
+    [
+        D(2026, 1, 1),
+        D(2026, 1, 19),
+        D(2026, 2, 16),
+        D(2026, 4, 3),
+        D(2026, 5, 25),
+        D(2026, 6, 19),
+        D(2026, 7, 3),
+        D(2026, 9, 7),
+        D(2026, 12, 25),
+    ],
 )
 def test_other_2026_holidays(day):
     assert not cal.is_session(day)
@@ -55,7 +64,11 @@ def test_previous_and_next_session_skip_holidays_and_weekends():
 
 def test_sessions_between_and_window():
     assert cal.sessions_between(D(2026, 11, 23), D(2026, 11, 30)) == [
-        D(2026, 11, 23), D(2026, 11, 24), D(2026, 11, 25), D(2026, 11, 27), D(2026, 11, 30)
+        D(2026, 11, 23),
+        D(2026, 11, 24),
+        D(2026, 11, 25),
+        D(2026, 11, 27),
+        D(2026, 11, 30),
     ]
     assert cal.session_window(D(2026, 11, 30), 3) == [D(2026, 11, 25), D(2026, 11, 27), D(2026, 11, 30)]
     with pytest.raises(ValueError, match="not an NYSE session"):

@@ -203,7 +203,9 @@ def test_unknown_nested_yaml_key_is_refused(workdirs):
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(ConfigError) as info:
         load_settings()
-    assert info.value.problems == ["params/risk.yaml: unknown key 'circuit_breaker.vix_limit'. Fix: correct or remove it."]
+    assert info.value.problems == [
+        "params/risk.yaml: unknown key 'circuit_breaker.vix_limit'. Fix: correct or remove it."
+    ]
 
 
 def test_missing_yaml_key_and_file(workdirs):

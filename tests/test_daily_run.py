@@ -18,11 +18,11 @@ import time_machine
 
 from algotrading.cli import main
 from algotrading.config import load_settings
+from algotrading.daily.session import UsageError
 from algotrading.data.bars import fingerprint
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.snapshot import history_start
 from algotrading.jobs.daily import RunError, run_daily, run_lock
-from algotrading.daily.session import UsageError
 
 from .conftest import ROOT
 
@@ -53,11 +53,33 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
     out = reports / "2025-12-31"
     assert result.report_dir == out
     assert {p.name for p in out.iterdir()} == {
-        "10_strategies.ipynb", "20_ranking.ipynb", "30_safety.ipynb", "40_risk.ipynb", "90_daily_report.ipynb",
-        "bars.parquet", "context.json", "data_health.parquet", "portfolio.json", "risk.json", "assets.json",
-        "signals.parquet", "strategy_performance.parquet", "strategy_equity.parquet", "strategy_momentum.parquet",
-        "strategy_correlation.parquet", "strategies.json", "ranking.parquet", "sizing.json", "plan.json",
-        "report.html", "run.json", "run.log", "email.eml", "email.html", "validation.json", "alerts.json",
+        "10_strategies.ipynb",
+        "20_ranking.ipynb",
+        "30_safety.ipynb",
+        "40_risk.ipynb",
+        "90_daily_report.ipynb",
+        "bars.parquet",
+        "context.json",
+        "data_health.parquet",
+        "portfolio.json",
+        "risk.json",
+        "assets.json",
+        "signals.parquet",
+        "strategy_performance.parquet",
+        "strategy_equity.parquet",
+        "strategy_momentum.parquet",
+        "strategy_correlation.parquet",
+        "strategies.json",
+        "ranking.parquet",
+        "sizing.json",
+        "plan.json",
+        "report.html",
+        "run.json",
+        "run.log",
+        "email.eml",
+        "email.html",
+        "validation.json",
+        "alerts.json",
     }
     assert not any((reports / ".staging").iterdir())
     assert not (reports / "failed").exists()
@@ -69,13 +91,28 @@ def test_report_html_is_self_contained_and_holds_the_figures(demo_run):
     # strategy momentum and equity; universe group indices and returns by symbol
     assert html.count("Plotly.newPlot(") == 4
     assert html.count("plotly.js v") == 1  # plotly.js inlined once, not per figure
-    for section in ("Portfolio Summary", "Top 4 Highest Conviction Signals", "Cash Depletion Analysis",
-                    "Position Consolidation Recommendations", "Next Day Trading Plan", "Signals",
-                    "Strategy performance", "Data health", "Universe performance"):
+    for section in (
+        "Portfolio Summary",
+        "Top 4 Highest Conviction Signals",
+        "Cash Depletion Analysis",
+        "Position Consolidation Recommendations",
+        "Next Day Trading Plan",
+        "Signals",
+        "Strategy performance",
+        "Data health",
+        "Universe performance",
+    ):
         assert f">{section}<a" in html, section
-    positions = [html.index(f">{s}<a") for s in ("Portfolio Summary", "Top 4 Highest Conviction Signals",
-                                                  "Cash Depletion Analysis", "Position Consolidation Recommendations",
-                                                  "Next Day Trading Plan")]
+    positions = [
+        html.index(f">{s}<a")
+        for s in (
+            "Portfolio Summary",
+            "Top 4 Highest Conviction Signals",
+            "Cash Depletion Analysis",
+            "Position Consolidation Recommendations",
+            "Next Day Trading Plan",
+        )
+    ]
     assert positions == sorted(positions)  # the seed's order
     assert "Risk: ACTIVE" in html
     assert "4</b> strategies ran on 2025-12-31" in html
@@ -91,18 +128,36 @@ def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
     run = json.loads((reports / "2025-12-31" / "run.json").read_text())
     assert run["status"] == "ok" and run["session_date"] == "2025-12-31" and run["mode"] == "demo"
     assert list(run["steps"]) == [
-        "validate", "load_data", "account", "notebook:10_strategies", "notebook:20_ranking", "notebook:30_safety",
-        "notebook:40_risk", "notebook:90_daily_report", "alerts", "render_html",
+        "validate",
+        "load_data",
+        "account",
+        "notebook:10_strategies",
+        "notebook:20_ranking",
+        "notebook:30_safety",
+        "notebook:40_risk",
+        "notebook:90_daily_report",
+        "alerts",
+        "render_html",
     ]
-    assert run["plan"] == {"orders": 0, "buys": 0, "sells": 0, "buy_value": 0.0, "risk_state": "ACTIVE",
-                           "circuit_breaker": False}
+    assert run["plan"] == {
+        "orders": 0,
+        "buys": 0,
+        "sells": 0,
+        "buy_value": 0.0,
+        "risk_state": "ACTIVE",
+        "circuit_breaker": False,
+    }
     assert all(seconds > 0 for seconds in run["steps"].values())
     assert run["versions"]["pandas"].startswith("3.") and run["versions"]["vectorbt"].startswith("1.2")
     symbols = settings.universe.all_symbols
     bars = BundledBarsProvider().get_bars(symbols, history_start(LAST, settings.data.history_sessions), LAST)
     assert run["data"]["fingerprint"] == fingerprint(bars)
     assert (run["data"]["symbols_requested"], run["data"]["symbols_usable"], run["data"]["excluded"]) == (61, 61, {})
-    assert (run["data"]["first_date"], run["data"]["last_date"], run["data"]["rows"]) == ("2022-01-03", "2025-12-31", 61 * 1003)
+    assert (run["data"]["first_date"], run["data"]["last_date"], run["data"]["rows"]) == (
+        "2022-01-03",
+        "2025-12-31",
+        61 * 1003,
+    )
     assert set(run["git"]) == {"revision", "dirty"}
 
 
@@ -114,9 +169,9 @@ def test_notebooks_get_only_date_and_folder_as_parameters(demo_run):
 
 def test_strategy_artifacts_match_a_direct_run(demo_run):
     """What the strategies notebook wrote equals running the strategies here on the same data."""
+    from algotrading.backtest.walkforward import run_strategies
     from algotrading.daily import artifacts
     from algotrading.data.market import MarketData
-    from algotrading.backtest.walkforward import run_strategies
 
     settings, _, reports = demo_run
     out = reports / "2025-12-31"
@@ -141,13 +196,25 @@ def test_report_draws_its_figures_in_a_browser_without_network(demo_run, tmp_pat
     report = demo_run[2] / "2025-12-31" / "report.html"
     done = subprocess.run(
         [
-            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",  # any fetch fails
-            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-            "--dump-dom", report.as_uri(),
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--proxy-server=127.0.0.1:9",  # any fetch fails
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            report.as_uri(),
         ],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     assert done.stdout.count('class="main-svg"') >= 4  # plotly drew both figures (2 svg layers each)
 

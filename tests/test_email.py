@@ -20,18 +20,23 @@ import pytest
 import yaml
 
 from algotrading.config import load_settings
+from algotrading.decisions.plan import make_plan
+from algotrading.jobs.daily import run_daily, run_lock
 from algotrading.notify.charts import chromium_available, email_charts
 from algotrading.notify.compose import daily_email
 from algotrading.notify.smtp import EmailError, send
-from algotrading.jobs.daily import run_daily, run_lock
-from algotrading.decisions.plan import make_plan
 
 from .conftest import ROOT
 from .planning import buy, inputs, position, sell
 from .smtp_server import PASSWORD, USER, SmtpServer, free_port
 
-SECTIONS = ["Portfolio Summary", "Top 4 Highest Conviction Signals", "Cash Depletion Analysis",
-            "Position Consolidation Recommendations", "Next Day Trading Plan"]
+SECTIONS = [
+    "Portfolio Summary",
+    "Top 4 Highest Conviction Signals",
+    "Cash Depletion Analysis",
+    "Position Consolidation Recommendations",
+    "Next Day Trading Plan",
+]
 RECIPIENTS = ["trader@example.com", "partner@example.com"]
 
 
@@ -59,16 +64,34 @@ class Webhook:
         self.server.server_close()
 
 
-def configure(workdirs, monkeypatch, server: SmtpServer | None, port: int | None = None, password: str = PASSWORD,
-              tls_mode: str = "auto", webhook: Webhook | None = None) -> None:
+def configure(
+    workdirs,
+    monkeypatch,
+    server: SmtpServer | None,
+    port: int | None = None,
+    password: str = PASSWORD,
+    tls_mode: str = "auto",
+    webhook: Webhook | None = None,
+) -> None:
     path = workdirs["params"] / "email.yaml"
     doc = yaml.safe_load(path.read_text())
-    doc.update(retry_wait_seconds=0.2, retry_max_wait_seconds=0.5, retry_attempts=4, timeout_seconds=5,
-               tls_mode=tls_mode, tls_ca_file=str(server.cert) if server else None)
+    doc.update(
+        retry_wait_seconds=0.2,
+        retry_max_wait_seconds=0.5,
+        retry_attempts=4,
+        timeout_seconds=5,
+        tls_mode=tls_mode,
+        tls_ca_file=str(server.cert) if server else None,
+    )
     path.write_text(yaml.safe_dump(doc))
-    for key, value in {"EMAIL_SMTP_SERVER": "127.0.0.1", "EMAIL_SMTP_PORT": str(port or server.port),
-                       "EMAIL_USERNAME": USER, "EMAIL_PASSWORD": password, "EMAIL_FROM": USER,
-                       "EMAIL_TO": ", ".join(RECIPIENTS)}.items():
+    for key, value in {
+        "EMAIL_SMTP_SERVER": "127.0.0.1",
+        "EMAIL_SMTP_PORT": str(port or server.port),
+        "EMAIL_USERNAME": USER,
+        "EMAIL_PASSWORD": password,
+        "EMAIL_FROM": USER,
+        "EMAIL_TO": ", ".join(RECIPIENTS),
+    }.items():
         monkeypatch.setenv(key, value)
     if webhook:
         monkeypatch.setenv("ALERT_WEBHOOK_URL", webhook.url)
@@ -83,8 +106,17 @@ def smtp(tmp_path):
 
 def sample_plan():
     held = [position("OLD", value=300.0, price=50.0, entry=55.0, stop=52.0, strategy="golden_cross")]
-    data = inputs([buy("AAA", confidence=0.9, price=20.0), buy("BBB", confidence=0.8, price=40.0), sell("OLD", "golden_cross", 50.0)],
-                  positions=held, cash=700.0, previous=1010.0, peak=1050.0)
+    data = inputs(
+        [
+            buy("AAA", confidence=0.9, price=20.0),
+            buy("BBB", confidence=0.8, price=40.0),
+            sell("OLD", "golden_cross", 50.0),
+        ],
+        positions=held,
+        cash=700.0,
+        previous=1010.0,
+        peak=1050.0,
+    )
     return make_plan(data, "2026-01-01T00:00:00+00:00")
 
 
@@ -101,8 +133,13 @@ def test_a_delivered_plan_email_has_every_part(workdirs, monkeypatch, tmp_path, 
         plan = sample_plan()
         report = tmp_path / "report.html"
         report.write_text("<html><body>the full report</body></html>")
-        history = pd.DataFrame({"session_date": pd.to_datetime(["2025-12-30", "2025-12-31"]), "equity": [1010.0, 1000.0],
-                                "peak_equity": [1050.0, 1050.0]})
+        history = pd.DataFrame(
+            {
+                "session_date": pd.to_datetime(["2025-12-30", "2025-12-31"]),
+                "equity": [1010.0, 1000.0],
+                "peak_equity": [1050.0, 1050.0],
+            }
+        )
         charts, note = email_charts(history, {s["name"]: s["momentum"] for s in plan.strategies}, 0.0)
         msg = daily_email(plan, settings, report, {"XYZ": "stale: last bar 2025-12-29"}, "2 submitted", charts, note)
         assert send(msg, settings.email, PASSWORD) == 1
@@ -178,7 +215,9 @@ def test_wrong_password_keeps_the_email_alerts_the_webhook_and_the_next_run_send
         configure(workdirs, monkeypatch, smtp, webhook=hook)  # the right password
         again = run_daily(load_settings(), dt.date(2025, 12, 31))
         assert again.status == "already_done"  # nothing re-run, but the unsent email went out first
-        assert len(smtp.messages) == 1 and smtp.messages[0].message["Subject"] == "AlgoTrading Daily Signals - 2025-12-31"
+        assert (
+            len(smtp.messages) == 1 and smtp.messages[0].message["Subject"] == "AlgoTrading Daily Signals - 2025-12-31"
+        )
         assert not outbox.exists()
         assert run_daily(load_settings(), dt.date(2025, 12, 31), force=True).exit_code == 0
         assert len(smtp.messages) == 1  # a delivered email is never sent again
@@ -196,13 +235,23 @@ def test_without_smtp_the_email_lands_in_the_outbox(workdirs):
     if shutil.which("chromium"):
         page = workdirs["reports"] / "2025-12-31" / "email.html"
         shot = workdirs["reports"] / "email.png"
-        common = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={workdirs['state'] / 'chrome'}"]
+        common = [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={workdirs['state'] / 'chrome'}",
+        ]
         dom = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
         assert "Next Day Trading Plan" in dom and "No orders for the next open." in dom
-        subprocess.run(common + ["--window-size=700,1800", f"--screenshot={shot}", page.as_uri()], capture_output=True,
-                       timeout=120)
+        subprocess.run(
+            common + ["--window-size=700,1800", f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
+        )
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 
 
@@ -238,8 +287,12 @@ def test_a_failing_notebook_sends_an_alert_with_the_partial_notebook(workdirs, m
 def test_a_second_concurrent_run_in_another_process_is_refused(workdirs):
     settings = load_settings()
     with run_lock(settings.paths.state_dir):
-        done = subprocess.run([str(ROOT / ".venv" / "bin" / "algotrading"), "daily", "--date", "2025-12-31"],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "algotrading"), "daily", "--date", "2025-12-31"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 1
     assert re.search(r"another daily run holds .*daily\.lock \(pid \d+ since", done.stderr)
 
@@ -257,8 +310,12 @@ def test_no_secret_reaches_reports_state_or_logs(workdirs, monkeypatch, smtp):
     fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": True} for s in symbols}
     try:
         configure(workdirs, monkeypatch, smtp, webhook=hook)
-        for key, value in {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": fake.url,
-                           "ALPACA_DATA_URL": fake.url}.items():
+        for key, value in {
+            "ALPACA_API_KEY": KEY,
+            "ALPACA_SECRET_KEY": SECRET,
+            "ALPACA_BASE_URL": fake.url,
+            "ALPACA_DATA_URL": fake.url,
+        }.items():
             monkeypatch.setenv(key, value)
         result = run_daily(load_settings(), dt.date(2022, 6, 13), submit=True)
         assert result.exit_code == 0, result.message
@@ -281,12 +338,15 @@ def test_no_secret_reaches_reports_state_or_logs(workdirs, monkeypatch, smtp):
     _ = Path, time
 
 
-@pytest.mark.parametrize(("risk", "spy_move", "title"), [
-    ("HALTED", 0.002, "HALTED: no new buys"),
-    ("EMERGENCY_STOP", 0.002, "EMERGENCY STOP: only stop-loss sells"),
-    ("ACTIVE", -0.06, "CIRCUIT BREAKER: new buys paused today"),
-    ("HALTED", -0.06, "HALTED: no new buys until `algotrading risk resume` (and the circuit breaker is tripped)"),
-])
+@pytest.mark.parametrize(
+    ("risk", "spy_move", "title"),
+    [
+        ("HALTED", 0.002, "HALTED: no new buys"),
+        ("EMERGENCY_STOP", 0.002, "EMERGENCY STOP: only stop-loss sells"),
+        ("ACTIVE", -0.06, "CIRCUIT BREAKER: new buys paused today"),
+        ("HALTED", -0.06, "HALTED: no new buys until `algotrading risk resume` (and the circuit breaker is tripped)"),
+    ],
+)
 def test_a_restricted_plan_email_leads_with_the_risk_banner(workdirs, tmp_path, risk, spy_move, title):
     from algotrading.storage.store import RiskState
 

@@ -10,9 +10,41 @@ import pytest
 
 from algotrading import indicators as ind
 
-CLOSES = [44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42, 45.84, 46.08, 45.89, 46.03, 45.61, 46.28,
-          46.28, 46.00, 46.03, 46.41, 46.22, 45.64, 46.21, 46.25, 45.71, 46.45, 45.78, 45.35, 44.03, 44.18,
-          44.22, 44.57, 43.42, 42.66, 43.13]  # Wilder's classic RSI example series
+CLOSES = [
+    44.34,
+    44.09,
+    44.15,
+    43.61,
+    44.33,
+    44.83,
+    45.10,
+    45.42,
+    45.84,
+    46.08,
+    45.89,
+    46.03,
+    45.61,
+    46.28,
+    46.28,
+    46.00,
+    46.03,
+    46.41,
+    46.22,
+    45.64,
+    46.21,
+    46.25,
+    45.71,
+    46.45,
+    45.78,
+    45.35,
+    44.03,
+    44.18,
+    44.22,
+    44.57,
+    43.42,
+    42.66,
+    43.13,
+]  # Wilder's classic RSI example series
 
 
 def frame(values, name="X") -> pd.DataFrame:
@@ -80,7 +112,9 @@ def test_sma_ema_and_returns():
     values = [1.0, 2.0, 3.0, 4.0, 5.0]
     assert ind.sma(frame(values), 3)["X"].tolist()[2:] == [2.0, 3.0, 4.0]
     # EMA span 3: alpha 0.5, started at the first value
-    assert ind.ema(frame(values), 3)["X"].iloc[-1] == pytest.approx((((1 * 0.5 + 2 * 0.5) * 0.5 + 3 * 0.5) * 0.5 + 4 * 0.5) * 0.5 + 5 * 0.5)
+    assert ind.ema(frame(values), 3)["X"].iloc[-1] == pytest.approx(
+        (((1 * 0.5 + 2 * 0.5) * 0.5 + 3 * 0.5) * 0.5 + 4 * 0.5) * 0.5 + 5 * 0.5
+    )
     assert ind.period_return(frame(values), 2)["X"].iloc[-1] == pytest.approx(5 / 3 - 1)
     bench = pd.Series([1.0, 1.0, 1.0, 1.1, 1.2])
     assert ind.relative_strength(frame(values), bench, 2)["X"].iloc[-1] == pytest.approx((5 / 3 - 1) - 0.2)
@@ -148,8 +182,13 @@ def test_no_look_ahead_in_any_indicator():
 
     def compute(c, h, l):
         return {
-            "rsi": ind.rsi(c), "atr": ind.atr(h, l, c), "z": ind.zscore(c), "hurst": ind.hurst(c, 100, 10),
-            "ou": ind.ou_fit(c)["half_life"], "vol": ind.volatility(c), "ema": ind.ema(c, 10),
+            "rsi": ind.rsi(c),
+            "atr": ind.atr(h, l, c),
+            "z": ind.zscore(c),
+            "hurst": ind.hurst(c, 100, 10),
+            "ou": ind.ou_fit(c)["half_life"],
+            "vol": ind.volatility(c),
+            "ema": ind.ema(c, 10),
         }
 
     full = compute(close, high, low)

@@ -20,10 +20,10 @@ import pytest
 from algotrading import calendar as cal
 from algotrading.cli import main
 from algotrading.config import load_settings
+from algotrading.jobs.daily import run_daily
 from algotrading.monitor import alerts as al
 from algotrading.monitor.dashboard import render_status_page, timeline_frame
 from algotrading.monitor.status import build_status, uptime
-from algotrading.jobs.daily import run_daily
 from algotrading.storage.store import Alert, RiskState, RiskStatus, open_store
 
 from .conftest import ROOT
@@ -94,16 +94,30 @@ def test_risk_alert_while_halted():
 
 
 def ledger(rows: list[tuple[str, str]]) -> pd.DataFrame:
-    return pd.DataFrame({"session_date": [d for d, _ in rows], "status": [s for _, s in rows],
-                         "started_at": [f"{d}T21:30:00+00:00" for d, _ in rows]})
+    return pd.DataFrame(
+        {
+            "session_date": [d for d, _ in rows],
+            "status": [s for _, s in rows],
+            "started_at": [f"{d}T21:30:00+00:00" for d, _ in rows],
+        }
+    )
 
 
 def test_missed_sessions_are_those_without_any_run_since_the_last_good_one():
     runs = ledger([("2025-12-19", "ok"), ("2025-12-22", "ok"), ("2025-12-29", "failed")])
     assert al.sessions_since_success(runs, D, 90, inclusive=False, untried_only=True) == [
-        dt.date(2025, 12, 23), dt.date(2025, 12, 24), dt.date(2025, 12, 26), dt.date(2025, 12, 30)]  # 12-25 is Christmas
+        dt.date(2025, 12, 23),
+        dt.date(2025, 12, 24),
+        dt.date(2025, 12, 26),
+        dt.date(2025, 12, 30),
+    ]  # 12-25 is Christmas
     assert al.sessions_since_success(runs, dt.date(2025, 12, 30), 90) == [
-        dt.date(2025, 12, 23), dt.date(2025, 12, 24), dt.date(2025, 12, 26), dt.date(2025, 12, 29), dt.date(2025, 12, 30)]
+        dt.date(2025, 12, 23),
+        dt.date(2025, 12, 24),
+        dt.date(2025, 12, 26),
+        dt.date(2025, 12, 29),
+        dt.date(2025, 12, 30),
+    ]
     assert al.sessions_since_success(ledger([("2025-12-29", "failed")]), D, 90) == []  # nothing good yet: a new install
     (a,) = al.missed_run_alerts([dt.date(2025, 12, 23), dt.date(2025, 12, 24)])
     assert a.severity == "urgent" and a.message.startswith("2 session(s) had no daily run: 2025-12-23, 2025-12-24.")
@@ -114,8 +128,10 @@ def test_uptime_is_exact_on_a_known_ledger():
     assert len(sessions) == 41
     failed = {sessions[5], sessions[17], sessions[30]}
     missing = {sessions[10], sessions[40]}
-    runs = ledger([(d.isoformat(), "failed" if d in failed else "ok") for d in sessions if d not in missing]
-                  + [(sessions[5].isoformat(), "ok")])  # a failed session re-run successfully the same day
+    runs = ledger(
+        [(d.isoformat(), "failed" if d in failed else "ok") for d in sessions if d not in missing]
+        + [(sessions[5].isoformat(), "ok")]
+    )  # a failed session re-run successfully the same day
     u30, u90 = uptime(runs, D, 30), uptime(runs, D, 90)
     assert (u30.counted, u30.ok) == (30, 27)  # sessions[11:41]: [17] and [30] failed, [40] never ran
     assert (u90.counted, u90.ok) == (41, 37)  # only the 41 since the first run count: 2 failed, 2 never ran
@@ -138,9 +154,15 @@ def test_store_raises_an_alert_once_keeps_it_then_resolves_and_reopens(workdirs)
 def _record(store, session: str, status: str, seconds: float = 20.0) -> None:
     run_id = f"{session}-{status}"
     store.start_run(run_id, dt.date.fromisoformat(session), "demo")
-    store.finish_run(run_id, status, "notebook:10_strategies" if status == "failed" else None,
-                     "ValueError: boom" if status == "failed" else None, None,
-                     {"load_data": 0.5, "notebook:10_strategies": seconds - 0.5}, seconds)
+    store.finish_run(
+        run_id,
+        status,
+        "notebook:10_strategies" if status == "failed" else None,
+        "ValueError: boom" if status == "failed" else None,
+        None,
+        {"load_data": 0.5, "notebook:10_strategies": seconds - 0.5},
+        seconds,
+    )
 
 
 def test_status_check_exits_1_on_a_gap_and_json_reports_the_runs(workdirs, capsys):
@@ -152,8 +174,9 @@ def test_status_check_exits_1_on_a_gap_and_json_reports_the_runs(workdirs, capsy
     capsys.readouterr()
     assert main(["status", "--check"]) == 1
     out = capsys.readouterr().out
-    assert ("4 session(s) without a successful run since the last good one: 2025-12-26, 2025-12-29, 2025-12-30, "
-            "2025-12-31") in out
+    assert (
+        "4 session(s) without a successful run since the last good one: 2025-12-26, 2025-12-29, 2025-12-30, 2025-12-31"
+    ) in out
     assert "2025-12-31  failed" in out and "[notebook:10_strategies: ValueError: boom]" in out
     assert main(["status", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -172,9 +195,9 @@ def test_paper_reference_session_waits_for_the_grace_period(workdirs, monkeypatc
     settings = load_settings()
     with open_store(workdirs["state"]) as store:
         _record(store, "2025-12-30", "ok")
-        at_1700 = dt.datetime(2025, 12, 31, 22, 0, tzinfo=dt.timezone.utc)  # 17:00 New York, grace until 18:30
+        at_1700 = dt.datetime(2025, 12, 31, 22, 0, tzinfo=dt.UTC)  # 17:00 New York, grace until 18:30
         assert build_status(settings, store, at_1700).healthy
-        at_1900 = dt.datetime(2025, 12, 31, 23, 59, tzinfo=dt.timezone.utc)
+        at_1900 = dt.datetime(2025, 12, 31, 23, 59, tzinfo=dt.UTC)
         late = build_status(settings, store, at_1900)
         assert late.missed == ["2025-12-31"] and not late.healthy
         assert late.next_scheduled == "2026-01-02T16:30:00-05:00"  # New Year's Day is closed
@@ -212,7 +235,9 @@ def test_a_run_after_a_gap_sends_an_urgent_alert_and_shows_it(workdirs, monkeypa
     doc = json.loads((out / "alerts.json").read_text())
     (missed,) = [a for a in doc["new"] if a["kind"] == "missed_run"]
     assert missed["message"].startswith("3 session(s) had no daily run: 2025-12-26, 2025-12-29, 2025-12-30.")
-    assert any(h["text"].startswith("AlgoTrading ALERT - 2025-12-31") or "ALERT" in json.dumps(h) for h in hook.received)
+    assert any(
+        h["text"].startswith("AlgoTrading ALERT - 2025-12-31") or "ALERT" in json.dumps(h) for h in hook.received
+    )
     (alert_mail,) = (workdirs["reports"] / "outbox").glob("alert-2025-12-31-*.eml")
     msg = BytesParser(policy=policy.default).parsebytes(alert_mail.read_bytes())
     assert msg["Subject"].startswith("AlgoTrading ALERT - 2025-12-31: 3 session(s) had no daily run")
@@ -233,8 +258,9 @@ def test_the_dashboard_notebook_runs_in_demo_and_renders_offline(workdirs, tmp_p
     assert run_daily(load_settings(), dt.date(2022, 6, 13), submit=True).exit_code == 0  # four buys sent
     assert run_daily(load_settings(), dt.date(2022, 6, 14)).exit_code == 0  # filled at the 06-14 open
     out = tmp_path / "dashboard.ipynb"
-    execute_notebook(ROOT / "notebooks" / "dashboard.ipynb", out, {"session_date": "2022-06-14"}, tmp_path, 300,
-                     ensure_kernel())
+    execute_notebook(
+        ROOT / "notebooks" / "dashboard.ipynb", out, {"session_date": "2022-06-14"}, tmp_path, 300, ensure_kernel()
+    )
     size = render_html(out, tmp_path / "dashboard.html", "Dashboard")
     page = (tmp_path / "dashboard.html").read_text()
     assert size > 1_000_000 and not re.search(r"<script[^>]+src=\"http", page)
@@ -242,10 +268,22 @@ def test_the_dashboard_notebook_runs_in_demo_and_renders_offline(workdirs, tmp_p
         assert f">{symbol}</td>" in page  # the positions with their P&L
     assert "SPY buy and hold" in page and "Rolling 90-day strategy momentum" in page
     if shutil.which("chromium"):
-        dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                              f"--user-data-dir={tmp_path / 'chrome'}", "--host-resolver-rules=MAP * ~NOTFOUND",
-                              "--virtual-time-budget=5000", (tmp_path / "dashboard.html").as_uri()],
-                             capture_output=True, text=True, timeout=120).stdout
+        dom = subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--dump-dom",
+                f"--user-data-dir={tmp_path / 'chrome'}",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--virtual-time-budget=5000",
+                (tmp_path / "dashboard.html").as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
         assert "plot-container" in dom  # plotly drew the figures with no network
 
 
@@ -258,15 +296,23 @@ def test_the_dashboard_notebook_reads_an_alpaca_paper_account(workdirs, monkeypa
     from .alpaca_server import KEY, SECRET, FakeAlpaca
 
     symbols = load_settings().universe.all_symbols
-    fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2025, 10, 1), dt.date(2025, 12, 31)),
-                      cash=412.50, positions={"MSFT": {"qty": 0.6, "avg": 480.0, "price": 483.62}}).start()
+    fake = FakeAlpaca(
+        bars=BundledBarsProvider().get_bars(symbols, dt.date(2025, 10, 1), dt.date(2025, 12, 31)),
+        cash=412.50,
+        positions={"MSFT": {"qty": 0.6, "avg": 480.0, "price": 483.62}},
+    ).start()
     try:
-        for key, value in {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": fake.url,
-                           "ALPACA_DATA_URL": fake.url}.items():
+        for key, value in {
+            "ALPACA_API_KEY": KEY,
+            "ALPACA_SECRET_KEY": SECRET,
+            "ALPACA_BASE_URL": fake.url,
+            "ALPACA_DATA_URL": fake.url,
+        }.items():
             monkeypatch.setenv(key, value)
         out = tmp_path / "dashboard.ipynb"
-        execute_notebook(ROOT / "notebooks" / "dashboard.ipynb", out, {"session_date": "2025-12-31"}, tmp_path, 300,
-                         ensure_kernel())
+        execute_notebook(
+            ROOT / "notebooks" / "dashboard.ipynb", out, {"session_date": "2025-12-31"}, tmp_path, 300, ensure_kernel()
+        )
         render_html(out, tmp_path / "dashboard.html", "Dashboard")
     finally:
         fake.stop()

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrading.daily import artifacts
+from algotrading.backtest.performance import capital_weights, momentum_asof, rolling_momentum
+from algotrading.backtest.walkforward import SIGNAL_COLUMNS, run_strategies
 from algotrading.config import load_settings
+from algotrading.daily import artifacts
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import history_start
-from algotrading.backtest.performance import capital_weights, momentum_asof, rolling_momentum
-from algotrading.backtest.walkforward import SIGNAL_COLUMNS, run_strategies
 
 from .helpers import sessions
 
@@ -32,7 +32,9 @@ def test_momentum_uses_the_last_session_on_or_before_the_lookback_day(equity):
     assert base_day == pd.Timestamp("2025-03-04")
     assert momentum_asof(equity, day, 90) == pytest.approx(equity[pd.Timestamp(day)] / equity[base_day] - 1)
     # on Sunday 2025-06-08 the last session is Friday 06-06; 90 days before it is Saturday 03-08 -> Friday 03-07
-    assert momentum_asof(equity, dt.date(2025, 6, 8), 90) == pytest.approx(equity["2025-06-06"] / equity["2025-03-07"] - 1)
+    assert momentum_asof(equity, dt.date(2025, 6, 8), 90) == pytest.approx(
+        equity["2025-06-06"] / equity["2025-03-07"] - 1
+    )
 
 
 def test_momentum_is_nan_without_enough_history(equity):
@@ -91,7 +93,9 @@ def test_strategy_artifacts_round_trip(run_2025, tmp_path):
     _, run = run_2025
     artifacts.write_strategy_run(tmp_path, run)
     back = artifacts.read_strategy_run(tmp_path)
-    pd.testing.assert_frame_equal(back.performance.table(), run.performance.table(), check_dtype=False, check_names=False)
+    pd.testing.assert_frame_equal(
+        back.performance.table(), run.performance.table(), check_dtype=False, check_names=False
+    )
     pd.testing.assert_frame_equal(back.signals, run.signals, check_dtype=False)
     pd.testing.assert_frame_equal(back.performance.equity, run.performance.equity, check_freq=False, check_names=False)
     assert back.performance.benchmark.name == "SPY"

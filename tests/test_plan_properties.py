@@ -42,15 +42,28 @@ def positions(draw):
         entry = draw(prices)
         stop = draw(st.none() | st.floats(0.5, 1.0).map(lambda f: round(entry * f, 2)))
         target = draw(st.none() | st.floats(1.0, 1.6).map(lambda f: round(entry * f, 2)))
-        out.append(Position(s, draw(st.floats(0.01, 40.0)), entry, price, draw(st.sampled_from(STRATEGIES)), None,
-                            stop, target, draw(st.none() | st.floats(0, 1))))
+        out.append(
+            Position(
+                s,
+                draw(st.floats(0.01, 40.0)),
+                entry,
+                price,
+                draw(st.sampled_from(STRATEGIES)),
+                None,
+                stop,
+                target,
+                draw(st.none() | st.floats(0, 1)),
+            )
+        )
     return out
 
 
 @st.composite
 def scenario(draw):
     held = draw(positions())
-    pairs = draw(st.lists(st.tuples(st.sampled_from(NEW + HELD[:3]), st.sampled_from(STRATEGIES)), unique=True, max_size=10))
+    pairs = draw(
+        st.lists(st.tuples(st.sampled_from(NEW + HELD[:3]), st.sampled_from(STRATEGIES)), unique=True, max_size=10)
+    )
     price_of = {p.symbol: p.price for p in held}
     signals = []
     for symbol, strategy in pairs:
@@ -74,8 +87,16 @@ def scenario(draw):
 
 
 def build(s: dict) -> object:
-    return inputs(s["signals"], momentum=s["momentum"], positions=s["positions"], cash=s["cash"], assets=s["assets"],
-                  risk=s["risk"], spy_move=s["spy_move"], settings=with_safety(base_settings(), **s["limits"]))
+    return inputs(
+        s["signals"],
+        momentum=s["momentum"],
+        positions=s["positions"],
+        cash=s["cash"],
+        assets=s["assets"],
+        risk=s["risk"],
+        spy_move=s["spy_move"],
+        settings=with_safety(base_settings(), **s["limits"]),
+    )
 
 
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -30,7 +30,10 @@ def decision(plan, symbol, strategy=None):
 
 
 def test_fresh_account_with_six_signals_buys_the_top_four_at_225():
-    signals = [buy(s, confidence=c) for s, c in [("AAA", 0.9), ("BBB", 0.85), ("CCC", 0.8), ("DDD", 0.75), ("EEE", 0.7), ("FFF", 0.65)]]
+    signals = [
+        buy(s, confidence=c)
+        for s, c in [("AAA", 0.9), ("BBB", 0.85), ("CCC", 0.8), ("DDD", 0.75), ("EEE", 0.7), ("FFF", 0.65)]
+    ]
     plan = plan_of(inputs(signals))
     # $1,000 cash - $100 buffer = $900 for 4 slots -> $225 each, below the $300 cap
     assert buys(plan) == {"AAA": 225.0, "BBB": 225.0, "CCC": 225.0, "DDD": 225.0}
@@ -40,8 +43,12 @@ def test_fresh_account_with_six_signals_buys_the_top_four_at_225():
 
 
 def full_book(weak_confidence=0.3):
-    return [position("H1", confidence=0.9), position("H2", confidence=0.85), position("H3", confidence=0.8),
-            position("WEAK", confidence=weak_confidence)]
+    return [
+        position("H1", confidence=0.9),
+        position("H2", confidence=0.85),
+        position("H3", confidence=0.8),
+        position("WEAK", confidence=weak_confidence),
+    ]
 
 
 def test_fully_invested_and_a_much_better_signal_swaps_out_the_weakest():
@@ -115,7 +122,9 @@ def test_a_day_losing_11_percent_is_an_emergency_stop_and_10_percent_is_not(toda
     transition = account_transition(RiskStatus(RiskState.ACTIVE), data.portfolio, base_settings().risk)
     if emergency:
         assert transition.to_state is RiskState.EMERGENCY_STOP
-        assert transition.reason.startswith("one-day loss -11.0% (equity $1,000.00 -> $890.00) is beyond MAX_DAILY_LOSS_PCT 10%")
+        assert transition.reason.startswith(
+            "one-day loss -11.0% (equity $1,000.00 -> $890.00) is beyond MAX_DAILY_LOSS_PCT 10%"
+        )
     else:
         assert transition is None  # -10.0% is not more than 10%
 
@@ -126,8 +135,9 @@ def test_emergency_stop_sends_only_protective_exits():
         position("TARGETED", price=120.0, entry=100.0, target=115.0),  # take profit: not protective
         position("EXITING", strategy="golden_cross"),
     ]
-    plan = plan_of(inputs([buy("NEW"), sell("EXITING", "golden_cross")], positions=held, cash=300.0,
-                          risk=RiskState.EMERGENCY_STOP))
+    plan = plan_of(
+        inputs([buy("NEW"), sell("EXITING", "golden_cross")], positions=held, cash=300.0, risk=RiskState.EMERGENCY_STOP)
+    )
     assert [(o.side, o.symbol, o.kind) for o in plan.orders] == [("sell", "STOPPED", "stop")]
     assert decision(plan, "EXITING")["reasons"][0].startswith("not sold: golden_cross exit")
     assert decision(plan, "NEW")["decision"] == "rejected"
@@ -149,8 +159,14 @@ def test_vix_at_40_pauses_buys():
 
 
 def test_a_stop_loss_hit_while_halted_is_still_sold():
-    plan = plan_of(inputs([buy("NEW")], positions=[position("FALLING", price=80.0, entry=100.0, stop=85.0)],
-                          cash=700.0, risk=RiskState.HALTED))
+    plan = plan_of(
+        inputs(
+            [buy("NEW")],
+            positions=[position("FALLING", price=80.0, entry=100.0, stop=85.0)],
+            cash=700.0,
+            risk=RiskState.HALTED,
+        )
+    )
     (order,) = plan.orders
     assert (order.side, order.symbol, order.kind) == ("sell", "FALLING", "stop")
     assert order.reason.endswith("stop loss: close 80.00 <= stop 85.00")
@@ -183,8 +199,10 @@ def test_short_cash_recommends_adding_funds():
 
 
 def test_max_holding_time_and_target_close_positions():
-    held = [position("OLD", entry_date=dt.date(2025, 11, 17)),  # 30 sessions before 2025-12-31
-            position("UP", price=130.0, entry=100.0, target=125.0, strategy="dual_momentum")]
+    held = [
+        position("OLD", entry_date=dt.date(2025, 11, 17)),  # 30 sessions before 2025-12-31
+        position("UP", price=130.0, entry=100.0, target=125.0, strategy="dual_momentum"),
+    ]
     plan = plan_of(inputs(positions=held, cash=100.0))
     assert [(o.symbol, o.kind) for o in plan.orders] == [("UP", "target"), ("OLD", "max_hold")]
 
@@ -207,7 +225,9 @@ def test_an_account_too_small_for_one_minimum_buy():
 
 def test_orders_have_deterministic_ids_and_sells_come_first():
     data = inputs([buy("NEW")], positions=[position("OLD")], cash=500.0)
-    data = type(data)(**{**data.__dict__, "signals": pd.concat([data.signals, pd.DataFrame([sell("OLD")])], ignore_index=True)})
+    data = type(data)(
+        **{**data.__dict__, "signals": pd.concat([data.signals, pd.DataFrame([sell("OLD")])], ignore_index=True)}
+    )
     first, second = plan_of(data), plan_of(data)
     assert [o.side for o in first.orders] == ["sell", "buy"]
     assert [o.client_order_id for o in first.orders] == [o.client_order_id for o in second.orders]

@@ -26,7 +26,9 @@ def frames(n, entry=(), exit=(), stop=None, target=None, max_hold=None) -> Signa
         return None if value is None else pd.DataFrame({"X": np.full(n, float(value))}, index=index)
 
     e = flags(entry)
-    return SignalFrames("test", e, flags(exit), e.astype(float).where(e), flags(exit), level(stop), level(target), max_hold)
+    return SignalFrames(
+        "test", e, flags(exit), e.astype(float).where(e), flags(exit), level(stop), level(target), max_hold
+    )
 
 
 def close(values) -> pd.DataFrame:

@@ -12,17 +12,17 @@ import stat
 import pytest
 import yaml
 
-from algotrading.ops import schedule
 from algotrading.cli import main
 from algotrading.config import ConfigError, load_settings
 from algotrading.data.bundled import BundledBarsProvider
+from algotrading.ops import schedule
 from algotrading.ops.validate import CHECK_NAMES, Level, validate
 
 from .alpaca_server import KEY, SECRET, FakeAlpaca
 from .smtp_server import PASSWORD, USER, SmtpServer
 
 # 2025-12-31 17:00 New York: the last bundled session's bar is final
-AFTER_LAST_SESSION = dt.datetime(2025, 12, 31, 22, 0, tzinfo=dt.timezone.utc)
+AFTER_LAST_SESSION = dt.datetime(2025, 12, 31, 22, 0, tzinfo=dt.UTC)
 
 
 def levels(result) -> dict[str, str]:
@@ -44,8 +44,12 @@ def check(result, name: str):
 def alpaca(workdirs, monkeypatch):
     bars = BundledBarsProvider().get_bars(["SPY"], dt.date(2025, 11, 1), dt.date(2025, 12, 31))
     fake = FakeAlpaca(bars=bars).start()
-    for key, value in {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": fake.url,
-                       "ALPACA_DATA_URL": fake.url}.items():
+    for key, value in {
+        "ALPACA_API_KEY": KEY,
+        "ALPACA_SECRET_KEY": SECRET,
+        "ALPACA_BASE_URL": fake.url,
+        "ALPACA_DATA_URL": fake.url,
+    }.items():
         monkeypatch.setenv(key, value)
     yield fake
     fake.stop()
@@ -90,12 +94,15 @@ def test_min_position_400_fails_naming_the_fix(workdirs, monkeypatch, capsys):
     assert "FAIL  configuration" in out and "SKIP  smtp" in out
 
 
-@pytest.mark.parametrize(("env", "name"), [
-    ({"MAX_DRAWDOWN_PCT": "150"}, "risk_parameters"),
-    ({"PAPER_TRADING_MODE": "false"}, "trading_mode"),
-    ({"ALPACA_API_KEY": "PKONLYONE"}, "environment"),
-    ({"CONFIDENCE_WEIGHT": "0.9"}, "configuration"),
-])
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"MAX_DRAWDOWN_PCT": "150"}, "risk_parameters"),
+        ({"PAPER_TRADING_MODE": "false"}, "trading_mode"),
+        ({"ALPACA_API_KEY": "PKONLYONE"}, "environment"),
+        ({"CONFIDENCE_WEIGHT": "0.9"}, "configuration"),
+    ],
+)
 def test_a_refused_configuration_fails_under_its_check(workdirs, monkeypatch, env, name):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -131,7 +138,12 @@ def test_live_checks_fail_on_the_demo_setup(workdirs, crontab, capsys):
     assert main(["validate", "--live"]) == 1
     result = validate(load_settings(), live=True)
     assert {n for n, lv in levels(result).items() if lv == "FAIL"} == {
-        "environment", "trading_mode", "alpaca_account", "smtp", "schedule"}
+        "environment",
+        "trading_mode",
+        "alpaca_account",
+        "smtp",
+        "schedule",
+    }
 
 
 def test_a_paper_account_passes_its_checks_and_is_named(alpaca):
@@ -175,7 +187,7 @@ def test_an_account_far_from_portfolio_size_warns(alpaca):
 
 
 def test_stale_market_data_fails(alpaca):
-    later = dt.datetime(2026, 1, 6, 23, 0, tzinfo=dt.timezone.utc)  # the fake has bars to 2025-12-31 only
+    later = dt.datetime(2026, 1, 6, 23, 0, tzinfo=dt.UTC)  # the fake has bars to 2025-12-31 only
     c = check(validate(load_settings(), now=later), "market_data")
     assert c.level is Level.FAIL and "the latest SPY bar is 2025-12-31" in c.detail and "2026-01-06" in c.detail
 
@@ -184,8 +196,13 @@ def _smtp_env(monkeypatch, workdirs, server, password):
     path = workdirs["params"] / "email.yaml"
     doc = yaml.safe_load(path.read_text()) | {"tls_ca_file": str(server.cert), "timeout_seconds": 5}
     path.write_text(yaml.safe_dump(doc))
-    for key, value in {"EMAIL_SMTP_SERVER": "127.0.0.1", "EMAIL_SMTP_PORT": str(server.port), "EMAIL_USERNAME": USER,
-                       "EMAIL_PASSWORD": password, "EMAIL_TO": "trader@example.com"}.items():
+    for key, value in {
+        "EMAIL_SMTP_SERVER": "127.0.0.1",
+        "EMAIL_SMTP_PORT": str(server.port),
+        "EMAIL_USERNAME": USER,
+        "EMAIL_PASSWORD": password,
+        "EMAIL_TO": "trader@example.com",
+    }.items():
         monkeypatch.setenv(key, value)
 
 
@@ -201,7 +218,11 @@ def test_smtp_login_is_checked_without_sending(workdirs, monkeypatch, tmp_path):
     finally:
         server.stop()
     logins = server.recorder.logins  # smtplib tries each AUTH mechanism the server offers once
-    assert server.messages == [] and logins[0] == (USER, True) and [ok for _, ok in logins[1:]] == [False] * (len(logins) - 1)
+    assert (
+        server.messages == []
+        and logins[0] == (USER, True)
+        and [ok for _, ok in logins[1:]] == [False] * (len(logins) - 1)
+    )
 
 
 def test_smtp_server_down_fails(workdirs, monkeypatch, tmp_path):

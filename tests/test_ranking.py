@@ -30,23 +30,39 @@ PARAMS = base_settings().ranking
 
 @pytest.mark.parametrize(
     ("momentum", "threshold", "full", "expected"),
-    [(0.05, 0.0, 0.10, 0.5), (-0.01, 0.0, 0.10, 0.0), (0.20, 0.0, 0.10, 1.0), (0.10, 0.05, 0.10, 0.5), (np.nan, 0.0, 0.1, 0.0)],
+    [
+        (0.05, 0.0, 0.10, 0.5),
+        (-0.01, 0.0, 0.10, 0.0),
+        (0.20, 0.0, 0.10, 1.0),
+        (0.10, 0.05, 0.10, 0.5),
+        (np.nan, 0.0, 0.1, 0.0),
+    ],
 )
 def test_momentum_score_mapping(momentum, threshold, full, expected):
     assert momentum_score(momentum, threshold, full) == pytest.approx(expected)
 
 
 def test_score_is_the_weighted_sum():
-    r = rank_signals(signals(buy("AAA", "mean_reversion", 0.8)), pd.Series({"mean_reversion": 0.05}),
-                     corr(["mean_reversion"]), set(), PARAMS, 4)
+    r = rank_signals(
+        signals(buy("AAA", "mean_reversion", 0.8)),
+        pd.Series({"mean_reversion": 0.05}),
+        corr(["mean_reversion"]),
+        set(),
+        PARAMS,
+        4,
+    )
     row = r.table.iloc[0]
     assert row["score"] == pytest.approx(0.5 * 0.8 + 0.5 * 0.5)
     assert (row["rank"], row["status"], row["reason"]) == (1, SELECTED, "top 4 by score")
 
 
 def test_ineligible_held_and_unknown_momentum_are_rejected_with_reasons():
-    s = signals(buy("AAA", "golden_cross"), buy("BBB", "mean_reversion"), buy("HELD", "mean_reversion"),
-                buy("CCC", "dual_momentum"))
+    s = signals(
+        buy("AAA", "golden_cross"),
+        buy("BBB", "mean_reversion"),
+        buy("HELD", "mean_reversion"),
+        buy("CCC", "dual_momentum"),
+    )
     momentum = pd.Series({"golden_cross": -0.01, "mean_reversion": 0.04})
     r = rank_signals(s, momentum, corr(["golden_cross", "mean_reversion"]), {"HELD"}, PARAMS, 4)
     reasons = dict(zip(r.table["symbol"], r.table["reason"], strict=True))
@@ -63,8 +79,11 @@ def test_correlated_strategies_may_not_fill_every_slot():
     names = ["golden_cross", "sector_rotation", "mean_reversion"]
     c = corr(names, [("golden_cross", "sector_rotation", 0.86)])
     s = signals(
-        buy("G1", "golden_cross", 0.95), buy("G2", "golden_cross", 0.94), buy("S1", "sector_rotation", 0.93),
-        buy("S2", "sector_rotation", 0.92), buy("M1", "mean_reversion", 0.10),
+        buy("G1", "golden_cross", 0.95),
+        buy("G2", "golden_cross", 0.94),
+        buy("S1", "sector_rotation", 0.93),
+        buy("S2", "sector_rotation", 0.92),
+        buy("M1", "mean_reversion", 0.10),
     )
     momentum = pd.Series(dict.fromkeys(names, 0.05))
     r = rank_signals(s, momentum, c, set(), PARAMS, 4)
@@ -72,7 +91,10 @@ def test_correlated_strategies_may_not_fill_every_slot():
     assert list(r.selected["symbol"]) == ["G1", "G2", "S1", "M1"]
     s2 = r.table.set_index("symbol").loc["S2"]
     assert s2["status"] == "ranked"
-    assert s2["reason"] == "passed over: correlated strategies (golden_cross/sector_rotation 0.86) may not fill all 4 slots"
+    assert (
+        s2["reason"]
+        == "passed over: correlated strategies (golden_cross/sector_rotation 0.86) may not fill all 4 slots"
+    )
     assert s2["rule"] == "correlation_cap"
     # with no signal from another strategy, the correlated ones do fill the slots
     r = rank_signals(s.iloc[:4], momentum, c, set(), PARAMS, 4)
@@ -81,8 +103,14 @@ def test_correlated_strategies_may_not_fill_every_slot():
 
 def test_a_single_strategy_is_not_a_correlated_group():
     s = signals(*[buy(f"M{i}", "mean_reversion", 0.9 - i / 100) for i in range(5)], buy("G1", "golden_cross", 0.1))
-    r = rank_signals(s, pd.Series({"mean_reversion": 0.05, "golden_cross": 0.05}),
-                     corr(["mean_reversion", "golden_cross"]), set(), PARAMS, 4)
+    r = rank_signals(
+        s,
+        pd.Series({"mean_reversion": 0.05, "golden_cross": 0.05}),
+        corr(["mean_reversion", "golden_cross"]),
+        set(),
+        PARAMS,
+        4,
+    )
     assert list(r.selected["symbol"]) == ["M0", "M1", "M2", "M3"]
 
 

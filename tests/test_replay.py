@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 
 from algotrading import calendar as cal
+from algotrading.backtest.walkforward import compute_books, first_day_books, run_strategies, session_run
 from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth, validate_bars
-from algotrading.jobs.daily import run_daily
 from algotrading.decisions.plan import Plan
+from algotrading.jobs.daily import run_daily
 from algotrading.replay import ReplayError, replay
-from algotrading.backtest.walkforward import compute_books, first_day_books, run_strategies, session_run
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,8 @@ def test_replay_writes_every_output_and_the_numbers_agree(full_replay):
     out, result, plans = full_replay
     assert result.complete and result.sessions_done == result.sessions_total == 9
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["equity.csv", "orders.csv", "events.csv", "rules.csv", "positions.csv", "summary.json", "state"])
+        ["equity.csv", "orders.csv", "events.csv", "rules.csv", "positions.csv", "summary.json", "state"]
+    )
     equity = pd.read_csv(out / "equity.csv")
     orders = pd.read_csv(out / "orders.csv")
     assert equity["session"].tolist() == [d.isoformat() for d in cal.sessions_between(START, END)]
@@ -61,8 +62,10 @@ def test_replay_writes_every_output_and_the_numbers_agree(full_replay):
     assert len(orders) == sum(len(p.orders) for p in plans.values()) > 0
     assert orders["client_order_id"].is_unique
     filled = orders[orders["status"] == "filled"]
-    assert (filled["fill_session"].map(dt.date.fromisoformat)
-            == filled["session"].map(lambda d: cal.next_session(dt.date.fromisoformat(d)))).all()
+    assert (
+        filled["fill_session"].map(dt.date.fromisoformat)
+        == filled["session"].map(lambda d: cal.next_session(dt.date.fromisoformat(d)))
+    ).all()
     # cash moves exactly by the fills: 1000 - buys (value + fee) + sells (value - fee) up to the last session
     upto = filled[filled["fill_session"] <= END.isoformat()]
     value = upto["filled_qty"] * upto["fill_price"]
@@ -76,7 +79,9 @@ def test_replay_writes_every_output_and_the_numbers_agree(full_replay):
     events = pd.read_csv(out / "events.csv")
     assert (events["kind"] == "swap").sum() == (orders["kind"] == "swap").sum() >= 2
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] and summary["sessions_done"] == 9 and summary["final_equity"] == equity["equity"].iloc[-1]
+    assert (
+        summary["complete"] and summary["sessions_done"] == 9 and summary["final_equity"] == equity["equity"].iloc[-1]
+    )
 
 
 def test_replay_plans_equal_the_daily_runs_from_the_same_state(full_replay, tmp_path, monkeypatch):
@@ -140,7 +145,13 @@ def test_a_longer_replay_makes_the_same_plans_for_the_sessions_they_share(full_r
     """No look-ahead at the replay's level: data after D (a later --end) changes nothing up to D."""
     _, _, plans = full_replay
     shorter: dict[dt.date, Plan] = {}
-    replay(load_settings(), START, dt.date(2022, 6, 8), tmp_path / "short", on_plan=lambda p: shorter.__setitem__(p.session, p))
+    replay(
+        load_settings(),
+        START,
+        dt.date(2022, 6, 8),
+        tmp_path / "short",
+        on_plan=lambda p: shorter.__setitem__(p.session, p),
+    )
     assert shorter and all(plan_doc(p) == plan_doc(plans[d]) for d, p in shorter.items())
 
 
@@ -169,7 +180,13 @@ def test_prefix_health_answers_like_validate_bars_every_session():
     changes = 0
     for day in cal.sessions_between(dt.date(2024, 1, 2), dt.date(2024, 3, 28)):
         full = validate_bars(bars, symbols, day, settings.data.validation)
-        expected = dict(zip(full.loc[full["status"] == "excluded", "symbol"], full.loc[full["status"] == "excluded", "reason"], strict=True))
+        expected = dict(
+            zip(
+                full.loc[full["status"] == "excluded", "symbol"],
+                full.loc[full["status"] == "excluded", "reason"],
+                strict=True,
+            )
+        )
         assert health.excluded(day) == expected, day
         changes += "AAPL" in expected
     assert 0 < changes < 61  # AAPL excluded only from its bad bar on
@@ -205,7 +222,10 @@ def test_auto_resume_resumes_after_the_given_sessions_and_the_drawdown_restarts(
     halts = events[events["kind"] == "risk_halted"]
     resumes = events[events["kind"] == "risk_resumed"]
     assert len(halts) >= 1 and len(resumes) >= 1
-    first_halt, first_resume = dt.date.fromisoformat(halts["session"].iloc[0]), dt.date.fromisoformat(resumes["session"].iloc[0])
+    first_halt, first_resume = (
+        dt.date.fromisoformat(halts["session"].iloc[0]),
+        dt.date.fromisoformat(resumes["session"].iloc[0]),
+    )
     assert len(cal.sessions_between(first_halt, first_resume)) - 1 == 5
     equity = pd.read_csv(out / "equity.csv").set_index("session")
     assert not equity.loc[halts["session"].iloc[0], "buys_allowed"]
@@ -249,6 +269,7 @@ def test_replay_command_writes_the_report(tmp_path, capsys):
 
 # ---------------------------------------------------------------- a crafted two-symbol market
 
+
 def _crafted_bars() -> pd.DataFrame:
     """AAA and BBB at $50, SPY at $400, ^VIX at 15 from 2024-01-02; each day opens at the
     previous close. AAA dips and rises (a 3/6-session golden cross on 2024-05-17, close
@@ -261,12 +282,20 @@ def _crafted_bars() -> pd.DataFrame:
     def path(moves: list[tuple[dt.date, float]]) -> np.ndarray:
         close = np.full(len(days), 50.0)
         for day, value in moves:
-            close[days.index(day):] = value
+            close[days.index(day) :] = value
         return close
 
     closes = {
-        "AAA": path([(d(2024, 5, 13), 49.0), (d(2024, 5, 14), 48.0), (d(2024, 5, 16), 52.0), (d(2024, 5, 17), 53.0),
-                     (d(2024, 5, 20), 54.0), (d(2024, 5, 22), 45.0)]),
+        "AAA": path(
+            [
+                (d(2024, 5, 13), 49.0),
+                (d(2024, 5, 14), 48.0),
+                (d(2024, 5, 16), 52.0),
+                (d(2024, 5, 17), 53.0),
+                (d(2024, 5, 20), 54.0),
+                (d(2024, 5, 22), 45.0),
+            ]
+        ),
         "BBB": path([(d(2024, 5, 28), 49.0), (d(2024, 5, 29), 48.0), (d(2024, 5, 31), 52.0), (d(2024, 6, 3), 53.0)]),
         "SPY": np.full(len(days), 400.0),
         "^VIX": np.full(len(days), 15.0),
@@ -276,8 +305,17 @@ def _crafted_bars() -> pd.DataFrame:
         opens = np.concatenate([[close[0]], close[:-1]])
         for k, day in enumerate(days):
             volume = 0.0 if symbol == "^VIX" else 1e6 * (2 if day in (d(2024, 5, 16), d(2024, 5, 31)) else 1)
-            rows.append({"date": pd.Timestamp(day), "symbol": symbol, "open": opens[k], "high": max(opens[k], close[k]),
-                         "low": min(opens[k], close[k]), "close": close[k], "volume": volume})
+            rows.append(
+                {
+                    "date": pd.Timestamp(day),
+                    "symbol": symbol,
+                    "open": opens[k],
+                    "high": max(opens[k], close[k]),
+                    "low": min(opens[k], close[k]),
+                    "close": close[k],
+                    "volume": volume,
+                }
+            )
     return normalize_bars(pd.DataFrame(rows))
 
 
@@ -315,8 +353,16 @@ def test_a_crafted_two_symbol_replay_matches_the_hand_computed_fills_stop_and_ha
         path.write_text(yaml.safe_dump(yaml.safe_load(path.read_text()) | changes))
 
     edit("universe.yaml", groups={"broad_etfs": ["SPY"], "stocks": ["AAA", "BBB"]})
-    edit("strategies/golden_cross.yaml", groups=["stocks"], fast_window=3, slow_window=6, min_history_sessions=7,
-         cross_within_sessions=1, volume_window=3, stop_loss_pct=10)
+    edit(
+        "strategies/golden_cross.yaml",
+        groups=["stocks"],
+        fast_window=3,
+        slow_window=6,
+        min_history_sessions=7,
+        cross_within_sessions=1,
+        volume_window=3,
+        stop_loss_pct=10,
+    )
     edit("strategies/mean_reversion.yaml", enabled=False, groups=["stocks"])
     edit("strategies/sector_rotation.yaml", enabled=False, groups=["stocks"])
     edit("strategies/dual_momentum.yaml", enabled=False, assets=["SPY"], defensive_asset=None)
@@ -353,8 +399,13 @@ def test_a_crafted_two_symbol_replay_matches_the_hand_computed_fills_stop_and_ha
 
     events = pd.read_csv(out / "events.csv")
     assert events[["session", "kind", "symbol"]].fillna("").values.tolist() == [
-        ["2024-05-22", "risk_halted", ""], ["2024-05-22", "stop", "AAA"]]
+        ["2024-05-22", "risk_halted", ""],
+        ["2024-05-22", "stop", "AAA"],
+    ]
     assert "stop loss: close 45.00 <= stop 47.70" in events["detail"].iloc[1]
     rules = pd.read_csv(out / "rules.csv")
     assert rules[["layer", "rule", "action", "count"]].values.tolist() == [
-        ["exits", "stop", "triggered", 1], ["risk", "halted", "blocked", 1], ["risk", "halted", "triggered", 1]]
+        ["exits", "stop", "triggered", 1],
+        ["risk", "halted", "blocked", 1],
+        ["risk", "halted", "triggered", 1],
+    ]

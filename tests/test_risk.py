@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from algotrading.config import CircuitBreakerParams
-from algotrading.portfolio import Portfolio
 from algotrading.decisions.risk import (
     CircuitBreaker,
     account_transition,
@@ -18,6 +17,7 @@ from algotrading.decisions.risk import (
     position_exit,
     sessions_held,
 )
+from algotrading.portfolio import Portfolio
 from algotrading.storage.store import RiskState, RiskStatus
 
 from .planning import SESSION, base_settings, market, position
@@ -70,13 +70,16 @@ def test_breaker_on_volatility_and_vix():
     b = circuit_breaker(spy_frame(wild), "SPY", "^VIX", LIMITS, True)
     assert b.tripped and b.reasons[0].startswith("SPY 20-day volatility 4") and b.spy_volatility > 0.40
     calm = [0.002, -0.002] * 12 + [0.001]
-    assert circuit_breaker(spy_frame(calm, vix=36.0), "SPY", "^VIX", LIMITS, True).reasons == ("^VIX at 36.0 (limit 35)",)
+    assert circuit_breaker(spy_frame(calm, vix=36.0), "SPY", "^VIX", LIMITS, True).reasons == (
+        "^VIX at 36.0 (limit 35)",
+    )
     assert not circuit_breaker(spy_frame(calm, vix=None), "SPY", "^VIX", LIMITS, True).tripped  # VIX when available
 
 
 def test_breaker_fails_closed_without_spy_and_is_off_when_disabled():
-    b = circuit_breaker(pd.DataFrame({"XOM": [1.0] * 30}, index=pd.bdate_range(end="2025-12-31", periods=30)), "SPY",
-                        None, LIMITS, True)
+    b = circuit_breaker(
+        pd.DataFrame({"XOM": [1.0] * 30}, index=pd.bdate_range(end="2025-12-31", periods=30)), "SPY", None, LIMITS, True
+    )
     assert b.tripped and "SPY data unavailable" in b.reasons[0]
     b = circuit_breaker(spy_frame([0.002] * 24 + [-0.08]), "SPY", "^VIX", LIMITS, False)
     assert not b.tripped and b.reasons == () and b.spy_move == pytest.approx(-0.08)

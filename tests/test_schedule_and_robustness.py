@@ -12,10 +12,10 @@ import nbformat
 import pytest
 import yaml
 
-from algotrading.ops import schedule
 from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.jobs.daily import RunError, RunTimeout, deadline, run_daily
+from algotrading.ops import schedule
 
 from .conftest import ROOT
 
@@ -61,12 +61,18 @@ def test_install_merges_into_an_existing_crontab_and_is_idempotent(workdirs, mon
 def test_install_without_crontab_says_what_to_do(workdirs, monkeypatch, capsys):
     monkeypatch.setenv("ALGOTRADING_CRONTAB_CMD", "/nonexistent/crontab")
     assert main(["schedule", "install"]) == 1
-    assert "install cron (Debian: apt-get install cron), or use `algotrading schedule install --systemd`" in capsys.readouterr().err
+    assert (
+        "install cron (Debian: apt-get install cron), or use `algotrading schedule install --systemd`"
+        in capsys.readouterr().err
+    )
 
 
 def test_systemd_install_writes_the_units(workdirs, tmp_path, capsys):
     assert main(["schedule", "install", "--systemd", "--dir", str(tmp_path / "units")]) == 0
-    assert sorted(p.name for p in (tmp_path / "units").iterdir()) == ["algotrading-daily.service", "algotrading-daily.timer"]
+    assert sorted(p.name for p in (tmp_path / "units").iterdir()) == [
+        "algotrading-daily.service",
+        "algotrading-daily.timer",
+    ]
     assert "systemctl --user enable --now algotrading-daily.timer" in capsys.readouterr().out
 
 
@@ -92,7 +98,10 @@ def test_a_hung_notebook_is_stopped_and_the_run_fails_cleanly(workdirs, monkeypa
     result = run_daily(load_settings(), dt.date(2025, 12, 31))
     assert time.monotonic() - started < 90
     assert result.exit_code == 1
-    assert "failed at step 'notebook:10_strategies': RunTimeout: notebook 10_strategies.ipynb took longer than 20 s" in result.message
+    assert (
+        "failed at step 'notebook:10_strategies': RunTimeout: notebook 10_strategies.ipynb took longer than 20 s"
+        in result.message
+    )
     from algotrading.jobs.daily import run_lock
 
     with run_lock(workdirs["state"]):  # the lock was released: the next day's run can start

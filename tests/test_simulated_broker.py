@@ -29,8 +29,9 @@ B_OPEN = np.r_[50.0, B_CLOSE[:-1]]
 def market() -> MarketData:
     close = pd.DataFrame({"A": A_CLOSE, "B": B_CLOSE}, index=DAYS)
     opens = pd.DataFrame({"A": A_OPEN, "B": B_OPEN}, index=DAYS)
-    return MarketData(open=opens, high=np.maximum(opens, close), low=np.minimum(opens, close), close=close,
-                      volume=close * 0 + 1e6)
+    return MarketData(
+        open=opens, high=np.maximum(opens, close), low=np.minimum(opens, close), close=close, volume=close * 0 + 1e6
+    )
 
 
 def day(i: int) -> dt.date:
@@ -38,7 +39,9 @@ def day(i: int) -> dt.date:
 
 
 def sim(tmp_path, i: int, phase: str = "after_close", m: MarketData | None = None) -> SimulatedBroker:
-    return SimulatedBroker(tmp_path / "ledger.sqlite3", m or market(), day(i), phase, 1000.0, fees_pct=0.5, slippage_pct=1.0)
+    return SimulatedBroker(
+        tmp_path / "ledger.sqlite3", m or market(), day(i), phase, 1000.0, fees_pct=0.5, slippage_pct=1.0
+    )
 
 
 def test_an_order_fills_at_the_next_open_with_slippage_and_fees(tmp_path):
@@ -66,7 +69,10 @@ def test_buying_power_duplicates_and_quantities(tmp_path):
     assert b.submit(OrderRequest("A", "buy", "ok", notional=900.0)).outcome == "submitted"
     assert b.submit(OrderRequest("B", "buy", "more", notional=200.0)).outcome == "rejected"  # 100 left
     assert b.submit(OrderRequest("A", "buy", "ok", notional=900.0)).outcome == "duplicate"
-    assert b.submit(OrderRequest("B", "sell", "s", qty=1.0)).reason == "insufficient qty available for B: 1 requested, 0 held"
+    assert (
+        b.submit(OrderRequest("B", "sell", "s", qty=1.0)).reason
+        == "insufficient qty available for B: 1 requested, 0 held"
+    )
     assert b.submit(OrderRequest("^VIX", "buy", "ix", notional=10.0)).reason == "asset ^VIX is not tradable"
     assert len(b.orders()) == 5  # every order is kept, rejected ones too
 

@@ -62,8 +62,8 @@ def test_after_a_resume_the_drawdown_is_measured_from_the_equity_at_the_resume(w
     """Halted at -16% from a $1,000 peak; resumed; the next run at $835 (-0.6% since the
     resume) does not halt again, and a new 15% fall from $840 would."""
     from algotrading.config import load_settings
-    from algotrading.portfolio import Portfolio
     from algotrading.decisions.risk import account_transition
+    from algotrading.portfolio import Portfolio
 
     D0, D3 = dt.date(2025, 12, 29), dt.date(2026, 1, 2)
     with open_store(workdirs["state"]) as store:
@@ -141,7 +141,9 @@ def test_a_version_1_store_is_migrated_keeping_its_history(tmp_path):
     with sqlite3.connect(path) as conn:  # a database as version 1 of AlgoTrading left it
         conn.executescript(SCHEMA)
         conn.execute("INSERT INTO equity_history VALUES ('2025-12-30', 950.0, 950.0, 'demo', 'x')")
-        conn.execute("INSERT INTO risk_events (at, from_state, to_state, reason, actor) VALUES ('x', 'ACTIVE', 'HALTED', 'dd', 'auto')")
+        conn.execute(
+            "INSERT INTO risk_events (at, from_state, to_state, reason, actor) VALUES ('x', 'ACTIVE', 'HALTED', 'dd', 'auto')"
+        )
         conn.execute("PRAGMA user_version = 1")
     with Store(path) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == max(MIGRATIONS)

@@ -43,7 +43,9 @@ def rows(frame: pd.DataFrame, column: str) -> list[int]:
 # ----------------------------------------------------------------------------- golden cross
 
 
-def golden_cross(jump: float = 130.0, flat: int = 250, after: int = 10, fall_to: float | None = 80.0, fall_len: int = 100):
+def golden_cross(
+    jump: float = 130.0, flat: int = 250, after: int = 10, fall_to: float | None = 80.0, fall_len: int = 100
+):
     prices = [100.0] * flat + [jump] * after + ([fall_to] * fall_len if fall_to else [])
     volume = [1e6] * len(prices)
     volume[flat] = 2e6
@@ -144,9 +146,20 @@ def independent_mr(m: MarketData, p) -> dict[str, np.ndarray]:
                 ou_level[i] = math.exp(-a / b - p.ou_entry_sigma * resid.std() / math.sqrt(1 - (1 + b) ** 2))
         if i >= p.hurst_window + p.hurst_max_lag - 1:
             lags = np.arange(2, p.hurst_max_lag + 1)
-            stds = [np.std(logc[i - p.hurst_window + 1 : i + 1] - logc[i - p.hurst_window + 1 - lag : i + 1 - lag]) for lag in lags]
+            stds = [
+                np.std(logc[i - p.hurst_window + 1 : i + 1] - logc[i - p.hurst_window + 1 - lag : i + 1 - lag])
+                for lag in lags
+            ]
             hurst[i] = np.polyfit(np.log(lags), np.log(stds), 1)[0]
-    return {"rsi": rsi, "z": z, "lower": lower, "sma50": sma50, "ou_level": ou_level, "half_life": half_life, "hurst": hurst}
+    return {
+        "rsi": rsi,
+        "z": z,
+        "lower": lower,
+        "sma50": sma50,
+        "ou_level": ou_level,
+        "half_life": half_life,
+        "hurst": hurst,
+    }
 
 
 def test_mean_reversion_entries_follow_the_rule(mean_reverting):
@@ -155,7 +168,9 @@ def test_mean_reversion_entries_follow_the_rule(mean_reverting):
     ind = independent_mr(m, p)
     c = m.close["MRX"].to_numpy()
     with np.errstate(invalid="ignore"):
-        conds = np.stack([ind["rsi"] < p.rsi_oversold, ind["z"] < p.zscore_entry, c < ind["lower"], c < ind["ou_level"]])
+        conds = np.stack(
+            [ind["rsi"] < p.rsi_oversold, ind["z"] < p.zscore_entry, c < ind["lower"], c < ind["ou_level"]]
+        )
         weights = np.array([p.weight_rsi, p.weight_zscore, p.weight_bollinger, p.weight_ou])
         volume = m.volume["MRX"].to_numpy()
         vol_mean = pd.Series(volume).shift(1).rolling(20).mean().to_numpy()
@@ -177,7 +192,9 @@ def test_mean_reversion_exit_conditions(mean_reverting):
     ind = independent_mr(m, p)
     c = m.close["MRX"].to_numpy()
     with np.errstate(invalid="ignore"):
-        want = ((ind["z"] > p.zscore_exit) | (ind["rsi"] > p.rsi_overbought) | (c >= ind["sma50"])) & ~frames.entry["MRX"].to_numpy()
+        want = ((ind["z"] > p.zscore_exit) | (ind["rsi"] > p.rsi_overbought) | (c >= ind["sma50"])) & ~frames.entry[
+            "MRX"
+        ].to_numpy()
     np.testing.assert_array_equal(frames.exit["MRX"].to_numpy(), want)
     assert want.sum() > 50
 
@@ -262,8 +279,15 @@ def test_dual_momentum_with_cash_as_defense_only_sells():
 
 def test_sector_rotation_picks_the_top_four_and_drops_weak_relative_strength():
     n = 300
-    drift = {"SPY": (0.0004, 0.010), "S1": (0.0010, 0.010), "S2": (0.0008, 0.005), "S3": (0.0006, 0.020),
-             "S4": (0.0004, 0.010), "S5": (0.0002, 0.008), "S6": (-0.0003, 0.010)}
+    drift = {
+        "SPY": (0.0004, 0.010),
+        "S1": (0.0010, 0.010),
+        "S2": (0.0008, 0.005),
+        "S3": (0.0006, 0.020),
+        "S4": (0.0004, 0.010),
+        "S5": (0.0002, 0.008),
+        "S6": (-0.0003, 0.010),
+    }
     sign = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
     logret = {s: mu + sd * sign for s, (mu, sd) in drift.items()}
     closes = {s: 100 * np.exp(np.cumsum(r)) for s, r in logret.items()}
@@ -273,6 +297,7 @@ def test_sector_rotation_picks_the_top_four_and_drops_weak_relative_strength():
     frames = strategy.generate(m)
 
     t = 252
+
     def window_return(s, k):
         return closes[s][t] / closes[s][t - k] - 1
 
@@ -350,7 +375,11 @@ def _edit(path: Path, **changes) -> None:
     [
         ("golden_cross", {"fast_window": 200}, "fast_window (200) must be shorter than slow_window (200)"),
         ("golden_cross", {"min_confidnce": 0.7}, "unknown key 'min_confidnce'. Did you mean 'min_confidence'?"),
-        ("mean_reversion", {"zscore_entry": 1.5}, "params/strategies/mean_reversion.yaml: zscore_entry = 1.5: input should be less than 0"),
+        (
+            "mean_reversion",
+            {"zscore_entry": 1.5},
+            "params/strategies/mean_reversion.yaml: zscore_entry = 1.5: input should be less than 0",
+        ),
         ("sector_rotation", {"groups": ["sectors"]}, "unknown universe group(s) ['sectors']"),
         ("dual_momentum", {"assets": ["SPY", "ARKK"]}, "ARKK not in params/universe.yaml"),
         ("dual_momentum", {"defensive_asset": "SPY"}, "defensive_asset SPY must not also be one of the assets"),

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from algotrading.broker.simulated import FILE_NAME as LEDGER, SimulatedBroker
+from algotrading.broker.simulated import FILE_NAME as LEDGER
+from algotrading.broker.simulated import SimulatedBroker
 from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.data.bundled import BundledBarsProvider
@@ -46,7 +47,9 @@ def test_consecutive_demo_sessions_build_a_ledger_and_never_duplicate(workdirs):
         at_close = ledger(workdirs, day).account()
         assert portfolio["equity"] == pytest.approx(at_close.equity, abs=0.01)
         assert portfolio["cash"] == pytest.approx(at_close.cash, abs=0.01)
-    assert "bought" in " ".join(json.loads((workdirs["reports"] / "2022-06-14" / "portfolio.json").read_text())["reconciliation"])
+    assert "bought" in " ".join(
+        json.loads((workdirs["reports"] / "2022-06-14" / "portfolio.json").read_text())["reconciliation"]
+    )
 
     before = len(orders)
     again = run_daily(load_settings(), DAYS[-1], submit=True)  # the same session once more
@@ -64,8 +67,12 @@ def alpaca(workdirs, monkeypatch):
     symbols = settings.universe.all_symbols
     fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2019, 1, 2), dt.date(2022, 12, 30))).start()
     fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": s != "HON"} for s in symbols}
-    for key, value in {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET, "ALPACA_BASE_URL": fake.url,
-                       "ALPACA_DATA_URL": fake.url}.items():
+    for key, value in {
+        "ALPACA_API_KEY": KEY,
+        "ALPACA_SECRET_KEY": SECRET,
+        "ALPACA_BASE_URL": fake.url,
+        "ALPACA_DATA_URL": fake.url,
+    }.items():
         monkeypatch.setenv(key, value)
     yield fake
     fake.stop()

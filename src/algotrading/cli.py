@@ -29,17 +29,35 @@ def _date(text: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="algotrading", description="Daily after-market trading workflow for a small Alpaca account.")
+    parser = argparse.ArgumentParser(
+        prog="algotrading", description="Daily after-market trading workflow for a small Alpaca account."
+    )
     parser.add_argument("--version", action="version", version=f"algotrading {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     daily = sub.add_parser("daily", help="run the daily job for one session (what run_daily.sh calls)")
-    daily.add_argument("--date", type=_date, help="session date YYYY-MM-DD (default: the latest completed session; in demo mode the last bundled one)")
-    daily.add_argument("--submit", action="store_true", help="send the plan's orders to the broker after a successful run (sells first)")
-    daily.add_argument("--pending", action="store_true", help="with --submit, the morning run: send the buys that waited for the sells to fill")
+    daily.add_argument(
+        "--date",
+        type=_date,
+        help="session date YYYY-MM-DD (default: the latest completed session; in demo mode the last bundled one)",
+    )
+    daily.add_argument(
+        "--submit",
+        action="store_true",
+        help="send the plan's orders to the broker after a successful run (sells first)",
+    )
+    daily.add_argument(
+        "--pending",
+        action="store_true",
+        help="with --submit, the morning run: send the buys that waited for the sells to fill",
+    )
     daily.add_argument("--confirm-live", action="store_true", help="required with --submit in live mode (real money)")
-    daily.add_argument("--force", action="store_true", help="run a session again that already ran successfully (its orders are never re-sent)")
+    daily.add_argument(
+        "--force",
+        action="store_true",
+        help="run a session again that already ran successfully (its orders are never re-sent)",
+    )
     daily.set_defaults(func=cmd_daily)
 
     strategies = sub.add_parser("strategies", help="list the strategies and their parameters")
@@ -59,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--end", type=_date, required=True, help="last session YYYY-MM-DD")
     rp.add_argument("--capital", type=float, help="starting cash in dollars (default PORTFOLIO_SIZE)")
     rp.add_argument("--out", type=Path, help="output folder, empty or new (default reports/replay-START-END)")
-    rp.add_argument("--auto-resume", type=int, metavar="SESSIONS",
-                    help="resume after this many sessions in HALTED / EMERGENCY STOP (default: never, like the daily run)")
+    rp.add_argument(
+        "--auto-resume",
+        type=int,
+        metavar="SESSIONS",
+        help="resume after this many sessions in HALTED / EMERGENCY STOP (default: never, like the daily run)",
+    )
     rp.add_argument("--no-html", action="store_true", help="write the CSV files only, not replay.html")
     rp.set_defaults(func=cmd_replay)
 
@@ -77,21 +99,32 @@ def build_parser() -> argparse.ArgumentParser:
     for action, text in (("print", "print the cron block (or systemd units)"), ("install", "install it for this user")):
         p = schedule_sub.add_parser(action, help=text)
         p.add_argument("--systemd", action="store_true", help="systemd user service + timer instead of cron")
-        p.add_argument("--submit", action="store_true", help="schedule the runs with --submit (and the morning --pending run)")
+        p.add_argument(
+            "--submit", action="store_true", help="schedule the runs with --submit (and the morning --pending run)"
+        )
         if action == "install":
-            p.add_argument("--dir", type=Path, default=None,
-                           help="where to write the systemd units (default ~/.config/systemd/user)")
+            p.add_argument(
+                "--dir",
+                type=Path,
+                default=None,
+                help="where to write the systemd units (default ~/.config/systemd/user)",
+            )
         p.set_defaults(func=cmd_schedule)
 
     validate = sub.add_parser("validate", help="production-readiness checks: PASS / WARN / FAIL, each with its fix")
-    validate.add_argument("--live", action="store_true", help="may real money be traded now? live-only checks FAIL instead of WARN")
+    validate.add_argument(
+        "--live", action="store_true", help="may real money be traded now? live-only checks FAIL instead of WARN"
+    )
     validate.add_argument("--json", action="store_true", help="print JSON instead of the table")
     validate.set_defaults(func=cmd_validate)
 
     status = sub.add_parser("status", help="health: recent runs, failures, uptime, risk state, alerts, next run")
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
-    status.add_argument("--check", action="store_true",
-                        help="exit 1 when something needs a person (a missed run, an undelivered email, a halt)")
+    status.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when something needs a person (a missed run, an undelivered email, a halt)",
+    )
     status.set_defaults(func=cmd_status)
 
     config = sub.add_parser("config", help="configuration commands")
@@ -103,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_daily(args: argparse.Namespace) -> int:
-    from algotrading.jobs.daily import RunError, run_daily
     from algotrading.daily.session import UsageError
+    from algotrading.jobs.daily import RunError, run_daily
 
     settings = load_settings()
     if args.pending and not args.submit:
@@ -118,7 +151,9 @@ def cmd_daily(args: argparse.Namespace) -> int:
                 raise UsageError("live mode: --submit sends real-money orders. Add --confirm-live to confirm.")
             result = submit_pending_buys(settings, args.date)
         else:
-            result = run_daily(settings, args.date, submit=args.submit, confirm_live=args.confirm_live, force=args.force)
+            result = run_daily(
+                settings, args.date, submit=args.submit, confirm_live=args.confirm_live, force=args.force
+            )
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
@@ -172,8 +207,14 @@ def cmd_strategies(args: argparse.Namespace) -> int:
     strategies = load_strategies(settings, include_disabled=True)
     if args.json:
         doc = [
-            {"name": s.name, "title": s.title, "summary": s.summary, "enabled": s.params.enabled,
-             "symbols": s.symbols(), "parameters": s.parameters()}
+            {
+                "name": s.name,
+                "title": s.title,
+                "summary": s.summary,
+                "enabled": s.params.enabled,
+                "symbols": s.symbols(),
+                "parameters": s.parameters(),
+            }
             for s in strategies
         ]
         print(json.dumps(doc, indent=2, default=str))
@@ -207,8 +248,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.out:
         from algotrading.report.tearsheet import write_tearsheet
 
-        subtitle = (f"{start} .. {end}, {settings.mode.value} data, {len(strategy.symbols())} strategy symbols; "
-                    f"fees {settings.backtest.fees_pct:g}%, slippage {settings.backtest.slippage_pct:g}%")
+        subtitle = (
+            f"{start} .. {end}, {settings.mode.value} data, {len(strategy.symbols())} strategy symbols; "
+            f"fees {settings.backtest.fees_pct:g}%, slippage {settings.backtest.slippage_pct:g}%"
+        )
         write_tearsheet(result, args.out, strategy.parameters(), subtitle)
         print(f"tearsheet: {args.out}")
     return EXIT_OK
@@ -227,23 +270,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
         quiet.setLevel(logging.WARNING)
         logging.getLogger("algotrading.replay").setLevel(logging.INFO)
     try:
-        result = replay(settings, args.start, args.end, out, args.capital, progress=iterate_with_bar,
-                        auto_resume=args.auto_resume)
+        result = replay(
+            settings, args.start, args.end, out, args.capital, progress=iterate_with_bar, auto_resume=args.auto_resume
+        )
     except ReplayError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
     finally:
         quiet.setLevel(level)
-    state = "complete" if result.complete else f"INTERRUPTED after {result.sessions_done} of {result.sessions_total} sessions"
+    state = (
+        "complete"
+        if result.complete
+        else f"INTERRUPTED after {result.sessions_done} of {result.sessions_total} sessions"
+    )
     equity = f"${result.final_equity:,.2f}" if result.final_equity is not None else "n/a"
-    print(f"replay {args.start} .. {args.end}: {state}; {result.sessions_done} sessions in {result.seconds:.1f} s; "
-          f"final equity {equity}")
+    print(
+        f"replay {args.start} .. {args.end}: {state}; {result.sessions_done} sessions in {result.seconds:.1f} s; "
+        f"final equity {equity}"
+    )
     print(f"outputs: {out}/ (equity.csv, orders.csv, events.csv, rules.csv, positions.csv, summary.json)")
     if not args.no_html and result.sessions_done:
         try:
             print(f"report: {render_replay(settings, out)}")
         except KeyboardInterrupt:
-            print("report not rendered (interrupted); the CSV files are complete for the sessions done", file=sys.stderr)
+            print(
+                "report not rendered (interrupted); the CSV files are complete for the sessions done", file=sys.stderr
+            )
             return 130
     return EXIT_OK if result.complete else 130
 
@@ -286,8 +338,10 @@ def cmd_risk_show(args: argparse.Namespace) -> int:
     print(f"risk state: {status.state.value}" + (f" since {status.since}: {status.reason}" if status.since else ""))
     if len(history):
         last = history.iloc[-1]
-        print(f"equity ${last['equity']:,.2f} on {last['session_date']:%Y-%m-%d}, peak ${last['peak_equity']:,.2f}, "
-              f"drawdown {last['drawdown']:.2%} ({len(history)} sessions recorded)")
+        print(
+            f"equity ${last['equity']:,.2f} on {last['session_date']:%Y-%m-%d}, peak ${last['peak_equity']:,.2f}, "
+            f"drawdown {last['drawdown']:.2%} ({len(history)} sessions recorded)"
+        )
     for e in events.itertuples():
         print(f"  {e.at}  {e.from_state} -> {e.to_state}  [{e.actor}] {e.reason}")
     return EXIT_OK
@@ -327,12 +381,17 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return EXIT_OK
-    print(f"mode: {settings.mode.value}   (demo without Alpaca keys, paper with keys, live needs "
-          "PAPER_TRADING_MODE=false + PRODUCTION_MODE=true)")
+    print(
+        f"mode: {settings.mode.value}   (demo without Alpaca keys, paper with keys, live needs "
+        "PAPER_TRADING_MODE=false + PRODUCTION_MODE=true)"
+    )
     for line in _flatten(data):
         key = line[0]
         parts = key.split(".")
-        source = next((settings.sources[k] for i in range(len(parts), 1, -1) if (k := ".".join(parts[:i])) in settings.sources), "")
+        source = next(
+            (settings.sources[k] for i in range(len(parts), 1, -1) if (k := ".".join(parts[:i])) in settings.sources),
+            "",
+        )
         print(f"  {key} = {line[1]}" + (f"   [{source}]" if source else ""))
     return EXIT_OK
 

@@ -528,9 +528,7 @@ def _read_yaml_sections(
     return raw, sources
 
 
-def _apply_env_overrides(
-    env: EnvSettings, raw: dict[str, dict[str, Any]], sources: dict[tuple[str, str], str]
-) -> None:
+def _apply_env_overrides(env: EnvSettings, raw: dict[str, dict[str, Any]], sources: dict[tuple[str, str], str]) -> None:
     from_environment = {k.upper() for k in os.environ}
     for var, (section, key) in ENV_OVERRIDES.items():
         value = getattr(env, var.lower())
@@ -564,7 +562,9 @@ def _derive_mode(paper: bool, production: bool, alpaca: AlpacaSettings, problems
         have, missing = (
             ("ALPACA_API_KEY", "ALPACA_SECRET_KEY") if alpaca.api_key else ("ALPACA_SECRET_KEY", "ALPACA_API_KEY")
         )
-        problems.append(f"{have} is set but {missing} is not: set both (from the Alpaca dashboard) or neither (demo mode).")
+        problems.append(
+            f"{have} is set but {missing} is not: set both (from the Alpaca dashboard) or neither (demo mode)."
+        )
     if paper:
         return Mode.PAPER if alpaca.has_keys else Mode.DEMO
     if not production:
@@ -617,11 +617,17 @@ def cross_field_problems(s: Settings) -> list[str]:
             f"{s.schedule.bar_settle_minutes} min): set 16:30 (the default) or later."
         )
     if em.smtp_server and not em.to:
-        p.append("EMAIL_SMTP_SERVER is set but EMAIL_TO is empty: set EMAIL_TO=you@example.com (comma-separated for several).")
+        p.append(
+            "EMAIL_SMTP_SERVER is set but EMAIL_TO is empty: set EMAIL_TO=you@example.com (comma-separated for several)."
+        )
     if em.smtp_server and not (em.from_address or em.username):
-        p.append("EMAIL_SMTP_SERVER is set but neither EMAIL_FROM nor EMAIL_USERNAME is: set EMAIL_FROM=you@example.com.")
+        p.append(
+            "EMAIL_SMTP_SERVER is set but neither EMAIL_FROM nor EMAIL_USERNAME is: set EMAIL_FROM=you@example.com."
+        )
     if em.username and s.email_password is None:
-        p.append("EMAIL_USERNAME is set but EMAIL_PASSWORD is not: put the password (for Gmail an app password) in .env.")
+        p.append(
+            "EMAIL_USERNAME is set but EMAIL_PASSWORD is not: put the password (for Gmail an app password) in .env."
+        )
     if s.email_password is not None and not em.username:
         p.append("EMAIL_PASSWORD is set but EMAIL_USERNAME is not: set EMAIL_USERNAME to the SMTP login.")
     return p

@@ -67,7 +67,9 @@ def rolling_std(frame: pd.DataFrame, window: int) -> pd.DataFrame:
     return frame.rolling(window, min_periods=window).std(ddof=0)
 
 
-def bollinger(close: pd.DataFrame, window: int = 20, n_std: float = 2.0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def bollinger(
+    close: pd.DataFrame, window: int = 20, n_std: float = 2.0
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(lower, middle, upper) bands: SMA -/+ ``n_std`` population standard deviations."""
     mid = sma(close, window)
     width = n_std * rolling_std(close, window)

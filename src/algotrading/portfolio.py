@@ -62,7 +62,7 @@ class Position:
         return doc
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "Position":
+    def from_json(cls, doc: dict[str, Any]) -> Position:
         fields = {k: doc.get(k) for k in cls.__dataclass_fields__}
         if fields.get("entry_date"):
             fields["entry_date"] = dt.date.fromisoformat(fields["entry_date"])
@@ -111,7 +111,7 @@ class Portfolio:
     def symbols(self) -> list[str]:
         return [p.symbol for p in self.positions]
 
-    def with_history(self, peak_equity: float | None, previous_equity: float | None) -> "Portfolio":
+    def with_history(self, peak_equity: float | None, previous_equity: float | None) -> Portfolio:
         return replace(self, peak_equity=peak_equity, previous_equity=previous_equity)
 
     def to_json(self) -> dict[str, Any]:
@@ -132,7 +132,7 @@ class Portfolio:
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "Portfolio":
+    def from_json(cls, doc: dict[str, Any]) -> Portfolio:
         return cls(
             session=dt.date.fromisoformat(doc["session_date"]),
             cash=float(doc["cash"]),

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from algotrading.backtest.book import PositionBook, simulate
 from algotrading.config import BacktestParams
 from algotrading.data.market import MarketData
 from algotrading.indicators import TRADING_DAYS
-from algotrading.backtest.book import PositionBook, simulate
 from algotrading.strategies.base import SignalFrames, Strategy
 
 METRIC_NAMES = (
@@ -79,7 +79,9 @@ def order_targets(book: PositionBook, fraction: float) -> pd.DataFrame:
     return targets.shift(1)
 
 
-def portfolio(close: pd.DataFrame, opens: pd.DataFrame, targets: pd.DataFrame, params: BacktestParams, group_by: Any) -> Any:
+def portfolio(
+    close: pd.DataFrame, opens: pd.DataFrame, targets: pd.DataFrame, params: BacktestParams, group_by: Any
+) -> Any:
     """The vectorbt portfolio of target-weight orders filled at the open; each group
     shares one cash account. Missing prices are filled only where no position can exist
     (before a symbol's first bar), so valuations stay defined."""
@@ -137,7 +139,17 @@ def _trades(pf: Any, symbols: list[str]) -> pd.DataFrame:
     records = pf.trades.records
     if len(records) == 0:
         return pd.DataFrame(
-            columns=["symbol", "entry_date", "exit_date", "size", "entry_price", "exit_price", "pnl", "return", "status"]
+            columns=[
+                "symbol",
+                "entry_date",
+                "exit_date",
+                "size",
+                "entry_price",
+                "exit_price",
+                "pnl",
+                "return",
+                "status",
+            ]
         )
     index = pf.wrapper.index
     table = pd.DataFrame(
@@ -181,7 +193,9 @@ def benchmark_metrics(equity: pd.Series) -> dict[str, float]:
     return out | {"win_rate": float("nan"), "trades": float("nan"), "fees_paid": float("nan")}
 
 
-def compute_metrics(equity: pd.Series, trades: pd.DataFrame, positions: pd.Series, fees_paid: float) -> dict[str, float]:
+def compute_metrics(
+    equity: pd.Series, trades: pd.DataFrame, positions: pd.Series, fees_paid: float
+) -> dict[str, float]:
     """Total return, CAGR, Sharpe and Sortino (daily, annualised with 252, no risk-free
     rate), max drawdown (a negative fraction), win rate of closed trades, number of
     trades, exposure (share of sessions with a position), fees paid."""
@@ -288,5 +302,7 @@ def _sweep_chunk(
     for key, (combo, _) in enumerate(chunk):
         equity = values[key]
         m = compute_metrics(equity, no_trades, pd.Series(0, index=equity.index), 0.0)
-        out.append(combo | {k: m[k] for k in ("total_return", "cagr", "sharpe", "max_drawdown")} | {"orders": int(counts[key])})
+        out.append(
+            combo | {k: m[k] for k in ("total_return", "cagr", "sharpe", "max_drawdown")} | {"orders": int(counts[key])}
+        )
     return out

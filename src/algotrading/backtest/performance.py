@@ -101,7 +101,9 @@ def track(
     if equity is None:
         equity = equity_frame(results)
     equity = equity.loc[: pd.Timestamp(session)]
-    momentum = pd.Series({r.strategy: momentum_asof(r.equity, session, lookback_days) for r in results}, name="momentum")
+    momentum = pd.Series(
+        {r.strategy: momentum_asof(r.equity, session, lookback_days) for r in results}, name="momentum"
+    )
     returns = equity.pct_change().iloc[1:].tail(correlation_sessions)
     metrics = pd.DataFrame({r.strategy: r.metrics for r in results}).T
     return StrategyPerformance(

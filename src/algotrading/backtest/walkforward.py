@@ -14,17 +14,26 @@ from functools import cached_property
 import pandas as pd
 
 from algotrading.backtest.engine import BacktestResult, run_backtest
+from algotrading.backtest.performance import StrategyPerformance, equity_frame, track
 from algotrading.config import Settings
 from algotrading.data.market import MarketData
-from algotrading.backtest.performance import StrategyPerformance, equity_frame, track
 from algotrading.strategies import Signal, load_strategies
 from algotrading.strategies.base import SignalFrames, Strategy, StrategyUnavailable
 
 log = logging.getLogger(__name__)
 
 SIGNAL_COLUMNS = [
-    "session", "symbol", "strategy", "action", "confidence", "price",
-    "stop_price", "target_price", "fresh", "reason", "facts",
+    "session",
+    "symbol",
+    "strategy",
+    "action",
+    "confidence",
+    "price",
+    "stop_price",
+    "target_price",
+    "fresh",
+    "reason",
+    "facts",
 ]
 
 
@@ -94,8 +103,13 @@ def compute_books(settings: Settings, data: MarketData, names: list[str] | None 
     return StrategyBooks(start, frames, results, skipped, data.close)
 
 
-def first_day_books(settings: Settings, books: StrategyBooks, market: MarketData, session: dt.date,
-                    template: StrategyBooks | None = None) -> StrategyBooks:
+def first_day_books(
+    settings: Settings,
+    books: StrategyBooks,
+    market: MarketData,
+    session: dt.date,
+    template: StrategyBooks | None = None,
+) -> StrategyBooks:
     """The books of a session before ``books.start``: with fewer than ``warmup_sessions``
     of history a daily run's backtest starts on the session itself (no trade yet, one
     equity point: the initial capital), which a one-row backtest gives exactly. The
@@ -107,8 +121,12 @@ def first_day_books(settings: Settings, books: StrategyBooks, market: MarketData
     if template is not None:
         index = market.close.loc[pd.Timestamp(session) : pd.Timestamp(session)].index  # the data's own dtype
         results = {
-            name: replace(r, equity=r.equity.set_axis(index), positions=r.positions.set_axis(index),
-                          benchmark=_one_day_benchmark(market, r, index))
+            name: replace(
+                r,
+                equity=r.equity.set_axis(index),
+                positions=r.positions.set_axis(index),
+                benchmark=_one_day_benchmark(market, r, index),
+            )
             for name, r in template.results.items()
         }
         return StrategyBooks(session, books.frames, results, books.skipped, books.close)
@@ -152,13 +170,18 @@ def run_strategies(
     """Generate, signal and backtest each strategy on data up to ``session``."""
     data = market.upto(session)
     if data.dates.empty or data.dates[-1].date() != session:
-        raise ValueError(f"no bars for {session}: the market data ends {data.dates[-1].date() if len(data.dates) else 'empty'}")
+        raise ValueError(
+            f"no bars for {session}: the market data ends {data.dates[-1].date() if len(data.dates) else 'empty'}"
+        )
     books = compute_books(settings, data, names)
     run = session_run(settings, books, session)
     for name, result in books.results.items():
         log.info(
             "%s: %d signal(s) on %s; backtest since %s: %+.1f%%",
-            name, int((run.signals["strategy"] == name).sum()), session, books.start,
+            name,
+            int((run.signals["strategy"] == name).sum()),
+            session,
+            books.start,
             100 * result.metrics["total_return"],
         )
     return run

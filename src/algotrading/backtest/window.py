@@ -10,18 +10,18 @@ import pandas as pd
 from algotrading import calendar as cal
 from algotrading.backtest.engine import BacktestResult
 from algotrading.config import Mode, Settings
+from algotrading.daily.session import UsageError, default_session
 from algotrading.data import make_provider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import load_snapshot
 from algotrading.report.tearsheet import format_metric, metrics_frame
-from algotrading.daily.session import UsageError, default_session
 from algotrading.strategies import Strategy
 
 
 def backtest_window(settings: Settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
     """Sessions to trade: ``end`` (default: the latest session of the configured data,
     a non-session moves back to the session before) and ``start`` (default 3 years earlier)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     latest = default_session(settings, now)
     end = end or latest
     if end > latest:
@@ -68,8 +68,10 @@ def print_result(result: BacktestResult, settings: Settings, market: MarketData,
     frame = metrics_frame(result)
     shown = frame.apply(lambda col: [format_metric(n, v) for n, v in col.items()])
     first, last = result.equity.index[0].date(), result.equity.index[-1].date()
-    print(f"{result.strategy}: {first} .. {last}, {len(result.trades)} trades, "
-          f"start ${settings.backtest.initial_capital:,.0f}, end ${result.equity.iloc[-1]:,.2f}")
+    print(
+        f"{result.strategy}: {first} .. {last}, {len(result.trades)} trades, "
+        f"start ${settings.backtest.initial_capital:,.0f}, end ${result.equity.iloc[-1]:,.2f}"
+    )
     with pd.option_context("display.width", 120):
         print(shown.to_string())
     for symbol, reason in excluded.items():

@@ -17,7 +17,14 @@ from algotrading.config import Mode, Settings
 from algotrading.data.market import MarketData
 
 __all__ = [
-    "AccountInfo", "Broker", "BrokerError", "BrokerPosition", "OrderRequest", "OrderStatus", "SubmitResult", "make_broker",
+    "AccountInfo",
+    "Broker",
+    "BrokerError",
+    "BrokerPosition",
+    "OrderRequest",
+    "OrderStatus",
+    "SubmitResult",
+    "make_broker",
 ]
 
 
@@ -27,11 +34,23 @@ def make_broker(settings: Settings, market: MarketData, session: dt.date, phase:
         from algotrading.broker.simulated import simulated_broker
 
         bt = settings.backtest
-        return simulated_broker(settings.paths.state_dir, market, session, phase, settings.safety.portfolio_size,
-                                bt.fees_pct, bt.slippage_pct)
+        return simulated_broker(
+            settings.paths.state_dir,
+            market,
+            session,
+            phase,
+            settings.safety.portfolio_size,
+            bt.fees_pct,
+            bt.slippage_pct,
+        )
     from algotrading.broker.alpaca import AlpacaBroker
 
     a = settings.alpaca
     assert a.api_key is not None and a.secret_key is not None  # guaranteed by the mode
-    return AlpacaBroker(a.api_key.get_secret_value(), a.secret_key.get_secret_value(), paper=settings.mode is Mode.PAPER,
-                        params=settings.broker, base_url=a.base_url)
+    return AlpacaBroker(
+        a.api_key.get_secret_value(),
+        a.secret_key.get_secret_value(),
+        paper=settings.mode is Mode.PAPER,
+        params=settings.broker,
+        base_url=a.base_url,
+    )

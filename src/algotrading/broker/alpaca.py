@@ -82,13 +82,21 @@ class AlpacaBroker:
 
     name = "alpaca"
 
-    def __init__(self, api_key: str, secret_key: str, paper: bool, params: BrokerParams, base_url: str | None = None,
-                 sleep: Any = time.sleep) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        secret_key: str,
+        paper: bool,
+        params: BrokerParams,
+        base_url: str | None = None,
+        sleep: Any = time.sleep,
+    ) -> None:
         self.paper = paper
         self.params = params
         self._sleep = sleep
-        self.client = _RetryingTradingClient(api_key, secret_key, paper=paper, url_override=base_url,
-                                             retrying=self._retrying)
+        self.client = _RetryingTradingClient(
+            api_key, secret_key, paper=paper, url_override=base_url, retrying=self._retrying
+        )
         harden_client(self.client, params.timeout_seconds)
         self._assets: dict[str, Asset] = {}
 
@@ -129,8 +137,12 @@ class AlpacaBroker:
     def positions(self) -> list[BrokerPosition]:
         rows = self._read("positions", self.client.get_all_positions)
         return [
-            BrokerPosition(from_alpaca_symbol(p.symbol), float(p.qty), float(p.avg_entry_price),
-                           float(p.current_price or p.avg_entry_price))
+            BrokerPosition(
+                from_alpaca_symbol(p.symbol),
+                float(p.qty),
+                float(p.avg_entry_price),
+                float(p.current_price or p.avg_entry_price),
+            )
             for p in rows
         ]
 
@@ -203,13 +215,24 @@ class AlpacaBroker:
                     f"its lookup failed too ({exc}); nothing was re-sent. The next run looks it up again."
                 ) from exc
             if existing is not None:
-                log.warning("order %s: %s, but Alpaca has it (status %s): not re-sent", order.client_order_id, last,
-                            existing.status)
+                log.warning(
+                    "order %s: %s, but Alpaca has it (status %s): not re-sent",
+                    order.client_order_id,
+                    last,
+                    existing.status,
+                )
                 return SubmitResult("submitted", existing)
             if attempt < attempts:
-                log.warning("order %s: %s and Alpaca confirms it does not have it: sending again (%d of %d)",
-                            order.client_order_id, last, attempt + 1, attempts)
-                self._sleep(min(self.params.retry_wait_seconds * 2 ** (attempt - 1), self.params.retry_max_wait_seconds))
+                log.warning(
+                    "order %s: %s and Alpaca confirms it does not have it: sending again (%d of %d)",
+                    order.client_order_id,
+                    last,
+                    attempt + 1,
+                    attempts,
+                )
+                self._sleep(
+                    min(self.params.retry_wait_seconds * 2 ** (attempt - 1), self.params.retry_max_wait_seconds)
+                )
         raise BrokerError(
             f"order {order.client_order_id} ({order.side} {order.symbol}) was not placed after {attempts} tries "
             f"(last: {last}); Alpaca confirms it does not exist. Run `algotrading daily --submit` again later."

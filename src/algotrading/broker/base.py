@@ -14,7 +14,9 @@ from algotrading.portfolio import Asset
 
 #: Order states after which nothing more will happen to the order.
 FINAL_STATUSES = frozenset({"filled", "canceled", "expired", "rejected", "replaced", "done_for_day"})
-OPEN_STATUSES = frozenset({"new", "accepted", "pending_new", "partially_filled", "accepted_for_bidding", "held", "calculated"})
+OPEN_STATUSES = frozenset(
+    {"new", "accepted", "pending_new", "partially_filled", "accepted_for_bidding", "held", "calculated"}
+)
 
 
 class BrokerError(RuntimeError):

@@ -86,7 +86,7 @@ class Fill:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class SimulatedBroker:
@@ -117,8 +117,10 @@ class SimulatedBroker:
             with self.ledger._tx() as c:
                 c.execute("INSERT INTO meta VALUES ('account_number', ?)", (f"SIM{uuid.uuid4().int % 10**8:08d}",))
                 c.execute("INSERT INTO meta VALUES ('starting_cash', ?)", (str(starting_cash),))
-                c.execute("INSERT INTO cash_moves (session, amount, kind, ref) VALUES (?, ?, 'deposit', 'opening balance')",
-                          (FUNDED, float(starting_cash)))
+                c.execute(
+                    "INSERT INTO cash_moves (session, amount, kind, ref) VALUES (?, ?, 'deposit', 'opening balance')",
+                    (FUNDED, float(starting_cash)),
+                )
 
     def close(self) -> None:
         self.ledger.close()
@@ -174,8 +176,9 @@ class SimulatedBroker:
         return {s: v for s, v in held.items() if v[0] > EPS}
 
     def _cash(self, upto: dt.date) -> float:
-        row = self.ledger.conn.execute("SELECT COALESCE(SUM(amount), 0) FROM cash_moves WHERE session <= ?",
-                                       (upto.isoformat(),)).fetchone()
+        row = self.ledger.conn.execute(
+            "SELECT COALESCE(SUM(amount), 0) FROM cash_moves WHERE session <= ?", (upto.isoformat(),)
+        ).fetchone()
         return float(row[0])
 
     def _open_rows(self) -> list[tuple]:
@@ -190,8 +193,10 @@ class SimulatedBroker:
     # -- the Broker protocol ---------------------------------------------------------------
     def account(self) -> AccountInfo:
         cash = self._cash(self.session)
-        value = sum(q * (self._price("close", s, self.session, at_or_before=True) or cost / q)
-                    for s, (q, cost) in self._holdings(self.session).items())
+        value = sum(
+            q * (self._price("close", s, self.session, at_or_before=True) or cost / q)
+            for s, (q, cost) in self._holdings(self.session).items()
+        )
         pending = self._pending_buys()
         return AccountInfo(
             account_number=self._meta("account_number") or "SIM",
@@ -206,7 +211,11 @@ class SimulatedBroker:
         total = 0.0
         for _, _, symbol, side, notional, qty, _ in self._open_rows():
             if side == "buy":
-                total += notional if notional is not None else qty * (self._price("close", symbol, self.session, True) or 0.0)
+                total += (
+                    notional
+                    if notional is not None
+                    else qty * (self._price("close", symbol, self.session, True) or 0.0)
+                )
         return total
 
     def positions(self) -> list[BrokerPosition]:
@@ -233,7 +242,10 @@ class SimulatedBroker:
 
     def cancel(self, order_id: str) -> None:
         with self.ledger._tx() as c:
-            c.execute("UPDATE orders SET status = 'canceled', updated_at = ? WHERE id = ? AND status = 'new'", (_now(), order_id))
+            c.execute(
+                "UPDATE orders SET status = 'canceled', updated_at = ? WHERE id = ? AND status = 'new'",
+                (_now(), order_id),
+            )
 
     def submit(self, order: OrderRequest) -> SubmitResult:
         existing = self.get_order(order.client_order_id)
@@ -248,8 +260,20 @@ class SimulatedBroker:
             c.execute(
                 "INSERT INTO orders (id, client_order_id, symbol, side, notional, qty, submitted_session, fill_session, "
                 "status, reason, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (oid, order.client_order_id, order.symbol, order.side, order.notional, order.qty,
-                 self.session.isoformat(), fill_session.isoformat(), status, reason, _now(), _now()),
+                (
+                    oid,
+                    order.client_order_id,
+                    order.symbol,
+                    order.side,
+                    order.notional,
+                    order.qty,
+                    self.session.isoformat(),
+                    fill_session.isoformat(),
+                    status,
+                    reason,
+                    _now(),
+                    _now(),
+                ),
             )
         saved = self.get_order(order.client_order_id)
         return SubmitResult("rejected" if reason else "submitted", saved, reason)
@@ -291,15 +315,18 @@ class SimulatedBroker:
                 fills.append(fill)
         return fills
 
-    def _fill_one(self, oid: str, cid: str, symbol: str, side: str, notional: float | None, qty: float | None,
-                  day: dt.date) -> Fill | None:
+    def _fill_one(
+        self, oid: str, cid: str, symbol: str, side: str, notional: float | None, qty: float | None, day: dt.date
+    ) -> Fill | None:
         opened = self._price("open", symbol, day)
 
         def finish(status: str, **fields: object) -> None:
             sets = ", ".join(f"{k} = ?" for k in fields)
             with self.ledger._tx() as c:
-                c.execute(f"UPDATE orders SET status = ?, {sets + ', ' if sets else ''}updated_at = ? WHERE id = ?",
-                          (status, *fields.values(), _now(), oid))
+                c.execute(
+                    f"UPDATE orders SET status = ?, {sets + ', ' if sets else ''}updated_at = ? WHERE id = ?",
+                    (status, *fields.values(), _now(), oid),
+                )
 
         if opened is None:
             finish("expired", reason=f"{symbol} did not trade on {day}: the DAY order expired")
@@ -311,7 +338,9 @@ class SimulatedBroker:
             value = shares * price
             fee = value * self.fees
             if value + fee > cash + 1e-6:
-                finish("rejected", reason=f"insufficient cash at the fill: ${value + fee:,.2f} needed, ${cash:,.2f} held")
+                finish(
+                    "rejected", reason=f"insufficient cash at the fill: ${value + fee:,.2f} needed, ${cash:,.2f} held"
+                )
                 return None
             amount = -(value + fee)
         else:
@@ -325,10 +354,15 @@ class SimulatedBroker:
             fee = value * self.fees
             amount = value - fee
         with self.ledger._tx() as c:
-            c.execute("UPDATE orders SET status = 'filled', filled_qty = ?, filled_avg_price = ?, fee = ?, updated_at = ? "
-                      "WHERE id = ?", (round(shares, 9), price, fee, _now(), oid))
-            c.execute("INSERT INTO cash_moves (session, amount, kind, ref) VALUES (?, ?, ?, ?)",
-                      (day.isoformat(), amount, side, cid))
+            c.execute(
+                "UPDATE orders SET status = 'filled', filled_qty = ?, filled_avg_price = ?, fee = ?, updated_at = ? "
+                "WHERE id = ?",
+                (round(shares, 9), price, fee, _now(), oid),
+            )
+            c.execute(
+                "INSERT INTO cash_moves (session, amount, kind, ref) VALUES (?, ?, ?, ?)",
+                (day.isoformat(), amount, side, cid),
+            )
         return Fill(cid, symbol, side, day, round(shares, 9), price, fee)
 
     def fills(self) -> pd.DataFrame:
@@ -343,6 +377,13 @@ class SimulatedBroker:
         return pd.read_sql_query("SELECT * FROM orders ORDER BY seq", self.ledger.conn)
 
 
-def simulated_broker(state_dir: Path, market: MarketData, session: dt.date, phase: str, starting_cash: float,
-                     fees_pct: float, slippage_pct: float) -> SimulatedBroker:
+def simulated_broker(
+    state_dir: Path,
+    market: MarketData,
+    session: dt.date,
+    phase: str,
+    starting_cash: float,
+    fees_pct: float,
+    slippage_pct: float,
+) -> SimulatedBroker:
     return SimulatedBroker(state_dir / FILE_NAME, market, session, phase, starting_cash, fees_pct, slippage_pct)

@@ -11,17 +11,17 @@ from typing import Any
 
 import pandas as pd
 
+from algotrading.backtest.performance import StrategyPerformance
+from algotrading.backtest.walkforward import StrategyRun
+from algotrading.broker.base import OrderStatus
 from algotrading.config import Universe
 from algotrading.data.snapshot import MarketSnapshot
-from algotrading.storage.files import atomic_write_json, atomic_write_parquet
-from algotrading.execution.account import Account
-from algotrading.broker.base import OrderStatus
-from algotrading.backtest.performance import StrategyPerformance
 from algotrading.decisions.plan import Plan, Sizing, plan_from_json
-from algotrading.portfolio import Asset, AssetBook, Portfolio
 from algotrading.decisions.ranking import Ranking
+from algotrading.execution.account import Account
+from algotrading.portfolio import Asset, AssetBook, Portfolio
+from algotrading.storage.files import atomic_write_json, atomic_write_parquet
 from algotrading.storage.store import RiskState, RiskStatus
-from algotrading.backtest.walkforward import StrategyRun
 
 BARS = "bars.parquet"
 SIGNALS = "signals.parquet"
@@ -119,7 +119,10 @@ def write_strategy_run(run_dir: Path, run: StrategyRun) -> None:
             "momentum_lookback_days": perf.lookback_days,
             "min_momentum_threshold": perf.threshold,
             "benchmark": perf.benchmark.name,
-            "signals": {"buy": int((run.signals["action"] == "BUY").sum()), "sell": int((run.signals["action"] == "SELL").sum())},
+            "signals": {
+                "buy": int((run.signals["action"] == "BUY").sum()),
+                "sell": int((run.signals["action"] == "SELL").sum()),
+            },
         },
     )
 
@@ -129,7 +132,9 @@ def read_strategy_run(run_dir: Path) -> StrategyRun:
     needed = (SIGNALS, STRATEGY_PERFORMANCE, STRATEGY_EQUITY, STRATEGY_MOMENTUM, STRATEGY_CORRELATION, STRATEGIES)
     missing = [n for n in needed if not (run_dir / n).is_file()]
     if missing:
-        raise FileNotFoundError(f"{run_dir} lacks {', '.join(missing)}: the strategies notebook (10_strategies) writes them")
+        raise FileNotFoundError(
+            f"{run_dir} lacks {', '.join(missing)}: the strategies notebook (10_strategies) writes them"
+        )
     doc = json.loads((run_dir / STRATEGIES).read_text())
     table = pd.read_parquet(run_dir / STRATEGY_PERFORMANCE).set_index("strategy")
     equity_all = pd.read_parquet(run_dir / STRATEGY_EQUITY).set_index("date")
@@ -149,7 +154,6 @@ def read_strategy_run(run_dir: Path) -> StrategyRun:
     return StrategyRun(perf.session, pd.read_parquet(run_dir / SIGNALS), perf, doc["skipped"])
 
 
-
 def write_account(run_dir: Path, account: Account) -> None:
     """The portfolio the plan is made for (with the reconciliation's notes and the orders
     still open), what the broker says about the assets, and the risk state."""
@@ -159,10 +163,13 @@ def write_account(run_dir: Path, account: Account) -> None:
     }
     atomic_write_json(run_dir / PORTFOLIO, doc)
     book = account.assets
-    atomic_write_json(run_dir / ASSETS, {
-        "default": asdict(book.default) if book.default else None,
-        "assets": {s: asdict(a) for s, a in sorted(book.assets.items())},
-    })
+    atomic_write_json(
+        run_dir / ASSETS,
+        {
+            "default": asdict(book.default) if book.default else None,
+            "assets": {s: asdict(a) for s, a in sorted(book.assets.items())},
+        },
+    )
     risk = account.risk
     atomic_write_json(
         run_dir / RISK,
@@ -173,7 +180,8 @@ def write_account(run_dir: Path, account: Account) -> None:
             "session_date": risk.session_date,
             "transition_today": (
                 {"to_state": account.transition.to_state.value, "reason": account.transition.reason}
-                if account.transition else None
+                if account.transition
+                else None
             ),
         },
     )

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from algotrading.daily import artifacts
-from algotrading.execution.account import Account, load_account
+from algotrading.backtest.walkforward import StrategyRun
 from algotrading.config import Settings
+from algotrading.daily import artifacts
 from algotrading.data.bars import to_wide
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.decisions.plan import PlanInputs
+from algotrading.execution.account import Account, load_account
 from algotrading.portfolio import AssetBook
 from algotrading.strategies import load_strategies
-from algotrading.backtest.walkforward import StrategyRun
 
 
 def max_holds(settings: Settings) -> dict[str, int | None]:
@@ -58,8 +58,9 @@ def inputs_from_run(run_dir: Path, settings: Settings) -> PlanInputs:
     """The inputs as the daily run recorded them in ``run_dir``."""
     snapshot, _ = artifacts.read_snapshot(run_dir)
     strategies = artifacts.read_strategy_run(run_dir)
-    return plan_inputs(settings, snapshot.session_date, to_wide(snapshot.bars, "close"), strategies,
-                       artifacts.read_account(run_dir))
+    return plan_inputs(
+        settings, snapshot.session_date, to_wide(snapshot.bars, "close"), strategies, artifacts.read_account(run_dir)
+    )
 
 
 def inputs_here(settings: Settings, snapshot: MarketSnapshot, strategies: StrategyRun, session: dt.date) -> PlanInputs:

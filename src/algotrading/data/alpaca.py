@@ -71,7 +71,7 @@ class AlpacaBarsProvider:
     ) -> None:
         self.params = params
         self.settle_minutes = settle_minutes
-        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._client = _RetryingDataClient(
             api_key, secret_key, raw_data=True, url_override=data_url, retrying=self._retrying
         )

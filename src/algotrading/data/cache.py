@@ -49,7 +49,7 @@ class CachedBarsProvider:
         self.name = f"{inner.name}+cache"
         self.cache_dir = cache_dir
         self.settle_minutes = settle_minutes
-        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
 
     # -- coverage bookkeeping -------------------------------------------------------
     def _coverage(self) -> dict[str, tuple[dt.date, dt.date]]:

@@ -81,7 +81,11 @@ def read_retrying(attempts: int, wait: float, max_wait: float, what: str) -> Ret
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=wait, max=max_wait),
         before_sleep=lambda state: log.warning(
-            "%s failed (%s); try %d of %d", what, describe_error(state.outcome.exception()), state.attempt_number, attempts
+            "%s failed (%s); try %d of %d",
+            what,
+            describe_error(state.outcome.exception()),
+            state.attempt_number,
+            attempts,
         ),
         reraise=False,
     )

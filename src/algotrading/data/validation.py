@@ -209,11 +209,25 @@ class PrefixHealth:
     judged again by :func:`validate_bars` itself, so the answer is exactly its answer.
     """
 
-    _COUNTS = ("duplicates", "non_finite", "non_positive", "ohlc_inconsistent", "off_calendar", "missing_sessions",
-               "zero_volume", "split_like_jumps")
+    _COUNTS = (
+        "duplicates",
+        "non_finite",
+        "non_positive",
+        "ohlc_inconsistent",
+        "off_calendar",
+        "missing_sessions",
+        "zero_volume",
+        "split_like_jumps",
+    )
 
-    def __init__(self, bars: pd.DataFrame, symbols: Sequence[str], last_session: dt.date, params: ValidationParams,
-                 unavailable: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        bars: pd.DataFrame,
+        symbols: Sequence[str],
+        last_session: dt.date,
+        params: ValidationParams,
+        unavailable: Mapping[str, str] | None = None,
+    ) -> None:
         self.symbols = list(symbols)
         self.params = params
         self.unavailable = dict(unavailable or {})

@@ -29,9 +29,9 @@ from typing import Any
 import pandas as pd
 
 from algotrading.config import CashParams, RankingParams, SafetyParams
-from algotrading.portfolio import Portfolio, Position
 from algotrading.decisions.ranking import momentum_score
 from algotrading.decisions.safety import REJECTED, BuyDecision, PlannedSell, position_cap
+from algotrading.portfolio import Portfolio, Position
 
 #: Buy rejections that mean "no money" or "no slot" (the others are about the asset).
 CASH_CONTROLS = ("size",)
@@ -102,7 +102,7 @@ class CashAnalysis:
         return doc
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "CashAnalysis":
+    def from_json(cls, doc: dict[str, Any]) -> CashAnalysis:
         doc = dict(doc)
         doc["unfunded"] = tuple(doc["unfunded"])
         doc["liquidation"] = tuple(LiquidationCandidate(**c) for c in doc["liquidation"])
@@ -128,14 +128,21 @@ def liquidation_order(
         score = held_score(p, momentum, ranking, cash)
         sold = p.symbol in selling
         note = "sold by today's plan" if sold else f"held score {score:.3f}, P&L {p.unrealized_pl_pct:+.1%}"
-        out.append(LiquidationCandidate(p.symbol, p.strategy, round(p.market_value, 2), p.unrealized_pl_pct,
-                                        round(score, 6), 1 if sold else 2, note))
+        out.append(
+            LiquidationCandidate(
+                p.symbol,
+                p.strategy,
+                round(p.market_value, 2),
+                p.unrealized_pl_pct,
+                round(score, 6),
+                1 if sold else 2,
+                note,
+            )
+        )
     return sorted(out, key=lambda c: (c.priority, c.held_score, c.unrealized_pl_pct, c.symbol))
 
 
-def propose_swaps(
-    unfunded: pd.DataFrame, liquidation: list[LiquidationCandidate], cash: CashParams
-) -> list[Swap]:
+def propose_swaps(unfunded: pd.DataFrame, liquidation: list[LiquidationCandidate], cash: CashParams) -> list[Swap]:
     """Pair the best unfunded signals with the weakest holdings while the margin holds."""
     holdings = [c for c in liquidation if c.priority == 2]
     swaps: list[Swap] = []
@@ -143,26 +150,47 @@ def propose_swaps(
         if len(swaps) >= cash.max_swaps_per_session:
             break
         if float(row.score) >= held.held_score + cash.swap_margin - 1e-9:
-            swaps.append(Swap(held.symbol, held.strategy, held.held_score, row.symbol, row.strategy,
-                              round(float(row.score), 6), cash.swap_margin))
+            swaps.append(
+                Swap(
+                    held.symbol,
+                    held.strategy,
+                    held.held_score,
+                    row.symbol,
+                    row.strategy,
+                    round(float(row.score), 6),
+                    cash.swap_margin,
+                )
+            )
         else:
             break  # the next pair is weaker still
     return swaps
 
 
-def consolidation(portfolio: Portfolio, selling: set[str], safety: SafetyParams, cash: CashParams) -> list[Consolidation]:
+def consolidation(
+    portfolio: Portfolio, selling: set[str], safety: SafetyParams, cash: CashParams
+) -> list[Consolidation]:
     """Dust, and small positions that hold a slot when every slot is used."""
     kept = [p for p in portfolio.positions if p.symbol not in selling]
     full = len(kept) >= safety.max_positions
     out = []
     for p in sorted(kept, key=lambda x: (x.market_value, x.symbol)):
         if p.market_value < cash.dust_fraction * safety.min_position_size:
-            out.append(Consolidation(p.symbol, round(p.market_value, 2),
-                                     f"dust: ${p.market_value:,.2f} < {cash.dust_fraction:g} x MIN_POSITION_SIZE; close it"))
+            out.append(
+                Consolidation(
+                    p.symbol,
+                    round(p.market_value, 2),
+                    f"dust: ${p.market_value:,.2f} < {cash.dust_fraction:g} x MIN_POSITION_SIZE; close it",
+                )
+            )
         elif full and p.market_value < safety.min_position_size:
-            out.append(Consolidation(p.symbol, round(p.market_value, 2),
-                                     f"${p.market_value:,.2f} holds one of the {safety.max_positions} slots while below "
-                                     f"MIN_POSITION_SIZE ${safety.min_position_size:,.2f}; consolidate it"))
+            out.append(
+                Consolidation(
+                    p.symbol,
+                    round(p.market_value, 2),
+                    f"${p.market_value:,.2f} holds one of the {safety.max_positions} slots while below "
+                    f"MIN_POSITION_SIZE ${safety.min_position_size:,.2f}; consolidate it",
+                )
+            )
     return out
 
 
@@ -188,14 +216,26 @@ def analyze(
     unfunded_rows = selected[selected["symbol"].isin(cash_short + slot_short)]
     limited = " and ".join(x for x, v in (("cash", cash_short), ("slots", slot_short)) if v) or "none"
     dust = consolidation(portfolio, selling, safety, cash)
-    base = dict(cash=portfolio.cash, buffer=safety.min_cash_buffer, sell_proceeds=proceeds, available=available,
-                committed=committed, consolidation=tuple(dust))
+    base = dict(
+        cash=portfolio.cash,
+        buffer=safety.min_cash_buffer,
+        sell_proceeds=proceeds,
+        available=available,
+        committed=committed,
+        consolidation=tuple(dust),
+    )
     if unfunded_rows.empty and not swaps:
         left = available - committed
-        return CashAnalysis(False, unfunded=(), limited_by="none", message=(
-            f"Cash covers the plan: ${max(left, 0):,.2f} left to invest after today's buys, "
-            f"and the ${safety.min_cash_buffer:,.2f} buffer is kept."
-        ), **base)
+        return CashAnalysis(
+            False,
+            unfunded=(),
+            limited_by="none",
+            message=(
+                f"Cash covers the plan: ${max(left, 0):,.2f} left to invest after today's buys, "
+                f"and the ${safety.min_cash_buffer:,.2f} buffer is kept."
+            ),
+            **base,
+        )
 
     liquidation = liquidation_order(portfolio, selling, momentum, ranking, cash)
     proposed = list(swaps) if swaps is not None else propose_swaps(unfunded_rows, liquidation, cash)
@@ -223,5 +263,14 @@ def analyze(
         )
     if still and proposed:
         message += f". Still unfunded: {', '.join(still)}."
-    return CashAnalysis(True, unfunded=tuple(unfunded_rows["symbol"]), limited_by=limited, liquidation=tuple(liquidation),
-                        swaps=tuple(proposed), recommendation=recommendation, add_funds=add, message=message, **base)
+    return CashAnalysis(
+        True,
+        unfunded=tuple(unfunded_rows["symbol"]),
+        limited_by=limited,
+        liquidation=tuple(liquidation),
+        swaps=tuple(proposed),
+        recommendation=recommendation,
+        add_funds=add,
+        message=message,
+        **base,
+    )

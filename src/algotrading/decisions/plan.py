@@ -24,13 +24,20 @@ from typing import Any
 
 import pandas as pd
 
+from algotrading.config import Settings
 from algotrading.decisions import cash as cash_mod
 from algotrading.decisions.cash import CashAnalysis, Swap
-from algotrading.config import Settings
-from algotrading.portfolio import AssetBook, Portfolio
 from algotrading.decisions.ranking import SELECTED, Ranking, rank_signals
-from algotrading.decisions.risk import CircuitBreaker, Permissions, PositionExit, circuit_breaker, permissions, position_exits
+from algotrading.decisions.risk import (
+    CircuitBreaker,
+    Permissions,
+    PositionExit,
+    circuit_breaker,
+    permissions,
+    position_exits,
+)
 from algotrading.decisions.safety import ACCEPTED, REJECTED, RESIZED, BuyDecision, PlannedSell, Step, size_buys
+from algotrading.portfolio import AssetBook, Portfolio
 from algotrading.storage.store import RiskStatus
 
 SELL_PRIORITY = {"stop": 0, "target": 1, "max_hold": 2, "exit_signal": 3, "swap": 4}
@@ -74,7 +81,7 @@ class Sizing:
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "Sizing":
+    def from_json(cls, doc: dict[str, Any]) -> Sizing:
         def buy(b: dict[str, Any]) -> BuyDecision:
             return BuyDecision(**(b | {"steps": tuple(Step(**s) for s in b["steps"])}))
 
@@ -202,16 +209,28 @@ def _sells(inputs: PlanInputs, exits: list[PositionExit], swaps: list[Swap]) -> 
 def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
     s = inputs.settings
     sells_signals = inputs.signals[inputs.signals["action"] == "SELL"]
-    exits = [e for e in position_exits(inputs.portfolio, sells_signals, inputs.max_hold, inputs.session)
-             if e.symbol not in inputs.open_orders]
+    exits = [
+        e
+        for e in position_exits(inputs.portfolio, sells_signals, inputs.max_hold, inputs.session)
+        if e.symbol not in inputs.open_orders
+    ]
     prices = {c: float(v) for c, v in inputs.close.iloc[-1].items() if pd.notna(v)}
     selected = ranking.selected
 
     def one_pass(swaps: list[Swap]) -> tuple[list[BuyDecision], CashAnalysis]:
         sells = _sells(inputs, exits, swaps)
         buys = size_buys(selected, prices, inputs.portfolio, sells, inputs.assets, s.safety)
-        analysis = cash_mod.analyze(selected, buys, inputs.portfolio, sells, inputs.momentum, s.safety, s.cash,
-                                    s.ranking, swaps if swaps else None)
+        analysis = cash_mod.analyze(
+            selected,
+            buys,
+            inputs.portfolio,
+            sells,
+            inputs.momentum,
+            s.safety,
+            s.cash,
+            s.ranking,
+            swaps if swaps else None,
+        )
         return buys, analysis
 
     buys, analysis = one_pass([])
@@ -226,8 +245,13 @@ def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
 
 def check_market(inputs: PlanInputs) -> CircuitBreaker:
     s = inputs.settings
-    return circuit_breaker(inputs.close, s.universe.benchmark, s.universe.volatility_index, s.risk.circuit_breaker,
-                           s.risk.circuit_breaker_enabled)
+    return circuit_breaker(
+        inputs.close,
+        s.universe.benchmark,
+        s.universe.volatility_index,
+        s.risk.circuit_breaker,
+        s.risk.circuit_breaker_enabled,
+    )
 
 
 def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at: str) -> Plan:
@@ -261,11 +285,21 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         sig = signal_rows[(b.symbol, b.strategy)]
         orders.append(
             PlanOrder(
-                symbol=b.symbol, side="buy", notional=None if b.qty else round(b.notional, 2), qty=b.qty,
-                strategy=b.strategy, client_order_id=client_order_id(session, "buy", b.symbol, b.strategy),
-                kind="entry", reason=b.reason, est_price=b.price, est_value=round(b.notional, 2),
-                after_sells_fill=b.after_sells_fill, stop_price=_num(sig.stop_price), target_price=_num(sig.target_price),
-                confidence=float(sig.confidence), score=round(b.score, 6),
+                symbol=b.symbol,
+                side="buy",
+                notional=None if b.qty else round(b.notional, 2),
+                qty=b.qty,
+                strategy=b.strategy,
+                client_order_id=client_order_id(session, "buy", b.symbol, b.strategy),
+                kind="entry",
+                reason=b.reason,
+                est_price=b.price,
+                est_value=round(b.notional, 2),
+                after_sells_fill=b.after_sells_fill,
+                stop_price=_num(sig.stop_price),
+                target_price=_num(sig.target_price),
+                confidence=float(sig.confidence),
+                score=round(b.score, 6),
             )
         )
         bought[b.symbol] = b
@@ -278,8 +312,12 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         portfolio=inputs.portfolio,
         risk=_risk_json(inputs, breaker, perms),
         strategies=[
-            {"name": n, "momentum": _num(inputs.momentum[n]), "eligible": bool(inputs.momentum[n] > s.ranking.min_momentum_threshold),
-             "weight": _num(inputs.weights.get(n, 0.0))}
+            {
+                "name": n,
+                "momentum": _num(inputs.momentum[n]),
+                "eligible": bool(inputs.momentum[n] > s.ranking.min_momentum_threshold),
+                "weight": _num(inputs.weights.get(n, 0.0)),
+            }
             for n in inputs.momentum.index
         ],
         signals=signals,
@@ -309,17 +347,30 @@ def _sell_order(inputs: PlanInputs, symbol: str, strategy: str | None, kind: str
     p = inputs.portfolio.position(symbol)
     assert p is not None
     return PlanOrder(
-        symbol=symbol, side="sell", notional=None, qty=p.qty, strategy=strategy,
-        client_order_id=client_order_id(inputs.session, "sell", symbol, strategy), kind=kind,
-        reason=f"sell the whole position ({p.qty:g} shares): {reason}", est_price=p.price,
+        symbol=symbol,
+        side="sell",
+        notional=None,
+        qty=p.qty,
+        strategy=strategy,
+        client_order_id=client_order_id(inputs.session, "sell", symbol, strategy),
+        kind=kind,
+        reason=f"sell the whole position ({p.qty:g} shares): {reason}",
+        est_price=p.price,
         est_value=round(p.market_value, 2),
     )
 
 
 def _top(r: Any) -> dict[str, Any]:
-    return {"rank": int(r.rank), "symbol": r.symbol, "strategy": r.strategy, "confidence": round(r.confidence, 4),
-            "momentum": _num(r.momentum), "momentum_score": round(r.momentum_score, 4), "score": round(r.score, 4),
-            "agreeing": r.agreeing}
+    return {
+        "rank": int(r.rank),
+        "symbol": r.symbol,
+        "strategy": r.strategy,
+        "confidence": round(r.confidence, 4),
+        "momentum": _num(r.momentum),
+        "momentum_score": round(r.momentum_score, 4),
+        "score": round(r.score, 4),
+        "agreeing": r.agreeing,
+    }
 
 
 def _risk_json(inputs: PlanInputs, breaker: CircuitBreaker, perms: Permissions) -> dict[str, Any]:
@@ -344,11 +395,15 @@ def _limits(inputs: PlanInputs) -> dict[str, Any]:
 
     return {
         "portfolio_size": sf.portfolio_size,
-        "max_position_size": sf.max_position_size, "max_position_pct": sf.max_position_pct,
+        "max_position_size": sf.max_position_size,
+        "max_position_pct": sf.max_position_pct,
         "position_cap_today": round(position_cap(sf, inputs.portfolio.equity), 2),
-        "min_position_size": sf.min_position_size, "min_trade_size": sf.min_trade_size,
-        "min_cash_buffer": sf.min_cash_buffer, "max_positions": sf.max_positions,
-        "max_drawdown_pct": rk.max_drawdown_pct, "max_daily_loss_pct": rk.max_daily_loss_pct,
+        "min_position_size": sf.min_position_size,
+        "min_trade_size": sf.min_trade_size,
+        "min_cash_buffer": sf.min_cash_buffer,
+        "max_positions": sf.max_positions,
+        "max_drawdown_pct": rk.max_drawdown_pct,
+        "max_daily_loss_pct": rk.max_daily_loss_pct,
     }
 
 
@@ -366,8 +421,13 @@ def _signal_decisions(
     decisions = {b.symbol: b for b in sizing.buys}
     out = []
     for sig in inputs.signals.itertuples():
-        base = {"symbol": sig.symbol, "strategy": sig.strategy, "action": sig.action,
-                "confidence": round(float(sig.confidence), 4), "momentum": _num(inputs.momentum.get(sig.strategy))}
+        base = {
+            "symbol": sig.symbol,
+            "strategy": sig.strategy,
+            "action": sig.action,
+            "confidence": round(float(sig.confidence), 4),
+            "momentum": _num(inputs.momentum.get(sig.strategy)),
+        }
         if sig.action == "BUY":
             r = ranked[(sig.symbol, sig.strategy)]
             base |= {"score": round(float(r.score), 4), "rank": int(r.rank) or None}
@@ -379,12 +439,21 @@ def _signal_decisions(
             elif b.decision == REJECTED:
                 decision, reasons = "rejected", reasons + [b.reason]
             elif not perms.buys_allowed:
-                decision, reasons = "rejected", reasons + [f"would buy ${b.notional:,.2f}, but new buys are blocked: "
-                                                           + "; ".join(perms.reasons)]
+                decision, reasons = (
+                    "rejected",
+                    reasons + [f"would buy ${b.notional:,.2f}, but new buys are blocked: " + "; ".join(perms.reasons)],
+                )
             else:
                 decision = RESIZED if b.decision == RESIZED else ACCEPTED
-                reasons = reasons + [b.reason] + (["placed after today's sells fill (needs their proceeds)"] if b.after_sells_fill else [])
-            base |= {"decision": decision, "notional": round(bought[sig.symbol].notional, 2) if sig.symbol in bought else 0.0}
+                reasons = (
+                    reasons
+                    + [b.reason]
+                    + (["placed after today's sells fill (needs their proceeds)"] if b.after_sells_fill else [])
+                )
+            base |= {
+                "decision": decision,
+                "notional": round(bought[sig.symbol].notional, 2) if sig.symbol in bought else 0.0,
+            }
         else:
             position = inputs.portfolio.position(sig.symbol)
             base |= {"score": None, "rank": None, "notional": None}
@@ -395,13 +464,28 @@ def _signal_decisions(
             elif sig.symbol in blocked:
                 decision, reasons = "rejected", [blocked[sig.symbol]]
             else:
-                decision, reasons = "rejected", [f"the position belongs to {position.strategy or 'no known strategy'}; "
-                                                 "its own rules decide when to sell"]
+                decision, reasons = (
+                    "rejected",
+                    [
+                        f"the position belongs to {position.strategy or 'no known strategy'}; "
+                        "its own rules decide when to sell"
+                    ],
+                )
             base |= {"decision": decision}
         base["reasons"] = [x for x in reasons if x]
         out.append(base)
     return out
 
 
-__all__ = ["Plan", "PlanInputs", "PlanOrder", "Sizing", "check_market", "client_order_id", "finalize", "make_plan",
-           "rank", "size"]
+__all__ = [
+    "Plan",
+    "PlanInputs",
+    "PlanOrder",
+    "Sizing",
+    "check_market",
+    "client_order_id",
+    "finalize",
+    "make_plan",
+    "rank",
+    "size",
+]

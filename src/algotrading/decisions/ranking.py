@@ -28,8 +28,19 @@ from algotrading.config import RankingParams
 SELECTED, RANKED, REJECTED = "selected", "ranked", "rejected"
 #: ``rule``: the ranking rule behind the status (held_or_ordered, no_momentum, momentum_filter,
 #: one_per_symbol, correlation_cap, top_n; "selected" for the chosen ones), for counting.
-COLUMNS = ["rank", "symbol", "strategy", "confidence", "momentum", "momentum_score", "score", "status", "agreeing",
-           "reason", "rule"]
+COLUMNS = [
+    "rank",
+    "symbol",
+    "strategy",
+    "confidence",
+    "momentum",
+    "momentum_score",
+    "score",
+    "status",
+    "agreeing",
+    "reason",
+    "rule",
+]
 
 
 @dataclass(frozen=True)
@@ -87,17 +98,44 @@ def rank_signals(
         m = float(momentum.get(s["strategy"], np.nan))
         ms = momentum_score(m, threshold, params.momentum_full_score)
         score = params.confidence_weight * float(s["confidence"]) + params.momentum_weight * ms
-        rows.append({"symbol": s["symbol"], "strategy": s["strategy"], "confidence": float(s["confidence"]),
-                     "momentum": m, "momentum_score": ms, "score": score, "status": RANKED, "agreeing": "", "reason": "", "rule": ""})
-    rows.sort(key=lambda r: (-r["score"], -r["confidence"], -r["momentum"] if r["momentum"] == r["momentum"] else np.inf,
-                             r["symbol"], r["strategy"]))
+        rows.append(
+            {
+                "symbol": s["symbol"],
+                "strategy": s["strategy"],
+                "confidence": float(s["confidence"]),
+                "momentum": m,
+                "momentum_score": ms,
+                "score": score,
+                "status": RANKED,
+                "agreeing": "",
+                "reason": "",
+                "rule": "",
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            -r["score"],
+            -r["confidence"],
+            -r["momentum"] if r["momentum"] == r["momentum"] else np.inf,
+            r["symbol"],
+            r["strategy"],
+        )
+    )
     for r in rows:
         if r["symbol"] in held:
-            _reject(r, "held_or_ordered", f"already held or ordered: {r['symbol']} is in the portfolio or has an open order (no adding)")
+            _reject(
+                r,
+                "held_or_ordered",
+                f"already held or ordered: {r['symbol']} is in the portfolio or has an open order (no adding)",
+            )
         elif np.isnan(r["momentum"]):
             _reject(r, "no_momentum", f"{r['strategy']} has no momentum yet (not enough equity history)")
         elif not r["momentum"] > threshold:
-            _reject(r, "momentum_filter", f"{r['strategy']} momentum {r['momentum']:+.1%} is not above the threshold {threshold:+.1%}")
+            _reject(
+                r,
+                "momentum_filter",
+                f"{r['strategy']} momentum {r['momentum']:+.1%} is not above the threshold {threshold:+.1%}",
+            )
     _one_per_symbol(rows)
     clusters = correlated_clusters(correlation, params.max_correlation)
     _select(rows, clusters, correlation, top_n)
@@ -127,11 +165,17 @@ def _one_per_symbol(rows: list[dict[str, Any]]) -> None:
         if winner is r:
             continue
         winner["agreeing"] = ", ".join(x for x in (winner["agreeing"], r["strategy"]) if x)
-        _reject(r, "one_per_symbol", f"{winner['strategy']}'s signal for {r['symbol']} ranks higher "
-                   f"(score {winner['score']:.3f} vs {r['score']:.3f}); counted as agreeing")
+        _reject(
+            r,
+            "one_per_symbol",
+            f"{winner['strategy']}'s signal for {r['symbol']} ranks higher "
+            f"(score {winner['score']:.3f} vs {r['score']:.3f}); counted as agreeing",
+        )
 
 
-def _select(rows: list[dict[str, Any]], clusters: tuple[tuple[str, ...], ...], correlation: pd.DataFrame, top_n: int) -> None:
+def _select(
+    rows: list[dict[str, Any]], clusters: tuple[tuple[str, ...], ...], correlation: pd.DataFrame, top_n: int
+) -> None:
     cluster_of = {name: c for c in clusters for name in c}
     live = [r for r in rows if r["status"] != REJECTED]
     chosen: list[dict[str, Any]] = []

@@ -166,7 +166,9 @@ def position_exit(
     if p.stop_price is not None and price <= p.stop_price + EPS:
         return PositionExit(p.symbol, "stop", f"stop loss: close {price:.2f} <= stop {p.stop_price:.2f}", p.strategy)
     if p.target_price is not None and price >= p.target_price - EPS:
-        return PositionExit(p.symbol, "target", f"take profit: close {price:.2f} >= target {p.target_price:.2f}", p.strategy)
+        return PositionExit(
+            p.symbol, "target", f"take profit: close {price:.2f} >= target {p.target_price:.2f}", p.strategy
+        )
     if max_hold and p.entry_date is not None and (held := sessions_held(p.entry_date, session)) >= max_hold:
         return PositionExit(p.symbol, "max_hold", f"held {held} sessions (limit {max_hold})", p.strategy)
     if sell_signal is not None:

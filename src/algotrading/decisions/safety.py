@@ -63,9 +63,16 @@ class BuyDecision:
 
     def to_record(self) -> dict[str, object]:
         return {
-            "symbol": self.symbol, "strategy": self.strategy, "score": self.score, "price": self.price,
-            "target": self.target, "notional": self.notional, "qty": self.qty, "decision": self.decision,
-            "reason": self.reason, "after_sells_fill": self.after_sells_fill,
+            "symbol": self.symbol,
+            "strategy": self.strategy,
+            "score": self.score,
+            "price": self.price,
+            "target": self.target,
+            "notional": self.notional,
+            "qty": self.qty,
+            "decision": self.decision,
+            "reason": self.reason,
+            "after_sells_fill": self.after_sells_fill,
             "steps": " | ".join(f"{s.control}: {s.note}" for s in self.steps),
         }
 
@@ -113,8 +120,19 @@ def size_buys(
 
         def reject(control: str, note: str, target: float = 0.0) -> BuyDecision:
             steps.append(Step(control, 0.0, note))
-            return BuyDecision(c.symbol, c.strategy, float(c.score), price, target, 0.0, None, REJECTED,
-                               f"{control}: {note}", False, tuple(steps))
+            return BuyDecision(
+                c.symbol,
+                c.strategy,
+                float(c.score),
+                price,
+                target,
+                0.0,
+                None,
+                REJECTED,
+                f"{control}: {note}",
+                False,
+                tuple(steps),
+            )
 
         asset = assets.get(c.symbol)
         if not asset.tradable:
@@ -124,45 +142,85 @@ def size_buys(
             out.append(reject("tradable", f"no price for {c.symbol} this session"))
             continue
         if open_after >= params.max_positions:
-            out.append(reject("slots", f"{open_after} positions after today's plan (MAX_POSITIONS {params.max_positions})"))
+            out.append(
+                reject("slots", f"{open_after} positions after today's plan (MAX_POSITIONS {params.max_positions})")
+            )
             continue
         left = budget - spent
-        possible = min(params.max_positions - open_after, len(rows) - k, math.floor(left / params.min_position_size + 1e-9))
+        possible = min(
+            params.max_positions - open_after, len(rows) - k, math.floor(left / params.min_position_size + 1e-9)
+        )
         if possible < 1:
-            out.append(reject(
-                "size",
-                f"${max(left, 0):,.2f} left for buys (cash ${portfolio.cash:,.2f} + sales ${proceeds:,.2f} - buffer "
-                f"${params.min_cash_buffer:,.2f} - buys ${spent:,.2f}) is below MIN_POSITION_SIZE ${params.min_position_size:,.2f}",
-            ))
+            out.append(
+                reject(
+                    "size",
+                    f"${max(left, 0):,.2f} left for buys (cash ${portfolio.cash:,.2f} + sales ${proceeds:,.2f} - buffer "
+                    f"${params.min_cash_buffer:,.2f} - buys ${spent:,.2f}) is below MIN_POSITION_SIZE ${params.min_position_size:,.2f}",
+                )
+            )
             continue
         target = _cents(min(cap, left / possible))
         split = f"${left:,.2f} for buys / {possible} buy(s)"
-        steps.append(Step("size", target, (
-            f"{split} = ${target:,.2f} (cap ${cap:,.2f})" if target < cap else
-            f"the cap ${cap:,.2f} (MAX_POSITION_SIZE ${params.max_position_size:,.2f}, {params.max_position_pct:g}% of "
-            f"equity ${equity:,.2f}; {split})"
-        )))
+        steps.append(
+            Step(
+                "size",
+                target,
+                (
+                    f"{split} = ${target:,.2f} (cap ${cap:,.2f})"
+                    if target < cap
+                    else f"the cap ${cap:,.2f} (MAX_POSITION_SIZE ${params.max_position_size:,.2f}, {params.max_position_pct:g}% of "
+                    f"equity ${equity:,.2f}; {split})"
+                ),
+            )
+        )
         amount, qty, decision = target, None, ACCEPTED
         if not asset.fractionable:
             qty = float(math.floor(target / price + 1e-9))
             if qty < 1:
-                out.append(reject("whole_shares", f"not fractionable and one share costs ${price:,.2f} > ${target:,.2f}", target))
+                out.append(
+                    reject(
+                        "whole_shares", f"not fractionable and one share costs ${price:,.2f} > ${target:,.2f}", target
+                    )
+                )
                 continue
             amount = round(qty * price, 2)
             if amount < target - CENT:
                 decision = RESIZED
-                steps.append(Step("whole_shares", amount, f"resized to {qty:g} whole share(s) x ${price:,.2f} = ${amount:,.2f}"))
+                steps.append(
+                    Step("whole_shares", amount, f"resized to {qty:g} whole share(s) x ${price:,.2f} = ${amount:,.2f}")
+                )
         if amount < params.min_position_size - 1e-9:
             why = f" (the cap: {params.max_position_pct:g}% of equity ${equity:,.2f})" if target >= cap - CENT else ""
-            out.append(reject("minimum", f"${amount:,.2f}{why} is below MIN_POSITION_SIZE ${params.min_position_size:,.2f}", target))
+            out.append(
+                reject(
+                    "minimum",
+                    f"${amount:,.2f}{why} is below MIN_POSITION_SIZE ${params.min_position_size:,.2f}",
+                    target,
+                )
+            )
             continue
         if amount < params.min_trade_size - 1e-9:
-            out.append(reject("min_trade", f"${amount:,.2f} is below the minimum trade ${params.min_trade_size:,.2f}", target))
+            out.append(
+                reject("min_trade", f"${amount:,.2f} is below the minimum trade ${params.min_trade_size:,.2f}", target)
+            )
             continue
         spent += amount
         open_after += 1
         after_sells = spent > cash_only + CENT
         reason = steps[-1].note if decision == RESIZED else f"buy ${amount:,.2f}: {steps[0].note}"
-        out.append(BuyDecision(c.symbol, c.strategy, float(c.score), price, target, amount, qty, decision,
-                               reason, after_sells, tuple(steps)))
+        out.append(
+            BuyDecision(
+                c.symbol,
+                c.strategy,
+                float(c.score),
+                price,
+                target,
+                amount,
+                qty,
+                decision,
+                reason,
+                after_sells,
+                tuple(steps),
+            )
+        )
     return out

@@ -19,9 +19,9 @@ from algotrading.broker import Broker, make_broker
 from algotrading.broker.base import OrderStatus
 from algotrading.config import Mode, Settings
 from algotrading.data.market import MarketData
-from algotrading.portfolio import Asset, AssetBook, Portfolio, demo_portfolio
-from algotrading.execution.reconcile import Reconciliation, follow_orders, reconcile
 from algotrading.decisions.risk import Transition, account_transition
+from algotrading.execution.reconcile import Reconciliation, follow_orders, reconcile
+from algotrading.portfolio import Asset, AssetBook, Portfolio, demo_portfolio
 from algotrading.storage.sqlite import StoreError
 from algotrading.storage.store import FILE_NAME, PositionRecord, RiskState, RiskStatus, Store, open_store
 
@@ -70,8 +70,10 @@ def _demo_catch_up(settings: Settings, store: Store, market: MarketData, session
             opens = {s: float(v) for s, v in market.open.loc[str(morning_session)].items() if v == v}
             outcomes = submit_pending(store, broker, plan_session, settings.safety, opens)
             broker.settle(morning_session)
-            notes.append(f"morning of {morning_session}: buys of the {plan_session} plan after its sells filled: "
-                         f"{summary(outcomes)}")
+            notes.append(
+                f"morning of {morning_session}: buys of the {plan_session} plan after its sells filled: "
+                f"{summary(outcomes)}"
+            )
         except StoreError as exc:
             for i in pending:
                 if str(i["session_date"]) == plan_session.isoformat() and i["after_sells_fill"]:
@@ -82,8 +84,9 @@ def _demo_catch_up(settings: Settings, store: Store, market: MarketData, session
     return notes
 
 
-def _read_broker(settings: Settings, market: MarketData, session: dt.date, store: Store | None,
-                 persist: bool, notes: list[str]) -> tuple[Reconciliation, AssetBook]:
+def _read_broker(
+    settings: Settings, market: MarketData, session: dt.date, store: Store | None, persist: bool, notes: list[str]
+) -> tuple[Reconciliation, AssetBook]:
     """The broker's account reconciled with AlgoTrading's position record (from ``store``;
     none before the first run). With ``persist`` (the daily run) the simulated account
     first fills what is due and every order sent is followed, before the record is read."""
@@ -117,7 +120,9 @@ def load_account(settings: Settings, session: dt.date, persist: bool, market: Ma
     if not persist and not (state_dir / FILE_NAME).exists():
         status = RiskStatus(RiskState.ACTIVE)
         if demo:  # no simulated account yet: it would start with PORTFOLIO_SIZE in cash
-            portfolio = demo_portfolio(session, settings.safety.portfolio_size).with_history(settings.safety.portfolio_size, None)
+            portfolio = demo_portfolio(session, settings.safety.portfolio_size).with_history(
+                settings.safety.portfolio_size, None
+            )
             return Account(portfolio, status, account_transition(status, portfolio, settings.risk), demo_assets())
         # paper/live before the first daily run: the broker's account, with no history yet
         rec, assets = _read_broker(settings, market, session, None, False, [])
@@ -138,7 +143,9 @@ def load_account(settings: Settings, session: dt.date, persist: bool, market: Ma
             if current:
                 store.record_equity(session, portfolio.equity, portfolio.cash, portfolio.source)
             else:
-                notes.append(f"{session} is before the latest recorded session {latest}: equity and risk state not changed")
+                notes.append(
+                    f"{session} is before the latest recorded session {latest}: equity and risk state not changed"
+                )
         peak = store.peak_equity(upto=session)
         portfolio = portfolio.with_history(max(peak or 0.0, portfolio.equity), store.previous_equity(session))
         status = store.risk_status()

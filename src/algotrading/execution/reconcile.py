@@ -38,11 +38,19 @@ def follow_orders(store: Store, broker: Broker) -> list[str]:
         if order is None:
             if intent["status"] == "unknown":
                 store.update_intent(cid, status="not_found", detail="the broker has no such order: it was never placed")
-                notes.append(f"order {cid} ({intent['side']} {intent['symbol']}) was never placed (broker has no record)")
+                notes.append(
+                    f"order {cid} ({intent['side']} {intent['symbol']}) was never placed (broker has no record)"
+                )
             continue
         new_qty = order.filled_qty - float(intent["filled_qty"] or 0.0)
-        store.update_intent(cid, status=order.status, broker_order_id=order.id, filled_qty=order.filled_qty,
-                            filled_avg_price=order.filled_avg_price, detail=order.reason)
+        store.update_intent(
+            cid,
+            status=order.status,
+            broker_order_id=order.id,
+            filled_qty=order.filled_qty,
+            filled_avg_price=order.filled_avg_price,
+            detail=order.reason,
+        )
         if new_qty <= QTY_TOLERANCE:
             continue
         symbol = str(intent["symbol"])
@@ -62,8 +70,16 @@ def follow_orders(store: Store, broker: Broker) -> list[str]:
         else:
             left = (old.qty if old else 0.0) - new_qty
             if old is not None and left > QTY_TOLERANCE:
-                records[symbol] = PositionRecord(symbol, left, old.strategy, old.entry_session, old.entry_price,
-                                                 old.stop_price, old.target_price, old.entry_confidence)
+                records[symbol] = PositionRecord(
+                    symbol,
+                    left,
+                    old.strategy,
+                    old.entry_session,
+                    old.entry_price,
+                    old.stop_price,
+                    old.target_price,
+                    old.entry_confidence,
+                )
             else:
                 records.pop(symbol, None)
             verb = "sold"
@@ -104,13 +120,36 @@ def reconcile(
                 "trade outside AlgoTrading); the broker's number is used"
             )
         entry = dt.date.fromisoformat(rec.entry_session) if rec.entry_session else None
-        out.append(Position(p.symbol, p.qty, p.avg_entry_price, p.current_price, rec.strategy, entry,
-                            rec.stop_price, rec.target_price, rec.entry_confidence))
-        new_records.append(PositionRecord(p.symbol, p.qty, rec.strategy, rec.entry_session, rec.entry_price,
-                                          rec.stop_price, rec.target_price, rec.entry_confidence))
+        out.append(
+            Position(
+                p.symbol,
+                p.qty,
+                p.avg_entry_price,
+                p.current_price,
+                rec.strategy,
+                entry,
+                rec.stop_price,
+                rec.target_price,
+                rec.entry_confidence,
+            )
+        )
+        new_records.append(
+            PositionRecord(
+                p.symbol,
+                p.qty,
+                rec.strategy,
+                rec.entry_session,
+                rec.entry_price,
+                rec.stop_price,
+                rec.target_price,
+                rec.entry_confidence,
+            )
+        )
     for symbol, rec in sorted(records.items()):
         if symbol not in held:
-            notes.append(f"{symbol}: in AlgoTrading's record ({rec.qty:g} shares) but not at the broker (sold elsewhere?); dropped")
+            notes.append(
+                f"{symbol}: in AlgoTrading's record ({rec.qty:g} shares) but not at the broker (sold elsewhere?); dropped"
+            )
     for o in open_orders:
         notes.append(
             f"order still open from before: {o.side} {o.symbol} ({o.status}, {o.client_order_id}); left as it is, and no "

@@ -45,9 +45,17 @@ def record_plan(store: Store, plan: Plan) -> int:
     """Record the plan's orders as intents (ids already known keep their state)."""
     rows = [
         {
-            "client_order_id": o.client_order_id, "session_date": plan.session.isoformat(), "symbol": o.symbol,
-            "side": o.side, "notional": o.notional, "qty": o.qty, "kind": o.kind, "strategy": o.strategy,
-            "after_sells_fill": o.after_sells_fill, "stop_price": o.stop_price, "target_price": o.target_price,
+            "client_order_id": o.client_order_id,
+            "session_date": plan.session.isoformat(),
+            "symbol": o.symbol,
+            "side": o.side,
+            "notional": o.notional,
+            "qty": o.qty,
+            "kind": o.kind,
+            "strategy": o.strategy,
+            "after_sells_fill": o.after_sells_fill,
+            "stop_price": o.stop_price,
+            "target_price": o.target_price,
             "confidence": o.confidence,
         }
         for o in plan.orders
@@ -62,12 +70,15 @@ def _send(store: Store, broker: Broker, intent: dict[str, Any], notional: float 
     existing = broker.get_order(cid)
     if existing is not None:
         store.update_intent(cid, status="submitted", broker_order_id=existing.id, detail="found at the broker")
-        return Outcome(cid, symbol, side, "already_sent", f"the broker already has it ({existing.status})", notional, qty)
+        return Outcome(
+            cid, symbol, side, "already_sent", f"the broker already has it ({existing.status})", notional, qty
+        )
     result = broker.submit(OrderRequest(symbol, side, cid, notional=notional, qty=qty))
     if result.outcome in ("submitted", "duplicate"):
         order_id = result.order.id if result.order else None
-        store.update_intent(cid, status="submitted", broker_order_id=order_id, notional=notional, qty=qty,
-                            detail=result.reason)
+        store.update_intent(
+            cid, status="submitted", broker_order_id=order_id, notional=notional, qty=qty, detail=result.reason
+        )
         kind = "submitted" if result.outcome == "submitted" else "already_sent"
         return Outcome(cid, symbol, side, kind, result.reason or "", notional, qty)
     store.update_intent(cid, status="rejected", detail=result.reason)
@@ -75,7 +86,9 @@ def _send(store: Store, broker: Broker, intent: dict[str, Any], notional: float 
     return Outcome(cid, symbol, side, "rejected", result.reason or "", notional, qty)
 
 
-def _send_all(store: Store, broker: Broker, batch: list[tuple[dict[str, Any], float | None, float | None]]) -> list[Outcome]:
+def _send_all(
+    store: Store, broker: Broker, batch: list[tuple[dict[str, Any], float | None, float | None]]
+) -> list[Outcome]:
     """Send in order; a broker that cannot be reached stops the batch (the rest waits)."""
     out: list[Outcome] = []
     for k, (intent, notional, qty) in enumerate(batch):
@@ -86,8 +99,17 @@ def _send_all(store: Store, broker: Broker, batch: list[tuple[dict[str, Any], fl
             store.update_intent(cid, status="unknown", detail=str(exc))
             out.append(Outcome(cid, str(intent["symbol"]), str(intent["side"]), "error", str(exc), notional, qty))
             for rest, n, q in batch[k + 1 :]:
-                out.append(Outcome(str(rest["client_order_id"]), str(rest["symbol"]), str(rest["side"]), "skipped",
-                                   "not sent: the broker could not be reached; run --submit again", n, q))
+                out.append(
+                    Outcome(
+                        str(rest["client_order_id"]),
+                        str(rest["symbol"]),
+                        str(rest["side"]),
+                        "skipped",
+                        "not sent: the broker could not be reached; run --submit again",
+                        n,
+                        q,
+                    )
+                )
             break
     return out
 
@@ -119,8 +141,9 @@ def submit_plan(store: Store, broker: Broker, plan: Plan) -> tuple[int, list[Out
     return added, submit_close(store, broker, plan.session)
 
 
-def submit_pending(store: Store, broker: Broker, session: dt.date, safety: SafetyParams,
-                   prices: dict[str, float]) -> list[Outcome]:
+def submit_pending(
+    store: Store, broker: Broker, session: dt.date, safety: SafetyParams, prices: dict[str, float]
+) -> list[Outcome]:
     """Once the session's sells have filled: the buys that needed their proceeds."""
     intents = store.intents(session)
     pending = [i for i in intents if i["side"] == "buy" and i["after_sells_fill"]]
@@ -141,7 +164,9 @@ def submit_pending(store: Store, broker: Broker, session: dt.date, safety: Safet
         if is_sent(i["status"]):
             batch.append((i, i["notional"], i["qty"]))
             continue
-        planned = float(i["notional"]) if i["notional"] is not None else float(i["qty"]) * prices.get(str(i["symbol"]), 0.0)
+        planned = (
+            float(i["notional"]) if i["notional"] is not None else float(i["qty"]) * prices.get(str(i["symbol"]), 0.0)
+        )
         amount = min(planned, max(available, 0.0))
         if i["qty"] is not None:  # whole shares
             price = prices.get(str(i["symbol"]), 0.0)
@@ -150,13 +175,17 @@ def submit_pending(store: Store, broker: Broker, session: dt.date, safety: Safet
         else:
             qty, notional = None, round(amount, 2)
         if amount < safety.min_position_size - 1e-9:
-            detail = (f"only ${max(available, 0):,.2f} of buying power left after the sells (MIN_CASH_BUFFER "
-                      f"${safety.min_cash_buffer:,.2f} kept): below MIN_POSITION_SIZE ${safety.min_position_size:,.2f}")
+            detail = (
+                f"only ${max(available, 0):,.2f} of buying power left after the sells (MIN_CASH_BUFFER "
+                f"${safety.min_cash_buffer:,.2f} kept): below MIN_POSITION_SIZE ${safety.min_position_size:,.2f}"
+            )
             store.update_intent(str(i["client_order_id"]), status="skipped", detail=detail)
             out.append(Outcome(str(i["client_order_id"]), str(i["symbol"]), "buy", "skipped", detail))
             continue
         if amount < planned - 0.01:
-            log.info("pending buy %s resized from $%.2f to $%.2f to the buying power left", i["symbol"], planned, amount)
+            log.info(
+                "pending buy %s resized from $%.2f to $%.2f to the buying power left", i["symbol"], planned, amount
+            )
         available -= amount
         batch.append((i, notional, qty))
     return out + _send_all(store, broker, batch)

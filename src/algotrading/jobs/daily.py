@@ -21,17 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from algotrading.daily import artifacts
-from algotrading.execution.account import load_account
-from algotrading.daily.artifacts import RunContext
 from algotrading.config import ConfigError, Mode, Settings
+from algotrading.daily import artifacts
+from algotrading.daily.artifacts import RunContext
+from algotrading.daily.runinfo import git_revision, versions
+from algotrading.daily.session import UsageError, choose_session
 from algotrading.data import make_provider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import MarketSnapshot, load_snapshot
-from algotrading.storage.files import StorageError, atomic_write_json, check_writable
+from algotrading.execution.account import load_account
 from algotrading.logs import add_redaction, run_log
-from algotrading.daily.runinfo import git_revision, versions
-from algotrading.daily.session import UsageError, choose_session
+from algotrading.storage.files import StorageError, atomic_write_json, check_writable
 from algotrading.storage.store import Store, StoreError, open_store
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def run_lock(state_dir: Path) -> Iterator[None]:
             ) from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()} since {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
+        fh.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC\n")
         fh.flush()
         try:
             yield
@@ -178,7 +178,7 @@ def run_daily(
 
     A session that already ran successfully is not run again (``force`` does); with
     ``submit`` its existing plan is sent, never a new one."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if submit and settings.mode is Mode.LIVE and not confirm_live:
         raise UsageError(
             "live mode: --submit sends real-money orders. Add --confirm-live to confirm, after "
@@ -206,10 +206,16 @@ def run_daily(
             done = store.successful_run(choice.session_date)
             final = settings.paths.reports_dir / choice.session_date.isoformat()
             if done and not force and (final / artifacts.PLAN).is_file():
-                result = RunResult(0, "already_done", (
-                    f"{choice.session_date} already ran successfully ({done['finished_at']}); report: "
-                    f"{final / artifacts.REPORT_HTML}. Nothing re-run (use --force to run it again)"
-                ), choice.session_date, final)
+                result = RunResult(
+                    0,
+                    "already_done",
+                    (
+                        f"{choice.session_date} already ran successfully ({done['finished_at']}); report: "
+                        f"{final / artifacts.REPORT_HTML}. Nothing re-run (use --force to run it again)"
+                    ),
+                    choice.session_date,
+                    final,
+                )
                 log.info("%s", result.message)
             else:
                 result = _run_session(settings, choice.session_date, now, store)
@@ -270,7 +276,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
 
     record.update(
         steps=timer.seconds,
-        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         duration_seconds=round(time.perf_counter() - started, 3),
         versions=versions(),
         git=git_revision(settings.paths.root),
@@ -286,8 +292,9 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
             f"Partial outputs and the log are in {failed_dir}; earlier outputs in {reports / str(session)} are untouched."
         )
         log.error("%s", message)
-        store.finish_run(run_id, "failed", timer.current, record["error"], str(failed_dir), timer.seconds,
-                         record["duration_seconds"])
+        store.finish_run(
+            run_id, "failed", timer.current, record["error"], str(failed_dir), timer.seconds, record["duration_seconds"]
+        )
         from algotrading.notify.daily import send_failure
 
         try:
@@ -303,14 +310,17 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
     record["outputs"] = sorted(p.name for p in staging.iterdir()) + [artifacts.RUN]
     atomic_write_json(staging / artifacts.RUN, record)
     _promote(staging, final)
-    store.finish_run(run_id, "ok", report_dir=str(final), steps=timer.seconds, duration_seconds=record["duration_seconds"])
+    store.finish_run(
+        run_id, "ok", report_dir=str(final), steps=timer.seconds, duration_seconds=record["duration_seconds"]
+    )
     message = f"report for {session}: {final / artifacts.REPORT_HTML}"
     log.info("run for %s done in %.1f s", session, record["duration_seconds"])
     return RunResult(0, "ok", message, session, final)
 
 
-def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path, timer: StepTimer,
-           store: Store) -> MarketSnapshot:
+def _steps(
+    settings: Settings, session: dt.date, now: dt.datetime, staging: Path, timer: StepTimer, store: Store
+) -> MarketSnapshot:
     from algotrading.monitor import run_alerts
     from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 
@@ -325,16 +335,26 @@ def _steps(settings: Settings, session: dt.date, now: dt.datetime, staging: Path
         account = load_account(settings, session, persist=True, market=MarketData.from_bars(snapshot.bars))
         artifacts.write_account(staging, account)
         p = account.portfolio
-        log.info("account: equity $%.2f, cash $%.2f, %d position(s), drawdown %.1f%%, risk %s",
-                 p.equity, p.cash, len(p.positions), 100 * p.drawdown, account.risk.state.value)
+        log.info(
+            "account: equity $%.2f, cash $%.2f, %d position(s), drawdown %.1f%%, risk %s",
+            p.equity,
+            p.cash,
+            len(p.positions),
+            100 * p.drawdown,
+            account.risk.state.value,
+        )
         raised += run_alerts.after_account(settings, store, session)
     kernel = ensure_kernel()
     for number, name in enumerate(DAILY_NOTEBOOKS, start=4):
         source = settings.paths.notebooks_dir / name
         if not source.is_file():
-            raise RunError(f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR")
-        with timer.step(f"notebook:{Path(name).stem}", number, total), \
-                deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"):
+            raise RunError(
+                f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR"
+            )
+        with (
+            timer.step(f"notebook:{Path(name).stem}", number, total),
+            deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"),
+        ):
             execute_notebook(
                 source,
                 staging / name,
@@ -412,14 +432,27 @@ def _email(settings: Settings, store: Store, result: RunResult, submission: str 
         delivery = send_daily(settings, store, result.session_date, result.report_dir, submission)
     except Exception as exc:  # composing failed: the run's outputs stand, but say it loudly
         log.exception("the plan email could not be composed")
-        return RunResult(1, "failed", f"{result.message}; email NOT composed: {exc}", result.session_date, result.report_dir)
-    _update_run_json(result.report_dir, email={"status": delivery.status, "detail": delivery.detail},
-                     submission=submission)
+        return RunResult(
+            1, "failed", f"{result.message}; email NOT composed: {exc}", result.session_date, result.report_dir
+        )
+    _update_run_json(
+        result.report_dir, email={"status": delivery.status, "detail": delivery.detail}, submission=submission
+    )
     if delivery.failed:
-        return RunResult(1, "unsent", f"{result.message}; email NOT delivered ({delivery.detail})",
-                         result.session_date, result.report_dir)
-    return RunResult(result.exit_code, result.status, f"{result.message}; email: {delivery.detail}",
-                     result.session_date, result.report_dir)
+        return RunResult(
+            1,
+            "unsent",
+            f"{result.message}; email NOT delivered ({delivery.detail})",
+            result.session_date,
+            result.report_dir,
+        )
+    return RunResult(
+        result.exit_code,
+        result.status,
+        f"{result.message}; email: {delivery.detail}",
+        result.session_date,
+        result.report_dir,
+    )
 
 
 def _update_run_json(report_dir: Path, **fields: Any) -> None:
@@ -431,8 +464,8 @@ def _update_run_json(report_dir: Path, **fields: Any) -> None:
 def _submit(settings: Settings, result: RunResult, store: Store) -> tuple[RunResult, str]:
     """Send the plan just made: its sells, then the buys today's cash pays for."""
     from algotrading.broker import BrokerError, make_broker
-    from algotrading.ops.validate import live_blockers
     from algotrading.execution.submit import PlanRefused, submit_plan, summary
+    from algotrading.ops.validate import live_blockers
 
     assert result.report_dir is not None and result.session_date is not None
     plan = artifacts.read_plan(result.report_dir)
@@ -465,20 +498,25 @@ def _submit(settings: Settings, result: RunResult, store: Store) -> tuple[RunRes
     for o in outcomes:
         log.info("order %s %s %s: %s %s", o.side, o.symbol, o.client_order_id, o.result, o.detail)
     if pending:
-        later = ("the next run sends them at the next open (demo)" if settings.mode is Mode.DEMO
-                 else "send them after the open with `algotrading daily --submit --pending`")
+        later = (
+            "the next run sends them at the next open (demo)"
+            if settings.mode is Mode.DEMO
+            else "send them after the open with `algotrading daily --submit --pending`"
+        )
         text += f"; {len(pending)} buy(s) wait for the sells to fill: {later}"
     failed = any(o.result == "error" for o in outcomes)
     message = f"{result.message}; orders: {text}"
-    return RunResult(1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir), text
+    return RunResult(
+        1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir
+    ), text
 
 
 def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> RunResult:
     """``algotrading daily --submit --pending``: the morning run after the open, sending the
     plan's buys that waited for its sells to fill."""
     from algotrading.broker import BrokerError, make_broker
-    from algotrading.ops.validate import live_blockers
     from algotrading.execution.submit import submit_pending, summary
+    from algotrading.ops.validate import live_blockers
 
     if settings.mode is Mode.DEMO:
         raise UsageError("demo mode sends these buys itself: the next daily run fills them at the next session's open")
@@ -492,7 +530,9 @@ def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> R
             sessions = sorted({str(i["session_date"]) for i in waiting})
             target = session.isoformat() if session else (sessions[-1] if sessions else None)
             if target is None or target not in sessions:
-                return RunResult(0, "ok", f"no buys waiting for sells{' for ' + target if target else ''}: nothing to send")
+                return RunResult(
+                    0, "ok", f"no buys waiting for sells{' for ' + target if target else ''}: nothing to send"
+                )
             day = dt.date.fromisoformat(target)
             plan = artifacts.read_plan(settings.paths.reports_dir / target)
             prices = {o.symbol: o.est_price for o in plan.orders}
@@ -508,7 +548,9 @@ def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> R
     for o in outcomes:
         log.info("order %s %s %s: %s %s", o.side, o.symbol, o.client_order_id, o.result, o.detail)
     failed = any(o.result == "error" for o in outcomes)
-    return RunResult(1 if failed else 0, "failed" if failed else "ok", f"pending buys of {target}: {summary(outcomes)}", day)
+    return RunResult(
+        1 if failed else 0, "failed" if failed else "ok", f"pending buys of {target}: {summary(outcomes)}", day
+    )
 
 
 def _empty_bars() -> Any:

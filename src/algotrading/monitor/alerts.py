@@ -46,9 +46,15 @@ def momentum_alerts(momentum: pd.DataFrame, session: dt.date) -> list[Alert]:
         non_negative = series[series >= 0]
         turned = series.index[0] if non_negative.empty else series.index[series.index > non_negative.index[-1]][0]
         before = "" if non_negative.empty else f", from {non_negative.iloc[-1]:+.1%}"
-        out.append(Alert(f"strategy_momentum:{name}", "strategy_momentum", "warning",
-                         f"{name}: momentum turned negative on {turned:%Y-%m-%d}{before}; now {series.iloc[-1]:+.1%} "
-                         "(the strategy's signals are not ranked while it stays below the threshold)"))
+        out.append(
+            Alert(
+                f"strategy_momentum:{name}",
+                "strategy_momentum",
+                "warning",
+                f"{name}: momentum turned negative on {turned:%Y-%m-%d}{before}; now {series.iloc[-1]:+.1%} "
+                "(the strategy's signals are not ranked while it stays below the threshold)",
+            )
+        )
     return out
 
 
@@ -63,9 +69,15 @@ def drawdown_alerts(equity: pd.DataFrame, session: dt.date, level_pct: float) ->
         peak_at = series.idxmax()
         drawdown = 1 - series.iloc[-1] / series.max()
         if drawdown >= level_pct / 100 - 1e-12:
-            out.append(Alert(f"strategy_drawdown:{name}", "strategy_drawdown", "warning",
-                             f"{name}: simulated equity {drawdown:.1%} below its peak of {peak_at:%Y-%m-%d} "
-                             f"(alert level {level_pct:g}%)"))
+            out.append(
+                Alert(
+                    f"strategy_drawdown:{name}",
+                    "strategy_drawdown",
+                    "warning",
+                    f"{name}: simulated equity {drawdown:.1%} below its peak of {peak_at:%Y-%m-%d} "
+                    f"(alert level {level_pct:g}%)",
+                )
+            )
     return out
 
 
@@ -76,7 +88,7 @@ def correlation_alerts(equity: pd.DataFrame, session: dt.date, threshold: float,
     recent = returns.iloc[-window:]
     if len(recent.dropna(how="all")) < window:
         return []
-    earlier = returns.iloc[-2 * window: -window]
+    earlier = returns.iloc[-2 * window : -window]
     out = []
     for a, b in itertools.combinations(recent.columns, 2):
         now = _corr(recent[a], recent[b])
@@ -84,9 +96,15 @@ def correlation_alerts(equity: pd.DataFrame, session: dt.date, threshold: float,
             continue
         before = _corr(earlier[a], earlier[b]) if len(earlier) >= window else None
         was = f", {before:.2f} the {window} sessions before" if before is not None else ""
-        out.append(Alert(f"strategy_correlation:{a}|{b}", "strategy_correlation", "info",
-                         f"{a} and {b}: daily returns correlate {now:.2f} over {window} sessions{was} "
-                         f"(alert above {threshold:g}); ranking keeps them from filling every slot"))
+        out.append(
+            Alert(
+                f"strategy_correlation:{a}|{b}",
+                "strategy_correlation",
+                "info",
+                f"{a} and {b}: daily returns correlate {now:.2f} over {window} sessions{was} "
+                f"(alert above {threshold:g}); ranking keeps them from filling every slot",
+            )
+        )
     return out
 
 
@@ -111,14 +129,21 @@ def exclusion_alerts(exclusions: pd.DataFrame, session: dt.date, sessions: int, 
     for symbol in symbols:
         rows = exclusions[(exclusions["symbol"] == symbol) & exclusions["session_date"].isin(days)]
         if set(rows["session_date"]) == set(days):
-            out.append(Alert(f"data_excluded:{symbol}", "data_excluded", "warning",
-                             f"{symbol}: excluded {sessions} sessions in a row since {days[0]} "
-                             f"({rows['reason'].iloc[-1]}); check the symbol or remove it from params/universe.yaml"))
+            out.append(
+                Alert(
+                    f"data_excluded:{symbol}",
+                    "data_excluded",
+                    "warning",
+                    f"{symbol}: excluded {sessions} sessions in a row since {days[0]} "
+                    f"({rows['reason'].iloc[-1]}); check the symbol or remove it from params/universe.yaml",
+                )
+            )
     return out
 
 
-def sessions_since_success(runs: pd.DataFrame, upto: dt.date, lookback: int, inclusive: bool = True,
-                           untried_only: bool = False) -> list[dt.date]:
+def sessions_since_success(
+    runs: pd.DataFrame, upto: dt.date, lookback: int, inclusive: bool = True, untried_only: bool = False
+) -> list[dt.date]:
     """Sessions after the last successful run (before ``upto``, or up to it when
     ``inclusive``), within the last ``lookback`` sessions up to ``upto``. ``untried_only``
     keeps those with no run at all: the job never started (machine off, cron not running).
@@ -141,14 +166,26 @@ def missed_run_alerts(missed: list[dt.date]) -> list[Alert]:
     if not missed:
         return []
     listed = ", ".join(d.isoformat() for d in missed[:5]) + (f" and {len(missed) - 5} more" if len(missed) > 5 else "")
-    return [Alert(f"missed_run:{missed[0]}:{missed[-1]}", "missed_run", "urgent",
-                  f"{len(missed)} session(s) had no daily run: {listed}. Check that the machine was on and the "
-                  "schedule is installed (`algotrading validate`); run a missed session with `algotrading daily --date D`")]
+    return [
+        Alert(
+            f"missed_run:{missed[0]}:{missed[-1]}",
+            "missed_run",
+            "urgent",
+            f"{len(missed)} session(s) had no daily run: {listed}. Check that the machine was on and the "
+            "schedule is installed (`algotrading validate`); run a missed session with `algotrading daily --date D`",
+        )
+    ]
 
 
 def risk_alerts(status: RiskStatus) -> list[Alert]:
     """HALTED and EMERGENCY STOP need a person: urgent while they last."""
     if status.state is RiskState.ACTIVE:
         return []
-    return [Alert(f"risk_state:{status.state.value}:{status.since}", "risk_state", "urgent",
-                  f"risk state {status.state.value} since {status.since}: {status.reason}")]
+    return [
+        Alert(
+            f"risk_state:{status.state.value}:{status.since}",
+            "risk_state",
+            "urgent",
+            f"risk state {status.state.value} since {status.since}: {status.reason}",
+        )
+    ]

@@ -13,19 +13,24 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from algotrading.daily import artifacts
 from algotrading import calendar as cal
 from algotrading.config import Settings
-from algotrading.storage.files import atomic_write_text
+from algotrading.daily import artifacts
 from algotrading.monitor.status import Status, build_status
 from algotrading.report.strategy_views import momentum_lines_figure
 from algotrading.report.tearsheet import render_page
 from algotrading.report.universe import LAYOUT, date_axis
+from algotrading.storage.files import atomic_write_text
 from algotrading.storage.store import Store
 
 STATUS_HTML = "status.html"
-TIMELINE_COLOURS = {"ok": "#2e7d32", "failed": "#c62828", "no run": "#bdbdbd", "market closed": "#90caf9",
-                    "running": "#f9a825"}
+TIMELINE_COLOURS = {
+    "ok": "#2e7d32",
+    "failed": "#c62828",
+    "no run": "#bdbdbd",
+    "market closed": "#90caf9",
+    "running": "#f9a825",
+}
 
 
 def timeline_frame(runs: pd.DataFrame, end: dt.date, sessions: int) -> pd.DataFrame:
@@ -36,8 +41,16 @@ def timeline_frame(runs: pd.DataFrame, end: dt.date, sessions: int) -> pd.DataFr
     days = cal.session_window(end, sessions)
     first = pd.to_datetime(runs["session_date"]).dt.date.min() if len(runs) else end
     weekdays = pd.bdate_range(max(days[0], first), end).date
-    last = (runs.assign(day=pd.to_datetime(runs["session_date"]).dt.date)
-            .sort_values("started_at").groupby("day")["status"].last()) if len(runs) else pd.Series(dtype=str)
+    last = (
+        (
+            runs.assign(day=pd.to_datetime(runs["session_date"]).dt.date)
+            .sort_values("started_at")
+            .groupby("day")["status"]
+            .last()
+        )
+        if len(runs)
+        else pd.Series(dtype=str)
+    )
     rows = []
     for d in weekdays:
         state = "market closed" if not cal.is_session(d) else str(last.get(d, "no run"))
@@ -53,48 +66,92 @@ def timeline_figure(timeline: pd.DataFrame) -> go.Figure:
     for state, colour in TIMELINE_COLOURS.items():
         part = timeline[timeline["status"] == state]
         if len(part):
-            fig.add_trace(go.Bar(x=part["day"], y=[1] * len(part), name=state, marker_color=colour,
-                                 width=0.8 * DAY_MS, hovertemplate="%{x}: " + state + "<extra></extra>"))
-    fig.update_layout(title="Run timeline (weekdays)", barmode="overlay", height=220, yaxis_visible=False, showlegend=True,
-                      xaxis={"type": "date", **date_axis(timeline["day"])}, **LAYOUT)
+            fig.add_trace(
+                go.Bar(
+                    x=part["day"],
+                    y=[1] * len(part),
+                    name=state,
+                    marker_color=colour,
+                    width=0.8 * DAY_MS,
+                    hovertemplate="%{x}: " + state + "<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        title="Run timeline (weekdays)",
+        barmode="overlay",
+        height=220,
+        yaxis_visible=False,
+        showlegend=True,
+        xaxis={"type": "date", **date_axis(timeline["day"])},
+        **LAYOUT,
+    )
     return fig
 
 
 def durations_figure(runs: pd.DataFrame, last: int = 30) -> go.Figure:
     recent = runs.tail(last)
-    steps = pd.DataFrame(list(recent["steps"]), index=recent["session_date"] + " " + recent["run_id"].str[-5:]).fillna(0)
+    steps = pd.DataFrame(list(recent["steps"]), index=recent["session_date"] + " " + recent["run_id"].str[-5:]).fillna(
+        0
+    )
     fig = go.Figure()
     for step in steps.columns:
         fig.add_trace(go.Bar(x=steps.index, y=steps[step].round(2), name=step))
-    fig.update_layout(title=f"Seconds per step (last {len(recent)} runs)", barmode="stack", height=360,
-                      yaxis_title="s", **LAYOUT)
+    fig.update_layout(
+        title=f"Seconds per step (last {len(recent)} runs)", barmode="stack", height=360, yaxis_title="s", **LAYOUT
+    )
     return fig
 
 
 def equity_figure(history: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=history["session_date"], y=history["equity"], name="equity", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=history["session_date"], y=history["peak_equity"], name="peak", mode="lines",
-                             line={"dash": "dot"}))
-    fig.add_trace(go.Scatter(x=history["session_date"], y=-100 * history["drawdown"], name="drawdown (%)",
-                             yaxis="y2", mode="lines", line={"color": "#c62828"}))
-    fig.update_layout(title="Account equity and drawdown", height=360, yaxis_title="$",
-                      yaxis2={"title": "drawdown %", "overlaying": "y", "side": "right", "showgrid": False},
-                      xaxis={"type": "date", **date_axis(history["session_date"])}, hovermode="x unified", **LAYOUT)
+    fig.add_trace(
+        go.Scatter(x=history["session_date"], y=history["peak_equity"], name="peak", mode="lines", line={"dash": "dot"})
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=history["session_date"],
+            y=-100 * history["drawdown"],
+            name="drawdown (%)",
+            yaxis="y2",
+            mode="lines",
+            line={"color": "#c62828"},
+        )
+    )
+    fig.update_layout(
+        title="Account equity and drawdown",
+        height=360,
+        yaxis_title="$",
+        yaxis2={"title": "drawdown %", "overlaying": "y", "side": "right", "showgrid": False},
+        xaxis={"type": "date", **date_axis(history["session_date"])},
+        hovermode="x unified",
+        **LAYOUT,
+    )
     return fig
 
 
 def _fig(fig: go.Figure) -> str:
-    return pio.to_html(fig, include_plotlyjs=False, full_html=False, include_mathjax=False,
-                       config={"displaylogo": False, "responsive": True})
+    return pio.to_html(
+        fig,
+        include_plotlyjs=False,
+        full_html=False,
+        include_mathjax=False,
+        config={"displaylogo": False, "responsive": True},
+    )
 
 
 def _table(rows: list[dict[str, object]], columns: list[str], empty: str) -> str:
     if not rows:
         return f"<p>{html.escape(empty)}</p>"
     head = "".join(f'<th class="text">{html.escape(c)}</th>' for c in columns)
-    body = "".join("<tr>" + "".join(f'<td class="text">{html.escape(str(r.get(c) if r.get(c) is not None else ""))}</td>'
-                                    for c in columns) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="text">{html.escape(str(r.get(c) if r.get(c) is not None else ""))}</td>' for c in columns
+        )
+        + "</tr>"
+        for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -103,17 +160,28 @@ def _kpis(status: Status) -> str:
     for u in status.uptime:
         rate = "n/a" if u.rate is None else f"{u.rate:.1%}"
         css = "ok" if u.rate is not None and u.rate >= 0.99 else "warn"
-        cards.append(f'<div class="kpi"><b class="{css}">{rate}</b><span>uptime, last {u.sessions} sessions '
-                     f"({u.ok} of {u.counted})</span></div>")
+        cards.append(
+            f'<div class="kpi"><b class="{css}">{rate}</b><span>uptime, last {u.sessions} sessions '
+            f"({u.ok} of {u.counted})</span></div>"
+        )
     risk_css = "ok" if status.risk["state"] == "ACTIVE" else "bad"
-    cards.append(f'<div class="kpi"><b class="{risk_css}">{html.escape(status.risk["state"])}</b><span>risk state</span></div>')
+    cards.append(
+        f'<div class="kpi"><b class="{risk_css}">{html.escape(status.risk["state"])}</b><span>risk state</span></div>'
+    )
     cards.append(f'<div class="kpi"><b>{len(status.open_alerts)}</b><span>open alerts</span></div>')
     cards.append(f'<div class="kpi"><b>{len(status.unsent_emails)}</b><span>undelivered emails</span></div>')
-    cards.append(f'<div class="kpi"><b>{html.escape(status.last_success or "none")}</b><span>last good session</span></div>')
-    cards.append(f'<div class="kpi"><b>{html.escape(status.next_scheduled[:16].replace("T", " "))}</b>'
-                 "<span>next run (New York)</span></div>")
-    verdict = ('<p class="ok"><b>Healthy.</b></p>' if status.healthy else
-               '<p class="bad"><b>Attention:</b> ' + html.escape("; ".join(status.problems)) + "</p>")
+    cards.append(
+        f'<div class="kpi"><b>{html.escape(status.last_success or "none")}</b><span>last good session</span></div>'
+    )
+    cards.append(
+        f'<div class="kpi"><b>{html.escape(status.next_scheduled[:16].replace("T", " "))}</b>'
+        "<span>next run (New York)</span></div>"
+    )
+    verdict = (
+        '<p class="ok"><b>Healthy.</b></p>'
+        if status.healthy
+        else '<p class="bad"><b>Attention:</b> ' + html.escape("; ".join(status.problems)) + "</p>"
+    )
     return verdict + '<div class="kpis">' + "".join(cards) + "</div>"
 
 
@@ -135,8 +203,12 @@ def render_status_page(settings: Settings, store: Store, now: dt.datetime | None
         sections.append({"heading": "Runs", "html": _fig(timeline_figure(timeline))})
     if len(runs):
         sections.append({"heading": None, "html": _fig(durations_figure(runs))})
-    sections.append({"heading": "Open alerts", "html": _table(status.open_alerts, ["severity", "session_date", "message"],
-                                                              "No open alerts.")})
+    sections.append(
+        {
+            "heading": "Open alerts",
+            "html": _table(status.open_alerts, ["severity", "session_date", "message"], "No open alerts."),
+        }
+    )
     history = store.equity_history()
     if len(history):
         sections.append({"heading": "Account", "html": _fig(equity_figure(history))})
@@ -145,15 +217,22 @@ def render_status_page(settings: Settings, store: Store, now: dt.datetime | None
         rk = settings.ranking
         figure = momentum_lines_figure(momentum, rk.min_momentum_threshold, rk.momentum_lookback_days)
         sections.append({"heading": "Strategies", "html": _fig(figure)})
-    sections.append({"heading": "Recent runs", "html": _table(status.runs, ["session_date", "status", "duration_seconds",
-                                                                            "started_at", "failed_step", "error"],
-                                                              "No run yet.")})
+    sections.append(
+        {
+            "heading": "Recent runs",
+            "html": _table(
+                status.runs,
+                ["session_date", "status", "duration_seconds", "started_at", "failed_step", "error"],
+                "No run yet.",
+            ),
+        }
+    )
     return render_page(
         title="AlgoTrading status",
         subtitle=f"{status.mode} mode · updated {status.now} · next run {status.next_scheduled}",
         sections=sections,
         note="Uptime: sessions with a successful run, of the window's sessions since the first recorded run. "
-             "`algotrading status` prints the same; `algotrading status --check` exits 1 when something needs a person.",
+        "`algotrading status` prints the same; `algotrading status --check` exits 1 when something needs a person.",
     )
 
 

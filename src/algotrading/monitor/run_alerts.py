@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from algotrading.daily import artifacts
 from algotrading.config import Settings
-from algotrading.storage.files import atomic_write_json
+from algotrading.daily import artifacts
 from algotrading.monitor import alerts as conditions
 from algotrading.ops.validate import Level, validate
+from algotrading.storage.files import atomic_write_json
 from algotrading.storage.store import Alert, Store
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ VALIDATION = "validation.json"
 ALERTS = "alerts.json"
 
 
-def _raise(settings: Settings, store: Store, session: dt.date, kinds: tuple[str, ...], current: list[Alert]) -> list[Alert]:
+def _raise(
+    settings: Settings, store: Store, session: dt.date, kinds: tuple[str, ...], current: list[Alert]
+) -> list[Alert]:
     new = store.sync_alerts(kinds, current, session)
     for a in new:
         log.warning("alert [%s] %s", a.severity, a.message)
@@ -53,11 +55,14 @@ def at_start(settings: Settings, store: Store, session: dt.date, run_dir: Path) 
     for c in readiness.checks:
         if c.level in (Level.WARN, Level.FAIL):
             log.warning("readiness %s %s: %s%s", c.level.value, c.name, c.detail, f" (fix: {c.fix})" if c.fix else "")
-    failing = [Alert(f"readiness:{c.name}", "readiness", "urgent", f"readiness check {c.name} FAILS: {c.detail}. "
-                     f"Fix: {c.fix}") for c in readiness.failures]
+    failing = [
+        Alert(f"readiness:{c.name}", "readiness", "urgent", f"readiness check {c.name} FAILS: {c.detail}. Fix: {c.fix}")
+        for c in readiness.failures
+    ]
     new = _raise(settings, store, session, conditions.READINESS_KINDS, failing)
-    missed = conditions.sessions_since_success(store.runs(), session, max(settings.monitor.uptime_sessions),
-                                               inclusive=False, untried_only=True)
+    missed = conditions.sessions_since_success(
+        store.runs(), session, max(settings.monitor.uptime_sessions), inclusive=False, untried_only=True
+    )
     return new + _raise(settings, store, session, conditions.RUN_KINDS, conditions.missed_run_alerts(missed))
 
 
@@ -65,26 +70,35 @@ def after_account(settings: Settings, store: Store, session: dt.date) -> list[Al
     return _raise(settings, store, session, conditions.RISK_KINDS, conditions.risk_alerts(store.risk_status()))
 
 
-def after_strategies(settings: Settings, store: Store, session: dt.date, run_dir: Path,
-                     excluded: dict[str, str]) -> list[Alert]:
+def after_strategies(
+    settings: Settings, store: Store, session: dt.date, run_dir: Path, excluded: dict[str, str]
+) -> list[Alert]:
     mon = settings.monitor
     equity = pd.read_parquet(run_dir / artifacts.STRATEGY_EQUITY)
     momentum = pd.read_parquet(run_dir / artifacts.STRATEGY_MOMENTUM)
-    found = (conditions.momentum_alerts(momentum, session)
-             + conditions.drawdown_alerts(equity, session, mon.strategy_drawdown_pct)
-             + conditions.correlation_alerts(equity, session, mon.correlation_alert, mon.correlation_sessions))
+    found = (
+        conditions.momentum_alerts(momentum, session)
+        + conditions.drawdown_alerts(equity, session, mon.strategy_drawdown_pct)
+        + conditions.correlation_alerts(equity, session, mon.correlation_alert, mon.correlation_sessions)
+    )
     new = _raise(settings, store, session, conditions.STRATEGY_KINDS, found)
     store.record_exclusions(session, excluded)
     first = conditions.session_start(session, mon.excluded_sessions_alert)
-    data = conditions.exclusion_alerts(store.exclusions(first, session), session, mon.excluded_sessions_alert,
-                                       settings.universe.symbols)
+    data = conditions.exclusion_alerts(
+        store.exclusions(first, session), session, mon.excluded_sessions_alert, settings.universe.symbols
+    )
     return new + _raise(settings, store, session, conditions.DATA_KINDS, data)
 
 
 def write_alerts(store: Store, run_dir: Path, new: list[Alert]) -> None:
     """``alerts.json``: every open alert, the ones this run raised marked ``new``."""
     fresh = {a.key for a in new}
-    doc = {"new": [asdict(a) for a in new],
-           "open": [{k: a[k] for k in ("key", "kind", "severity", "session_date", "message", "raised_at")}
-                    | {"new": a["key"] in fresh} for a in store.open_alerts()]}
+    doc = {
+        "new": [asdict(a) for a in new],
+        "open": [
+            {k: a[k] for k in ("key", "kind", "severity", "session_date", "message", "raised_at")}
+            | {"new": a["key"] in fresh}
+            for a in store.open_alerts()
+        ],
+    }
     atomic_write_json(run_dir / ALERTS, doc)

@@ -108,21 +108,41 @@ def uptime(runs: pd.DataFrame, reference: dt.date | None, sessions: int) -> Upti
 def _run_rows(runs: pd.DataFrame, n: int) -> list[dict[str, Any]]:
     rows = []
     for r in runs.tail(n).iloc[::-1].itertuples():
-        rows.append({
-            "session_date": r.session_date, "status": r.status, "started_at": r.started_at,
-            "duration_seconds": None if pd.isna(r.duration_seconds) else round(float(r.duration_seconds), 1),
-            "steps": r.steps, "failed_step": r.failed_step, "error": r.error, "mode": r.mode,
-        })
+        rows.append(
+            {
+                "session_date": r.session_date,
+                "status": r.status,
+                "started_at": r.started_at,
+                "duration_seconds": None if pd.isna(r.duration_seconds) else round(float(r.duration_seconds), 1),
+                "steps": r.steps,
+                "failed_step": r.failed_step,
+                "error": r.error,
+                "mode": r.mode,
+            }
+        )
     return rows
 
 
 def build_status(settings: Settings, store: Store | None, now: dt.datetime | None = None) -> Status:
     """The status from ``store`` (None: no run yet)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     mon = settings.monitor
     if store is None:
-        runs = pd.DataFrame(columns=["run_id", "session_date", "mode", "started_at", "finished_at", "status",
-                                     "failed_step", "error", "report_dir", "duration_seconds", "steps"])
+        runs = pd.DataFrame(
+            columns=[
+                "run_id",
+                "session_date",
+                "mode",
+                "started_at",
+                "finished_at",
+                "status",
+                "failed_step",
+                "error",
+                "report_dir",
+                "duration_seconds",
+                "steps",
+            ]
+        )
         risk: dict[str, Any] = {"state": "ACTIVE", "since": None, "reason": "no run yet"}
         unsent: list[dict[str, Any]] = []
         alerts: list[dict[str, Any]] = []
@@ -130,8 +150,10 @@ def build_status(settings: Settings, store: Store | None, now: dt.datetime | Non
         runs = store.runs()
         status = store.risk_status()
         risk = {"state": status.state.value, "since": status.since, "reason": status.reason}
-        unsent = [{k: e[k] for k in ("id", "session_date", "subject", "attempts", "last_error")}
-                  for e in store.emails(status="pending")]
+        unsent = [
+            {k: e[k] for k in ("id", "session_date", "subject", "attempts", "last_error")}
+            for e in store.emails(status="pending")
+        ]
         alerts = store.open_alerts()
     reference = reference_session(settings, runs, now)
     ok_dates = pd.to_datetime(runs.loc[runs["status"] == "ok", "session_date"]).dt.date
@@ -140,8 +162,10 @@ def build_status(settings: Settings, store: Store | None, now: dt.datetime | Non
     if runs.empty:
         problems.append("no daily run recorded yet: run ./run_daily.sh, and `algotrading schedule install`")
     if missed:
-        problems.append(f"{len(missed)} session(s) without a successful run since the last good one: "
-                        + ", ".join(d.isoformat() for d in missed[-5:]))
+        problems.append(
+            f"{len(missed)} session(s) without a successful run since the last good one: "
+            + ", ".join(d.isoformat() for d in missed[-5:])
+        )
     if unsent:
         problems.append(f"{len(unsent)} email(s) not delivered (kept in reports/outbox/)")
     if risk["state"] != "ACTIVE":
@@ -168,19 +192,27 @@ def build_status(settings: Settings, store: Store | None, now: dt.datetime | Non
 
 def format_status(s: Status) -> str:
     """``algotrading status`` for a terminal."""
-    lines = [f"AlgoTrading status ({s.mode} mode) at {s.now}",
-             f"  last successful session: {s.last_success or 'none'}; reference session: {s.reference_session or '-'}",
-             "  uptime: " + ", ".join(
-                 f"{u.ok}/{u.counted} of the last {u.sessions} sessions"
-                 + (f" ({u.rate:.1%})" if u.rate is not None else "") for u in s.uptime),
-             f"  risk state: {s.risk['state']}" + (f" since {s.risk['since']}: {s.risk['reason']}" if s.risk["since"] else ""),
-             f"  next run: {s.next_scheduled} (session {s.next_session})",
-             "", "Recent runs:"]
+    lines = [
+        f"AlgoTrading status ({s.mode} mode) at {s.now}",
+        f"  last successful session: {s.last_success or 'none'}; reference session: {s.reference_session or '-'}",
+        "  uptime: "
+        + ", ".join(
+            f"{u.ok}/{u.counted} of the last {u.sessions} sessions" + (f" ({u.rate:.1%})" if u.rate is not None else "")
+            for u in s.uptime
+        ),
+        f"  risk state: {s.risk['state']}"
+        + (f" since {s.risk['since']}: {s.risk['reason']}" if s.risk["since"] else ""),
+        f"  next run: {s.next_scheduled} (session {s.next_session})",
+        "",
+        "Recent runs:",
+    ]
     for r in s.runs:
         took = f"{r['duration_seconds']:.1f} s" if r["duration_seconds"] is not None else "-"
         slowest = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["steps"].items(), key=lambda kv: -kv[1])[:3])
-        lines.append(f"  {r['session_date']}  {r['status']:<7} {took:>8}  {slowest}"
-                     + (f"  [{r['failed_step']}: {r['error']}]" if r["status"] == "failed" else ""))
+        lines.append(
+            f"  {r['session_date']}  {r['status']:<7} {took:>8}  {slowest}"
+            + (f"  [{r['failed_step']}: {r['error']}]" if r["status"] == "failed" else "")
+        )
     if not s.runs:
         lines.append("  (none)")
     if s.open_alerts:

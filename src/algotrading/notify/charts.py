@@ -37,18 +37,36 @@ def _png(fig: go.Figure) -> bytes:
 
 
 def _layout(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(title={"text": title, "font": {"size": 14}}, template="plotly_white",
-                      margin={"l": 50, "r": 15, "t": 40, "b": 30}, showlegend=False)
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        template="plotly_white",
+        margin={"l": 50, "r": 15, "t": 40, "b": 30},
+        showlegend=False,
+    )
     return fig
 
 
 def equity_chart(history: pd.DataFrame) -> go.Figure:
     """The account's recorded equity and its running peak."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=history["session_date"], y=history["equity"], mode="lines+markers", name="equity",
-                             line={"color": "#1a237e"}))
-    fig.add_trace(go.Scatter(x=history["session_date"], y=history["peak_equity"], mode="lines", name="peak",
-                             line={"color": "#9e9e9e", "dash": "dot"}))
+    fig.add_trace(
+        go.Scatter(
+            x=history["session_date"],
+            y=history["equity"],
+            mode="lines+markers",
+            name="equity",
+            line={"color": "#1a237e"},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=history["session_date"],
+            y=history["peak_equity"],
+            mode="lines",
+            name="peak",
+            line={"color": "#9e9e9e", "dash": "dot"},
+        )
+    )
     fig.update_xaxes(tickformat="%b %d")
     return _layout(fig, "Account equity ($) and its peak")
 
@@ -57,8 +75,16 @@ def momentum_chart(momentum: dict[str, float], threshold: float) -> go.Figure:
     names = list(momentum)
     values = [100 * (momentum[n] or 0.0) for n in names]
     colours = ["#2e7d32" if v > threshold * 100 else "#c62828" for v in values]
-    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colours, text=[f"{v:+.1f}%" for v in values],
-                           textposition="outside", cliponaxis=False))
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            marker_color=colours,
+            text=[f"{v:+.1f}%" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
     fig.add_hline(y=threshold * 100, line_dash="dash")
     low, high = min([*values, 0.0]), max([*values, 0.0])
     pad = 0.18 * ((high - low) or 1.0)  # room for the labels above and below the bars

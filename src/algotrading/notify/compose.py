@@ -50,8 +50,12 @@ def _price(value: Any) -> str:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html.j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+    )
     env.filters.update(money=_money, pct=_pct, price=_price)
     return env
 
@@ -64,9 +68,16 @@ class Chart:
     png: bytes
 
 
-def daily_context(plan: Plan, settings: Settings, excluded: dict[str, str], submission: str | None,
-                  charts: list[Chart], charts_note: str | None, attachment_name: str,
-                  alerts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def daily_context(
+    plan: Plan,
+    settings: Settings,
+    excluded: dict[str, str],
+    submission: str | None,
+    charts: list[Chart],
+    charts_note: str | None,
+    attachment_name: str,
+    alerts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     doc = plan.to_json()
     p = plan.portfolio
     start = settings.safety.portfolio_size
@@ -80,15 +91,25 @@ def daily_context(plan: Plan, settings: Settings, excluded: dict[str, str], subm
             title += " (and the circuit breaker is tripped)"
         banner = {"colour": colour, "background": background, "title": title, "lines": risk["restrictions"]}
     decisions = {(s["symbol"], s["strategy"]): s for s in doc["signals"]}
-    top = [t | {"decision": decisions[(t["symbol"], t["strategy"])]["decision"],
-                "notional": decisions[(t["symbol"], t["strategy"])].get("notional") or None}
-           for t in doc["top_signals"]]
+    top = [
+        t
+        | {
+            "decision": decisions[(t["symbol"], t["strategy"])]["decision"],
+            "notional": decisions[(t["symbol"], t["strategy"])].get("notional") or None,
+        }
+        for t in doc["top_signals"]
+    ]
     eligible = [s["name"] for s in doc["strategies"] if s["eligible"]]
     orders = [
-        {"side": o["side"], "symbol": o["symbol"], "strategy": o["strategy"],
-         "amount": _money(o["est_value"]) + (f" ({o['qty']:g} sh)" if o["qty"] else ""),
-         "score": f"{o['score']:.3f}" if o["score"] is not None else "", "reason": o["reason"],
-         "after_sells_fill": o["after_sells_fill"]}
+        {
+            "side": o["side"],
+            "symbol": o["symbol"],
+            "strategy": o["strategy"],
+            "amount": _money(o["est_value"]) + (f" ({o['qty']:g} sh)" if o["qty"] else ""),
+            "score": f"{o['score']:.3f}" if o["score"] is not None else "",
+            "reason": o["reason"],
+            "after_sells_fill": o["after_sells_fill"],
+        }
         for o in doc["orders"]
     ]
     return {
@@ -103,17 +124,25 @@ def daily_context(plan: Plan, settings: Settings, excluded: dict[str, str], subm
         "risk_state": risk["state"].replace("_", " "),
         "risk_colour": RISK_COLOURS.get(risk["state"], "#222"),
         "p": {
-            "equity": p.equity, "cash": p.cash, "invested": p.invested,
+            "equity": p.equity,
+            "cash": p.cash,
+            "invested": p.invested,
             "positions": doc["portfolio"]["positions"],
             "day_pl": None if p.previous_equity is None else p.equity - p.previous_equity,
             "day_pct": p.daily_change,
-            "total_pl": p.equity - start, "total_pct": p.equity / start - 1 if start else 0.0, "start": start,
-            "drawdown": p.drawdown, "peak": doc["portfolio"]["peak_equity"],
+            "total_pl": p.equity - start,
+            "total_pct": p.equity / start - 1 if start else 0.0,
+            "start": start,
+            "drawdown": p.drawdown,
+            "peak": doc["portfolio"]["peak_equity"],
         },
         "reconciliation": doc["reconciliation"],
         "top": top,
-        "top_note": ("no strategy has positive momentum, so no signal is considered" if not eligible
-                     else "no BUY signal from an eligible strategy today"),
+        "top_note": (
+            "no strategy has positive momentum, so no signal is considered"
+            if not eligible
+            else "no BUY signal from an eligible strategy today"
+        ),
         "cash": doc["cash_analysis"],
         "consolidation": doc["consolidation"],
         "orders": orders,
@@ -139,21 +168,33 @@ def _message(settings: Settings, subject: str, text: str, html: str) -> EmailMes
     return msg
 
 
-def daily_email(plan: Plan, settings: Settings, report_html: Path | None, excluded: dict[str, str],
-                submission: str | None = None, charts: list[Chart] | None = None,
-                charts_note: str | None = None, alerts: list[dict[str, Any]] | None = None) -> EmailMessage:
+def daily_email(
+    plan: Plan,
+    settings: Settings,
+    report_html: Path | None,
+    excluded: dict[str, str],
+    submission: str | None = None,
+    charts: list[Chart] | None = None,
+    charts_note: str | None = None,
+    alerts: list[dict[str, Any]] | None = None,
+) -> EmailMessage:
     """The daily plan email; ``report_html`` is attached when given; ``alerts`` (the open
     monitoring alerts, ``new`` marking this run's) go into a box under the risk banner."""
     charts = charts or []
     attachment = f"report-{plan.session.isoformat()}.html"
     context = daily_context(plan, settings, excluded, submission, charts, charts_note, attachment, alerts)
     env = _env()
-    msg = _message(settings, context["subject"], env.get_template("daily.txt.j2").render(context),
-                   env.get_template("daily.html.j2").render(context))
+    msg = _message(
+        settings,
+        context["subject"],
+        env.get_template("daily.txt.j2").render(context),
+        env.get_template("daily.html.j2").render(context),
+    )
     html_part = msg.get_payload()[1]
     for chart in charts:
-        html_part.add_related(chart.png, "image", "png", cid=f"<{chart.cid}>", filename=f"{chart.cid}.png",
-                              disposition="inline")
+        html_part.add_related(
+            chart.png, "image", "png", cid=f"<{chart.cid}>", filename=f"{chart.cid}.png", disposition="inline"
+        )
     if report_html is not None and report_html.is_file():
         msg.add_attachment(report_html.read_bytes(), maintype="text", subtype="html", filename=attachment)
     return msg
@@ -165,20 +206,43 @@ def alert_email(settings: Settings, session: str, alerts: list[dict[str, Any]]) 
     subject = f"AlgoTrading ALERT - {session}: " + (first if len(first) <= 70 else first[:67] + "...")
     context = {"subject": subject, "session": session, "alerts": alerts}
     env = _env()
-    return _message(settings, subject, env.get_template("alert.txt.j2").render(context),
-                    env.get_template("alert.html.j2").render(context))
+    return _message(
+        settings,
+        subject,
+        env.get_template("alert.txt.j2").render(context),
+        env.get_template("alert.html.j2").render(context),
+    )
 
 
-def failure_email(settings: Settings, session: str, step: str, error: str, log_tail: str, folder: Path,
-                  notebook_html: bytes | None, notebook_name: str | None) -> EmailMessage:
+def failure_email(
+    settings: Settings,
+    session: str,
+    step: str,
+    error: str,
+    log_tail: str,
+    folder: Path,
+    notebook_html: bytes | None,
+    notebook_name: str | None,
+) -> EmailMessage:
     """The alert for a failed run, with the partly executed notebook attached."""
     subject = f"AlgoTrading run FAILED - {session} (step {step})"
     attachment = f"{notebook_name}.html" if notebook_html is not None and notebook_name else None
-    context = {"subject": subject, "session": session, "step": step, "error": error, "log_tail": log_tail,
-               "folder": str(folder), "attachment_name": attachment}
+    context = {
+        "subject": subject,
+        "session": session,
+        "step": step,
+        "error": error,
+        "log_tail": log_tail,
+        "folder": str(folder),
+        "attachment_name": attachment,
+    }
     env = _env()
-    msg = _message(settings, subject, env.get_template("failure.txt.j2").render(context),
-                   env.get_template("failure.html.j2").render(context))
+    msg = _message(
+        settings,
+        subject,
+        env.get_template("failure.txt.j2").render(context),
+        env.get_template("failure.html.j2").render(context),
+    )
     if attachment and notebook_html is not None:
         msg.add_attachment(notebook_html, maintype="text", subtype="html", filename=attachment)
     return msg

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import datetime as dt
+import hashlib
 import json
 import logging
 from email import policy
 from pathlib import Path
 
-from algotrading.daily import artifacts
 from algotrading.config import Settings
-from algotrading.storage.files import atomic_write_bytes, atomic_write_text
+from algotrading.daily import artifacts
 from algotrading.notify.compose import alert_email, daily_email, failure_email
 from algotrading.notify.delivery import Delivery, alert, deliver
+from algotrading.storage.files import atomic_write_bytes, atomic_write_text
 from algotrading.storage.store import Alert, Store
 
 log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 40
 
 
-def send_daily(settings: Settings, store: Store, session: dt.date, report_dir: Path, submission: str | None) -> Delivery:
+def send_daily(
+    settings: Settings, store: Store, session: dt.date, report_dir: Path, submission: str | None
+) -> Delivery:
     """The plan email of a successful run: written to ``email.eml``/``email.html`` in the
     run folder, then delivered (or left in the outbox)."""
     from algotrading.notify.charts import email_charts
@@ -54,8 +56,9 @@ def send_alert(settings: Settings, store: Store, session: dt.date, alerts: list[
     return deliver(settings, store, f"alert-{session.isoformat()}-{digest}", session, "alert", msg)
 
 
-def send_failure(settings: Settings, store: Store, session: dt.date, run_id: str, step: str | None, error: str,
-                 folder: Path) -> Delivery:
+def send_failure(
+    settings: Settings, store: Store, session: dt.date, run_id: str, step: str | None, error: str, folder: Path
+) -> Delivery:
     """The alert of a failed run: the step, the error, the log's tail and the notebook as
     far as it ran (rendered to HTML); by email or to the outbox, and to the webhook."""
     log_path = folder / artifacts.LOG

@@ -18,9 +18,9 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from algotrading.config import Settings
-from algotrading.storage.files import atomic_write_bytes
 from algotrading.notify import webhook
 from algotrading.notify.smtp import EmailError, send
+from algotrading.storage.files import atomic_write_bytes
 from algotrading.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,17 +59,26 @@ def _send(settings: Settings, store: Store, email_id: str, msg: EmailMessage, pa
         tries = send(msg, settings.email, password)
     except EmailError as exc:
         store.email_attempt(email_id, "pending", str(exc))
-        warned = alert(settings, f"AlgoTrading: email not delivered ({msg['Subject']})",
-                       f"{exc}\nThe message is kept in {path}.")
+        warned = alert(
+            settings, f"AlgoTrading: email not delivered ({msg['Subject']})", f"{exc}\nThe message is kept in {path}."
+        )
         log.error("email %s not delivered: %s%s", email_id, exc, "; webhook alerted" if warned else "")
         return Delivery(email_id, "pending", str(exc))
     store.email_attempt(email_id, "sent")
     path.unlink(missing_ok=True)
-    log.info("email %s delivered to %s (%d tr%s)", email_id, ", ".join(settings.email.to), tries, "y" if tries == 1 else "ies")
+    log.info(
+        "email %s delivered to %s (%d tr%s)",
+        email_id,
+        ", ".join(settings.email.to),
+        tries,
+        "y" if tries == 1 else "ies",
+    )
     return Delivery(email_id, "sent", f"delivered to {', '.join(settings.email.to)}")
 
 
-def deliver(settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage) -> Delivery:
+def deliver(
+    settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage
+) -> Delivery:
     """Put ``msg`` in the outbox and, with SMTP configured, send it (once, ever)."""
     known = store.email(email_id)
     if known is not None and known["status"] == "sent":

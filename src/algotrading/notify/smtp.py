@@ -73,13 +73,16 @@ def check_login(params: EmailParams, password: str | None) -> None:
     _with_retries(lambda: _login_once(once, password), once, "login")
 
 
-def send(msg: EmailMessage, params: EmailParams, password: str | None, sleep: Callable[[float], None] = time.sleep) -> int:
+def send(
+    msg: EmailMessage, params: EmailParams, password: str | None, sleep: Callable[[float], None] = time.sleep
+) -> int:
     """Deliver ``msg``; returns the number of tries. Raises :class:`EmailError`."""
     return _with_retries(lambda: _send_once(msg, params, password), params, "email", sleep)
 
 
-def _with_retries(action: Callable[[], None], params: EmailParams, what: str,
-                  sleep: Callable[[float], None] = time.sleep) -> int:
+def _with_retries(
+    action: Callable[[], None], params: EmailParams, what: str, sleep: Callable[[float], None] = time.sleep
+) -> int:
     """Run ``action`` with the retry rules of the module docstring; returns the tries."""
     last = ""
     for attempt in range(1, params.retry_attempts + 1):
@@ -89,28 +92,47 @@ def _with_retries(action: Callable[[], None], params: EmailParams, what: str,
         except smtplib.SMTPAuthenticationError as exc:
             raise EmailError(
                 f"the SMTP server refused the login of {params.username} ({exc.smtp_code}): check EMAIL_USERNAME and "
-                "EMAIL_PASSWORD (for Gmail an app password). Not retried.", retryable=False
+                "EMAIL_PASSWORD (for Gmail an app password). Not retried.",
+                retryable=False,
             ) from exc
         except smtplib.SMTPResponseException as exc:
             last = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
             if not 400 <= exc.smtp_code < 500:
                 raise EmailError(f"the SMTP server refused the {what} ({last}). Not retried.", retryable=False) from exc
         except smtplib.SMTPNotSupportedError as exc:
-            raise EmailError(f"the SMTP server does not support {exc}: check EMAIL_SMTP_PORT (587 STARTTLS, 465 TLS)",
-                             retryable=False) from exc
+            raise EmailError(
+                f"the SMTP server does not support {exc}: check EMAIL_SMTP_PORT (587 STARTTLS, 465 TLS)",
+                retryable=False,
+            ) from exc
         except ssl.SSLError as exc:
-            raise EmailError(f"TLS with {params.smtp_server}:{params.smtp_port} failed ({exc.reason or exc}): check the "
-                             "port (587 STARTTLS, 465 TLS) and the server's certificate", retryable=False) from exc
+            raise EmailError(
+                f"TLS with {params.smtp_server}:{params.smtp_port} failed ({exc.reason or exc}): check the "
+                "port (587 STARTTLS, 465 TLS) and the server's certificate",
+                retryable=False,
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             last = f"{type(exc).__name__}: {exc}"
         if attempt < params.retry_attempts:
             wait = min(params.retry_wait_seconds * 2 ** (attempt - 1), params.retry_max_wait_seconds)
-            log.warning("%s to %s:%s failed (%s); try %d of %d in %.1f s", what, params.smtp_server, params.smtp_port,
-                        last, attempt + 1, params.retry_attempts, wait)
+            log.warning(
+                "%s to %s:%s failed (%s); try %d of %d in %.1f s",
+                what,
+                params.smtp_server,
+                params.smtp_port,
+                last,
+                attempt + 1,
+                params.retry_attempts,
+                wait,
+            )
             sleep(wait)
     if what != "email":
-        raise EmailError(f"cannot reach the SMTP server {params.smtp_server}:{params.smtp_port} ({last}): check "
-                         "EMAIL_SMTP_SERVER and EMAIL_SMTP_PORT and the network", retryable=True)
-    raise EmailError(f"email not delivered after {params.retry_attempts} tries to {params.smtp_server}:"
-                     f"{params.smtp_port} (last: {last}); it stays in the outbox and the next run sends it first",
-                     retryable=True)
+        raise EmailError(
+            f"cannot reach the SMTP server {params.smtp_server}:{params.smtp_port} ({last}): check "
+            "EMAIL_SMTP_SERVER and EMAIL_SMTP_PORT and the network",
+            retryable=True,
+        )
+    raise EmailError(
+        f"email not delivered after {params.retry_attempts} tries to {params.smtp_server}:"
+        f"{params.smtp_port} (last: {last}); it stays in the outbox and the next run sends it first",
+        retryable=True,
+    )

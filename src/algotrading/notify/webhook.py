@@ -17,8 +17,11 @@ def notify(url: str, title: str, message: str) -> bool:
     """POST the alert; never raises (a notification must not break the run). Returns success."""
     text = f"{title}\n{message}"[:LIMIT]
     try:
-        response = requests.post(url, json={"text": text, "content": text, "title": title, "message": message[:LIMIT]},
-                                 timeout=TIMEOUT_SECONDS)
+        response = requests.post(
+            url,
+            json={"text": text, "content": text, "title": title, "message": message[:LIMIT]},
+            timeout=TIMEOUT_SECONDS,
+        )
         response.raise_for_status()
         return True
     except requests.RequestException as exc:

@@ -76,8 +76,12 @@ def systemd_units(settings: Settings, submit: bool = False) -> dict[str, str]:
 
     units = pair(UNIT, "AlgoTrading daily run", settings.schedule.daily_execution_time, _flags(settings, submit))
     if submit and settings.mode is not Mode.DEMO:
-        units |= pair(MORNING_UNIT, "AlgoTrading morning run (buys after sells fill)", MORNING,
-                      _flags(settings, submit) + " --pending")
+        units |= pair(
+            MORNING_UNIT,
+            "AlgoTrading morning run (buys after sells fill)",
+            MORNING,
+            _flags(settings, submit) + " --pending",
+        )
     return units
 
 

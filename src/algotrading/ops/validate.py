@@ -63,13 +63,29 @@ class Readiness:
         return [c for c in self.checks if c.level is Level.WARN]
 
     def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "live": self.live, "mode": self.mode,
-                "checks": [c.to_json() for c in self.checks]}
+        return {
+            "passed": self.passed,
+            "live": self.live,
+            "mode": self.mode,
+            "checks": [c.to_json() for c in self.checks],
+        }
 
 
 #: Every check in table order (the configuration check comes first, separately).
-CHECK_NAMES = ("configuration", "environment", "trading_mode", "safety_limits", "risk_parameters", "alpaca_account",
-               "account_size", "smtp", "market_data", "state_database", "reports_folder", "schedule")
+CHECK_NAMES = (
+    "configuration",
+    "environment",
+    "trading_mode",
+    "safety_limits",
+    "risk_parameters",
+    "alpaca_account",
+    "account_size",
+    "smtp",
+    "market_data",
+    "state_database",
+    "reports_folder",
+    "schedule",
+)
 
 
 def _soft(live: bool) -> Level:
@@ -94,8 +110,7 @@ def check_environment(s: Settings, live: bool) -> Check:
     detail = f"{s.mode.value} mode; not set: {'; '.join(missing)}"
     if level is Level.PASS:
         return Check("environment", level, detail + " (demo needs none: emails go to reports/outbox/)")
-    return Check("environment", level, detail,
-                 "set them in .env (see .env.example); live trading must email every run")
+    return Check("environment", level, detail, "set them in .env (see .env.example); live trading must email every run")
 
 
 def check_trading_mode(s: Settings, live: bool) -> Check:
@@ -104,11 +119,19 @@ def check_trading_mode(s: Settings, live: bool) -> Check:
     if live:
         if s.mode is Mode.LIVE:
             return Check(name, Level.PASS, f"{flags}: live trading configured")
-        return Check(name, Level.FAIL, f"{flags}: the configured mode is {s.mode.value}, not live",
-                     "for real money set PAPER_TRADING_MODE=false and PRODUCTION_MODE=true with the live keys")
+        return Check(
+            name,
+            Level.FAIL,
+            f"{flags}: the configured mode is {s.mode.value}, not live",
+            "for real money set PAPER_TRADING_MODE=false and PRODUCTION_MODE=true with the live keys",
+        )
     if s.paper_trading_mode and s.production_mode:
-        return Check(name, Level.WARN, f"{flags}: PRODUCTION_MODE has no effect while paper trading is on",
-                     "set PRODUCTION_MODE=false to stay on paper, or PAPER_TRADING_MODE=false for live trading")
+        return Check(
+            name,
+            Level.WARN,
+            f"{flags}: PRODUCTION_MODE has no effect while paper trading is on",
+            "set PRODUCTION_MODE=false to stay on paper, or PAPER_TRADING_MODE=false for live trading",
+        )
     return Check(name, Level.PASS, f"{flags}: {s.mode.value} mode")
 
 
@@ -117,31 +140,52 @@ def check_safety_limits(s: Settings, live: bool) -> Check:
     sf = s.safety
     investable = sf.portfolio_size - sf.min_cash_buffer
     per_position = min(sf.max_position_size, sf.portfolio_size * sf.max_position_pct / 100)
-    detail = (f"PORTFOLIO_SIZE ${sf.portfolio_size:,.0f}: positions ${sf.min_position_size:,.0f}-${per_position:,.0f} "
-              f"(MAX_POSITION_SIZE ${sf.max_position_size:,.0f}, {sf.max_position_pct:g}% of equity), at most "
-              f"{sf.max_positions}, cash buffer ${sf.min_cash_buffer:,.0f}")
+    detail = (
+        f"PORTFOLIO_SIZE ${sf.portfolio_size:,.0f}: positions ${sf.min_position_size:,.0f}-${per_position:,.0f} "
+        f"(MAX_POSITION_SIZE ${sf.max_position_size:,.0f}, {sf.max_position_pct:g}% of equity), at most "
+        f"{sf.max_positions}, cash buffer ${sf.min_cash_buffer:,.0f}"
+    )
     if sf.max_positions * per_position < 0.5 * investable:
-        return Check("safety_limits", Level.WARN,
-                     detail + f"; {sf.max_positions} x ${per_position:,.0f} invests under half of ${investable:,.0f}",
-                     "raise MAX_POSITION_SIZE or MAX_POSITIONS, or lower PORTFOLIO_SIZE to the money really traded")
+        return Check(
+            "safety_limits",
+            Level.WARN,
+            detail + f"; {sf.max_positions} x ${per_position:,.0f} invests under half of ${investable:,.0f}",
+            "raise MAX_POSITION_SIZE or MAX_POSITIONS, or lower PORTFOLIO_SIZE to the money really traded",
+        )
     return Check("safety_limits", Level.PASS, detail)
 
 
 def check_risk_parameters(s: Settings, live: bool) -> Check:
     r = s.risk
-    detail = (f"MAX_DRAWDOWN_PCT {r.max_drawdown_pct:g}%, MAX_DAILY_LOSS_PCT {r.max_daily_loss_pct:g}%, "
-              f"emergency stop {'on' if r.emergency_stop_enabled else 'OFF'}, circuit breaker "
-              f"{'on' if r.circuit_breaker_enabled else 'OFF'}")
-    off = [v for v, on in (("EMERGENCY_STOP_ENABLED", r.emergency_stop_enabled),
-                           ("CIRCUIT_BREAKER_ENABLED", r.circuit_breaker_enabled)) if not on]
+    detail = (
+        f"MAX_DRAWDOWN_PCT {r.max_drawdown_pct:g}%, MAX_DAILY_LOSS_PCT {r.max_daily_loss_pct:g}%, "
+        f"emergency stop {'on' if r.emergency_stop_enabled else 'OFF'}, circuit breaker "
+        f"{'on' if r.circuit_breaker_enabled else 'OFF'}"
+    )
+    off = [
+        v
+        for v, on in (
+            ("EMERGENCY_STOP_ENABLED", r.emergency_stop_enabled),
+            ("CIRCUIT_BREAKER_ENABLED", r.circuit_breaker_enabled),
+        )
+        if not on
+    ]
     if off:
         return Check("risk_parameters", _soft(live), detail, f"set {' and '.join(f'{v}=true' for v in off)}")
     if r.max_drawdown_pct > 30 or r.max_daily_loss_pct > 20:
-        return Check("risk_parameters", Level.WARN, detail + ": looser than a $1K account should run with",
-                     "the seed's values are MAX_DRAWDOWN_PCT=15 and MAX_DAILY_LOSS_PCT=10")
+        return Check(
+            "risk_parameters",
+            Level.WARN,
+            detail + ": looser than a $1K account should run with",
+            "the seed's values are MAX_DRAWDOWN_PCT=15 and MAX_DAILY_LOSS_PCT=10",
+        )
     if r.max_daily_loss_pct >= r.max_drawdown_pct:
-        return Check("risk_parameters", Level.WARN, detail + ": the daily-loss stop can never fire before the halt",
-                     "keep MAX_DAILY_LOSS_PCT below MAX_DRAWDOWN_PCT")
+        return Check(
+            "risk_parameters",
+            Level.WARN,
+            detail + ": the daily-loss stop can never fire before the halt",
+            "keep MAX_DAILY_LOSS_PCT below MAX_DRAWDOWN_PCT",
+        )
     return Check("risk_parameters", Level.PASS, detail)
 
 
@@ -156,19 +200,35 @@ def check_alpaca_account(s: Settings, live: bool, account: AccountInfo | None, e
             return Check(name, Level.FAIL, detail, "set the live ALPACA_API_KEY and ALPACA_SECRET_KEY in .env")
         return Check(name, Level.PASS, detail)
     if account is None:
-        return Check(name, Level.FAIL, f"Alpaca account not reachable: {error}",
-                     "check ALPACA_API_KEY / ALPACA_SECRET_KEY (paper keys for paper, live for live) and the network")
+        return Check(
+            name,
+            Level.FAIL,
+            f"Alpaca account not reachable: {error}",
+            "check ALPACA_API_KEY / ALPACA_SECRET_KEY (paper keys for paper, live for live) and the network",
+        )
     kind = "paper" if account.paper else "LIVE"
     detail = f"{kind} account {account.account_number}: {account.status}, equity ${account.equity:,.2f}"
     if account.status != "ACTIVE" or account.blocked:
-        return Check(name, Level.FAIL, detail + (" and blocked" if account.blocked else "") + ": trading is not possible",
-                     "resolve the account's status on the Alpaca dashboard")
+        return Check(
+            name,
+            Level.FAIL,
+            detail + (" and blocked" if account.blocked else "") + ": trading is not possible",
+            "resolve the account's status on the Alpaca dashboard",
+        )
     if s.mode is Mode.LIVE and account.paper:
-        return Check(name, Level.FAIL, detail + ", but live trading is configured",
-                     "use the live account's keys, or set PAPER_TRADING_MODE=true")
+        return Check(
+            name,
+            Level.FAIL,
+            detail + ", but live trading is configured",
+            "use the live account's keys, or set PAPER_TRADING_MODE=true",
+        )
     if s.mode is Mode.PAPER and live:
-        return Check(name, Level.FAIL, detail + ": a paper account cannot trade real money",
-                     "set the live account's keys and PAPER_TRADING_MODE=false")
+        return Check(
+            name,
+            Level.FAIL,
+            detail + ": a paper account cannot trade real money",
+            "set the live account's keys and PAPER_TRADING_MODE=false",
+        )
     return Check(name, Level.PASS, detail)
 
 
@@ -181,8 +241,12 @@ def check_account_size(s: Settings, equity: float | None, source: str) -> Check:
     diff = abs(equity - size) / size
     detail = f"{source} equity ${equity:,.2f} vs PORTFOLIO_SIZE ${size:,.2f} ({diff:.0%} apart)"
     if diff > s.monitor.account_size_tolerance_pct / 100:
-        return Check(name, Level.WARN, detail,
-                     f"set PORTFOLIO_SIZE={equity:.0f} and review MAX_POSITION_SIZE / MIN_POSITION_SIZE for that size")
+        return Check(
+            name,
+            Level.WARN,
+            detail,
+            f"set PORTFOLIO_SIZE={equity:.0f} and review MAX_POSITION_SIZE / MIN_POSITION_SIZE for that size",
+        )
     return Check(name, Level.PASS, detail)
 
 
@@ -191,10 +255,14 @@ def check_smtp(s: Settings, live: bool) -> Check:
 
     em = s.email
     if not (em.smtp_server and em.to):
-        return Check("smtp", _soft(live) if s.mode is not Mode.DEMO or live else Level.PASS,
-                     "no SMTP server configured: emails are written to reports/outbox/",
-                     "" if s.mode is Mode.DEMO and not live else "set EMAIL_SMTP_SERVER, EMAIL_SMTP_PORT, "
-                     "EMAIL_USERNAME, EMAIL_PASSWORD and EMAIL_TO")
+        return Check(
+            "smtp",
+            _soft(live) if s.mode is not Mode.DEMO or live else Level.PASS,
+            "no SMTP server configured: emails are written to reports/outbox/",
+            ""
+            if s.mode is Mode.DEMO and not live
+            else "set EMAIL_SMTP_SERVER, EMAIL_SMTP_PORT, EMAIL_USERNAME, EMAIL_PASSWORD and EMAIL_TO",
+        )
     where = f"{em.smtp_server}:{em.smtp_port}"
     password = s.email_password.get_secret_value() if s.email_password else None
     try:
@@ -214,22 +282,33 @@ def check_market_data(s: Settings, now: dt.datetime, fetch: Callable[[], Any] | 
         from algotrading.data.bundled import BundledBarsProvider
 
         bundled = BundledBarsProvider()
-        return Check(name, Level.PASS, f"demo: bundled prices, {len(bundled.symbols())} symbols, "
-                     f"{bundled.first_session()} to {bundled.last_session()}")
+        return Check(
+            name,
+            Level.PASS,
+            f"demo: bundled prices, {len(bundled.symbols())} symbols, "
+            f"{bundled.first_session()} to {bundled.last_session()}",
+        )
     latest = cal.latest_completed_session(now, s.schedule.bar_settle_minutes)
     symbol = s.universe.benchmark
     start = cal.session_window(latest, 10)[0]
     try:
         bars = make_provider(s).get_bars([symbol], start, latest)
     except Exception as exc:  # any data failure is this check's finding
-        return Check(name, Level.FAIL, f"{symbol} bars up to {latest} could not be loaded: {exc}",
-                     "check the Alpaca keys, ALPACA_DATA_URL and the network")
+        return Check(
+            name,
+            Level.FAIL,
+            f"{symbol} bars up to {latest} could not be loaded: {exc}",
+            "check the Alpaca keys, ALPACA_DATA_URL and the network",
+        )
     last = bars["date"].max() if len(bars) else None
     last_day = None if last is None else dt.date.fromisoformat(str(last)[:10])
     if last_day != latest:
-        return Check(name, Level.FAIL, f"the latest {symbol} bar is {last_day or 'missing'}, the latest completed "
-                     f"session is {latest}", "the feed is late or the data plan lacks it; run again later, or set "
-                     "data.alpaca.feed in params/data.yaml")
+        return Check(
+            name,
+            Level.FAIL,
+            f"the latest {symbol} bar is {last_day or 'missing'}, the latest completed session is {latest}",
+            "the feed is late or the data plan lacks it; run again later, or set data.alpaca.feed in params/data.yaml",
+        )
     return Check(name, Level.PASS, f"{symbol} bar of {latest} (the latest completed session) present")
 
 
@@ -243,7 +322,9 @@ def check_state_database(s: Settings) -> Check:
     path = s.paths.state_dir / FILE_NAME
     latest = max(Store.steps)
     if not path.exists():
-        return Check("state_database", Level.PASS, f"{path} not created yet: the first run creates it (schema v{latest})")
+        return Check(
+            "state_database", Level.PASS, f"{path} not created yet: the first run creates it (schema v{latest})"
+        )
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         try:
@@ -252,13 +333,21 @@ def check_state_database(s: Settings) -> Check:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        return Check("state_database", Level.FAIL, f"{path} cannot be read: {exc}",
-                     "restore it from a backup; do not delete it (it holds the equity peak and risk state)")
+        return Check(
+            "state_database",
+            Level.FAIL,
+            f"{path} cannot be read: {exc}",
+            "restore it from a backup; do not delete it (it holds the equity peak and risk state)",
+        )
     if integrity != "ok":
         return Check("state_database", Level.FAIL, f"{path} is damaged: {integrity}", "restore it from a backup")
     if version > latest:
-        return Check("state_database", Level.FAIL, f"{path} has schema v{version}, newer than this version's v{latest}",
-                     "upgrade AlgoTrading (git pull)")
+        return Check(
+            "state_database",
+            Level.FAIL,
+            f"{path} has schema v{version}, newer than this version's v{latest}",
+            "upgrade AlgoTrading (git pull)",
+        )
     if version < latest:
         return Check("state_database", Level.PASS, f"{path} schema v{version}: the next run upgrades it to v{latest}")
     return Check("state_database", Level.PASS, f"{path} intact, schema v{version} (current)")
@@ -272,8 +361,11 @@ def check_reports_folder(s: Settings) -> Check:
         free = check_writable(folder, s.schedule.min_free_disk_mb)
     except StorageError as exc:
         return Check("reports_folder", Level.FAIL, str(exc).split(":")[0], str(exc).split(": ", 1)[-1])
-    return Check("reports_folder", Level.PASS, f"{folder} writable, {free:,.0f} MB free "
-                 f"(min_free_disk_mb {s.schedule.min_free_disk_mb})")
+    return Check(
+        "reports_folder",
+        Level.PASS,
+        f"{folder} writable, {free:,.0f} MB free (min_free_disk_mb {s.schedule.min_free_disk_mb})",
+    )
 
 
 def check_schedule(s: Settings, live: bool) -> Check:
@@ -281,10 +373,17 @@ def check_schedule(s: Settings, live: bool) -> Check:
 
     where = installed(s)
     if where:
-        return Check("schedule", Level.PASS, f"the daily run is scheduled ({where}) at "
-                     f"{s.schedule.daily_execution_time} New York time")
-    return Check("schedule", _soft(live), "the daily run is not scheduled for this clone",
-                 "run `algotrading schedule install` (cron) or `algotrading schedule install --systemd`")
+        return Check(
+            "schedule",
+            Level.PASS,
+            f"the daily run is scheduled ({where}) at {s.schedule.daily_execution_time} New York time",
+        )
+    return Check(
+        "schedule",
+        _soft(live),
+        "the daily run is not scheduled for this clone",
+        "run `algotrading schedule install` (cron) or `algotrading schedule install --systemd`",
+    )
 
 
 # -- the whole table ---------------------------------------------------------------------
@@ -292,10 +391,14 @@ def check_schedule(s: Settings, live: bool) -> Check:
 
 #: Which check a refused setting belongs to, by the variables its message names.
 _PROBLEM_CHECKS = (
-    ("safety_limits", ("PORTFOLIO_SIZE", "MAX_POSITION_SIZE", "MIN_POSITION_SIZE", "MIN_CASH_BUFFER", "MAX_POSITIONS",
-                       "safety.")),
-    ("risk_parameters", ("MAX_DRAWDOWN_PCT", "MAX_DAILY_LOSS_PCT", "EMERGENCY_STOP_ENABLED", "CIRCUIT_BREAKER_ENABLED",
-                         "risk.")),
+    (
+        "safety_limits",
+        ("PORTFOLIO_SIZE", "MAX_POSITION_SIZE", "MIN_POSITION_SIZE", "MIN_CASH_BUFFER", "MAX_POSITIONS", "safety."),
+    ),
+    (
+        "risk_parameters",
+        ("MAX_DRAWDOWN_PCT", "MAX_DAILY_LOSS_PCT", "EMERGENCY_STOP_ENABLED", "CIRCUIT_BREAKER_ENABLED", "risk."),
+    ),
     ("trading_mode", ("PAPER_TRADING_MODE", "PRODUCTION_MODE")),
     ("environment", ("ALPACA_", "EMAIL_")),
 )
@@ -345,13 +448,18 @@ def _demo_equity(s: Settings) -> float | None:
     return float(history["equity"].iloc[-1]) if len(history) else s.safety.portfolio_size
 
 
-def validate(settings: Settings | None, live: bool = False, now: dt.datetime | None = None,
-             config_error: ConfigError | None = None, network: bool = True) -> Readiness:
+def validate(
+    settings: Settings | None,
+    live: bool = False,
+    now: dt.datetime | None = None,
+    config_error: ConfigError | None = None,
+    network: bool = True,
+) -> Readiness:
     """Every check, in table order. ``settings`` is None when the configuration did not
     load (``config_error`` says why): the rest is then skipped. Without ``network`` (the
     daily run, whose own steps reach the broker, the data and the SMTP server right
     after) the three network checks are skipped."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if settings is None:
         problems = config_error.problems if config_error is not None else ["the configuration did not load"]
         failed = [Check(_check_of_problem(p), Level.FAIL, *_split_problem(p)) for p in problems]
@@ -359,15 +467,27 @@ def validate(settings: Settings | None, live: bool = False, now: dt.datetime | N
         checks = list(failed)
         if "configuration" not in names:
             names.add("configuration")
-            checks.append(Check("configuration", Level.FAIL, f"refused: {len(failed)} problem(s), each under its check",
-                                "fix each one below, then run `algotrading validate` again"))
-        checks += [Check(n, Level.SKIP, "not checked: the configuration must load first") for n in CHECK_NAMES
-                   if n not in names]
+            checks.append(
+                Check(
+                    "configuration",
+                    Level.FAIL,
+                    f"refused: {len(failed)} problem(s), each under its check",
+                    "fix each one below, then run `algotrading validate` again",
+                )
+            )
+        checks += [
+            Check(n, Level.SKIP, "not checked: the configuration must load first")
+            for n in CHECK_NAMES
+            if n not in names
+        ]
         return Readiness(live, None, tuple(sorted(checks, key=lambda c: CHECK_NAMES.index(c.name))))
     s = settings
     account, error = _account(s) if network else (None, None)
-    equity, source = (account.equity, "Alpaca account") if account else (
-        (_demo_equity(s), "simulated account") if s.mode is Mode.DEMO else (None, ""))
+    equity, source = (
+        (account.equity, "Alpaca account")
+        if account
+        else ((_demo_equity(s), "simulated account") if s.mode is Mode.DEMO else (None, ""))
+    )
     later = "not checked here: the run's own {} step does it next"
     checks = [
         Check("configuration", Level.PASS, f"environment, .env and params/*.yaml valid ({len(s.sources)} values)"),
@@ -375,11 +495,13 @@ def validate(settings: Settings | None, live: bool = False, now: dt.datetime | N
         check_trading_mode(s, live),
         check_safety_limits(s, live),
         check_risk_parameters(s, live),
-        check_alpaca_account(s, live, account, error) if network or s.mode is Mode.DEMO
+        check_alpaca_account(s, live, account, error)
+        if network or s.mode is Mode.DEMO
         else Check("alpaca_account", Level.SKIP, later.format("account")),
         check_account_size(s, equity, source),
         check_smtp(s, live) if network else Check("smtp", Level.SKIP, later.format("email")),
-        check_market_data(s, now) if network or s.mode is Mode.DEMO
+        check_market_data(s, now)
+        if network or s.mode is Mode.DEMO
         else Check("market_data", Level.SKIP, later.format("load_data")),
         check_state_database(s),
         check_reports_folder(s),
@@ -396,14 +518,21 @@ def live_blockers(settings: Settings, now: dt.datetime | None = None) -> list[st
 def format_table(result: Readiness) -> str:
     """The readiness table for a terminal."""
     width = max(len(c.name) for c in result.checks)
-    scope = "the configuration was refused" if result.mode is None else (
-        f"{result.mode} mode" + (", live checks" if result.live else ""))
+    scope = (
+        "the configuration was refused"
+        if result.mode is None
+        else (f"{result.mode} mode" + (", live checks" if result.live else ""))
+    )
     lines = [f"Production readiness ({scope})", ""]
     for c in result.checks:
         lines.append(f"  {c.level.value:<4}  {c.name:<{width}}  {c.detail}")
         if c.fix and c.level is not Level.PASS:
             lines.append(f"        {'':<{width}}  fix: {c.fix}")
     fails, warns = len(result.failures), len(result.warnings)
-    lines += ["", "PASSED" + (f" with {warns} warning(s)" if warns else "") if result.passed
-              else f"FAILED: {fails} check(s) failed" + (f", {warns} warning(s)" if warns else "")]
+    lines += [
+        "",
+        "PASSED" + (f" with {warns} warning(s)" if warns else "")
+        if result.passed
+        else f"FAILED: {fails} check(s) failed" + (f", {warns} warning(s)" if warns else ""),
+    ]
     return "\n".join(lines)

@@ -34,21 +34,21 @@ from pathlib import Path
 import pandas as pd
 
 from algotrading import calendar as cal
-from algotrading.execution.account import load_account
+from algotrading.backtest.walkforward import StrategyBooks, StrategyRun, compute_books, first_day_books, session_run
 from algotrading.broker import make_broker
 from algotrading.config import Mode, Settings, cross_field_problems
+from algotrading.daily.inputs import max_holds, plan_inputs
 from algotrading.data import make_provider
 from algotrading.data.bars import BarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth
-from algotrading.daily.inputs import max_holds, plan_inputs
 from algotrading.decisions.plan import Plan, finalize, rank, size
+from algotrading.execution.account import load_account
+from algotrading.execution.submit import submit_plan
 from algotrading.replay.record import Recorder
 from algotrading.storage.sqlite import scratch_files
 from algotrading.storage.store import FILE_NAME, open_store
-from algotrading.backtest.walkforward import StrategyBooks, StrategyRun, compute_books, first_day_books, session_run
-from algotrading.execution.submit import submit_plan
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,12 @@ class _Stretch:
 def replay_settings(settings: Settings, state_dir: Path, capital: float | None) -> Settings:
     """The settings a replay runs with: demo mode (bundled data, the simulated account)
     with its own state folder and, when given, ``capital`` as ``PORTFOLIO_SIZE``."""
-    safety = settings.safety if capital is None else settings.safety.model_copy(update={"portfolio_size": float(capital)})
-    out = settings.model_copy(update={"mode": Mode.DEMO, "safety": safety,
-                                      "paths": replace(settings.paths, state_dir=state_dir)})
+    safety = (
+        settings.safety if capital is None else settings.safety.model_copy(update={"portfolio_size": float(capital)})
+    )
+    out = settings.model_copy(
+        update={"mode": Mode.DEMO, "safety": safety, "paths": replace(settings.paths, state_dir=state_dir)}
+    )
     problems = cross_field_problems(out)
     if problems:
         raise ReplayError("the replay's settings cannot work:\n" + "\n".join(f"  - {p}" for p in problems))
@@ -104,9 +107,13 @@ def _sessions(start: dt.date, end: dt.date, data_first: dt.date, data_last: dt.d
     if start > end:
         raise ReplayError(f"--start {start} is after --end {end}: give the earlier date first")
     if end > data_last:
-        raise ReplayError(f"the data ends {data_last}; the replay asks up to {end}: choose --end on or before {data_last}")
+        raise ReplayError(
+            f"the data ends {data_last}; the replay asks up to {end}: choose --end on or before {data_last}"
+        )
     if start < data_first:
-        raise ReplayError(f"the data starts {data_first}; the replay asks from {start}: choose --start on or after {data_first}")
+        raise ReplayError(
+            f"the data starts {data_first}; the replay asks from {start}: choose --start on or after {data_first}"
+        )
     sessions = cal.sessions_between(start, end)
     if not sessions:
         raise ReplayError(f"no NYSE session between {start} and {end}")
@@ -149,8 +156,9 @@ def replay(
     rs = replay_settings(settings, out_dir / "state", capital)
     provider = provider or make_provider(rs)
     symbols = rs.universe.all_symbols
-    first_start = history_start(cal.to_date(start) if cal.is_session(start) else cal.next_session(start),
-                                rs.data.history_sessions)
+    first_start = history_start(
+        cal.to_date(start) if cal.is_session(start) else cal.next_session(start), rs.data.history_sessions
+    )
     bars = provider.get_bars(symbols, first_start, end)
     if bars.empty:
         raise ReplayError(f"the data source ({provider.name}) has no bars from {first_start} to {end}")
@@ -180,8 +188,11 @@ def replay(
         except KeyboardInterrupt:
             log.warning("replay interrupted after %d of %d sessions; writing what was done", done, len(sessions))
         except Exception as exc:
-            recorder.write(complete=False, seconds=time.monotonic() - started,
-                           error=f"{type(exc).__name__}: {exc} (after {done} sessions)")
+            recorder.write(
+                complete=False,
+                seconds=time.monotonic() - started,
+                error=f"{type(exc).__name__}: {exc} (after {done} sessions)",
+            )
             raise
         recorder.write(complete=complete, seconds=time.monotonic() - started)
     # sessions recorded: a Ctrl-C in on_plan comes after its session was recorded
@@ -226,8 +237,14 @@ def _strategies(settings: Settings, stretch: _Stretch, usable: tuple[str, ...], 
     return session_run(settings, books, session)
 
 
-def _one_session(settings: Settings, stretch: _Stretch, session: dt.date, recorder: Recorder,
-                 holds: dict[str, int | None], on_plan: Callable[[Plan], None] | None) -> None:
+def _one_session(
+    settings: Settings,
+    stretch: _Stretch,
+    session: dt.date,
+    recorder: Recorder,
+    holds: dict[str, int | None],
+    on_plan: Callable[[Plan], None] | None,
+) -> None:
     excluded = stretch.health.excluded(session)
     usable = tuple(s for s in stretch.market.symbols if s not in excluded)
     if not set(settings.universe.symbols) - set(excluded):

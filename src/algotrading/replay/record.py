@@ -23,24 +23,61 @@ from typing import Any
 
 import pandas as pd
 
-from algotrading.execution.account import Account
 from algotrading.broker.simulated import FILE_NAME as LEDGER_FILE
 from algotrading.broker.simulated import Ledger
 from algotrading.config import Settings
-from algotrading.storage.files import atomic_write_json, atomic_write_text
 from algotrading.decisions.plan import Plan, Sizing
 from algotrading.decisions.ranking import SELECTED, Ranking
 from algotrading.decisions.safety import REJECTED, position_cap
+from algotrading.execution.account import Account
 from algotrading.execution.submit import Outcome
+from algotrading.storage.files import atomic_write_json, atomic_write_text
 
 EQUITY, ORDERS, EVENTS, RULES, SUMMARY = "equity.csv", "orders.csv", "events.csv", "rules.csv", "summary.json"
 POSITIONS = "positions.csv"
-EQUITY_COLUMNS = ["session", "equity", "cash", "invested", "positions", "drawdown", "peak_equity", "daily_change",
-                  "risk_state", "circuit_breaker", "buys_allowed", "orders", "buys", "sells", "buy_value",
-                  "benchmark_close"]
-POSITION_COLUMNS = ["symbol", "strategy", "qty", "avg_entry_price", "price", "market_value", "unrealized_pl", "entry_date"]
-ORDER_COLUMNS = ["session", "client_order_id", "side", "symbol", "strategy", "kind", "notional", "qty", "est_price",
-                 "est_value", "after_sells_fill", "submission", "detail"]
+EQUITY_COLUMNS = [
+    "session",
+    "equity",
+    "cash",
+    "invested",
+    "positions",
+    "drawdown",
+    "peak_equity",
+    "daily_change",
+    "risk_state",
+    "circuit_breaker",
+    "buys_allowed",
+    "orders",
+    "buys",
+    "sells",
+    "buy_value",
+    "benchmark_close",
+]
+POSITION_COLUMNS = [
+    "symbol",
+    "strategy",
+    "qty",
+    "avg_entry_price",
+    "price",
+    "market_value",
+    "unrealized_pl",
+    "entry_date",
+]
+ORDER_COLUMNS = [
+    "session",
+    "client_order_id",
+    "side",
+    "symbol",
+    "strategy",
+    "kind",
+    "notional",
+    "qty",
+    "est_price",
+    "est_value",
+    "after_sells_fill",
+    "submission",
+    "detail",
+]
 FILL_COLUMNS = ["status", "fill_session", "filled_qty", "fill_price", "fee", "broker_reason"]
 EVENT_COLUMNS = ["session", "kind", "symbol", "detail"]
 RULE_COLUMNS = ["layer", "rule", "action", "count", "sessions"]
@@ -106,24 +143,51 @@ class Recorder:
         self._data_events(session, excluded)
         self._event(session, "session_skipped", "", why)
 
-    def session(self, session: dt.date, account: Account, plan: Plan, ranking: Ranking, sizing: Sizing,
-                outcomes: list[Outcome], excluded: dict[str, str], benchmark_close: float | None) -> None:
+    def session(
+        self,
+        session: dt.date,
+        account: Account,
+        plan: Plan,
+        ranking: Ranking,
+        sizing: Sizing,
+        outcomes: list[Outcome],
+        excluded: dict[str, str],
+        benchmark_close: float | None,
+    ) -> None:
         p = account.portfolio
         risk = plan.risk
         breaker = bool(risk["circuit_breaker"]["tripped"])
-        self.equity.append({
-            "session": session.isoformat(), "equity": round(p.equity, 4), "cash": round(p.cash, 4),
-            "invested": round(p.invested, 4), "positions": len(p.positions), "drawdown": round(p.drawdown, 6),
-            "peak_equity": round(max(p.peak_equity or 0.0, p.equity), 4),
-            "daily_change": round(p.daily_change, 6) if p.daily_change is not None else None,
-            "risk_state": risk["state"], "circuit_breaker": breaker, "buys_allowed": bool(risk["buys_allowed"]),
-            "orders": len(plan.orders), "buys": len(plan.buys), "sells": len(plan.sells),
-            "buy_value": round(sum(o.est_value for o in plan.buys), 2), "benchmark_close": benchmark_close,
-        })
+        self.equity.append(
+            {
+                "session": session.isoformat(),
+                "equity": round(p.equity, 4),
+                "cash": round(p.cash, 4),
+                "invested": round(p.invested, 4),
+                "positions": len(p.positions),
+                "drawdown": round(p.drawdown, 6),
+                "peak_equity": round(max(p.peak_equity or 0.0, p.equity), 4),
+                "daily_change": round(p.daily_change, 6) if p.daily_change is not None else None,
+                "risk_state": risk["state"],
+                "circuit_breaker": breaker,
+                "buys_allowed": bool(risk["buys_allowed"]),
+                "orders": len(plan.orders),
+                "buys": len(plan.buys),
+                "sells": len(plan.sells),
+                "buy_value": round(sum(o.est_value for o in plan.buys), 2),
+                "benchmark_close": benchmark_close,
+            }
+        )
         self.positions = [
-            {"symbol": x.symbol, "strategy": x.strategy, "qty": x.qty, "avg_entry_price": x.avg_entry_price,
-             "price": x.price, "market_value": round(x.market_value, 4), "unrealized_pl": round(x.unrealized_pl, 4),
-             "entry_date": x.entry_date.isoformat() if x.entry_date else None}
+            {
+                "symbol": x.symbol,
+                "strategy": x.strategy,
+                "qty": x.qty,
+                "avg_entry_price": x.avg_entry_price,
+                "price": x.price,
+                "market_value": round(x.market_value, 4),
+                "unrealized_pl": round(x.unrealized_pl, 4),
+                "entry_date": x.entry_date.isoformat() if x.entry_date else None,
+            }
             for x in p.positions
         ]
         self._data_events(session, excluded)
@@ -162,12 +226,23 @@ class Recorder:
         for o in plan.orders:
             outcome = by_id.get(o.client_order_id)
             submission = outcome.result if outcome else ("waiting" if o.after_sells_fill else "not_sent")
-            self.orders.append({
-                "session": session.isoformat(), "client_order_id": o.client_order_id, "side": o.side,
-                "symbol": o.symbol, "strategy": o.strategy, "kind": o.kind, "notional": o.notional, "qty": o.qty,
-                "est_price": round(o.est_price, 4), "est_value": o.est_value, "after_sells_fill": o.after_sells_fill,
-                "submission": submission, "detail": outcome.detail if outcome else "",
-            })
+            self.orders.append(
+                {
+                    "session": session.isoformat(),
+                    "client_order_id": o.client_order_id,
+                    "side": o.side,
+                    "symbol": o.symbol,
+                    "strategy": o.strategy,
+                    "kind": o.kind,
+                    "notional": o.notional,
+                    "qty": o.qty,
+                    "est_price": round(o.est_price, 4),
+                    "est_value": o.est_value,
+                    "after_sells_fill": o.after_sells_fill,
+                    "submission": submission,
+                    "detail": outcome.detail if outcome else "",
+                }
+            )
             if o.side == "sell":
                 self._event(session, o.kind, o.symbol, o.reason)
                 self._rule(session, "exits", o.kind, "triggered")
@@ -195,8 +270,10 @@ class Recorder:
         return planned.merge(self._fills(), on="client_order_id", how="left")
 
     def rules_frame(self) -> pd.DataFrame:
-        rows = [{"layer": k[0], "rule": k[1], "action": k[2], "count": n, "sessions": len(self.rule_sessions[k])}
-                for k, n in sorted(self.rule_counts.items())]
+        rows = [
+            {"layer": k[0], "rule": k[1], "action": k[2], "count": n, "sessions": len(self.rule_sessions[k])}
+            for k, n in sorted(self.rule_counts.items())
+        ]
         return pd.DataFrame(rows, columns=RULE_COLUMNS)
 
     def write(self, complete: bool, seconds: float | None = None, error: str | None = None) -> None:
@@ -211,17 +288,22 @@ class Recorder:
         for name, frame in frames.items():
             atomic_write_text(self.out_dir / name, frame.to_csv(index=False))
         sf = self.settings.safety
-        atomic_write_json(self.out_dir / SUMMARY, {
-            "start": self.first.isoformat(), "end": self.last.isoformat(),
-            "capital": sf.portfolio_size,
-            "sessions_done": len(self.equity),
-            "last_session": self.equity[-1]["session"] if self.equity else None,
-            "complete": complete,
-            "error": error,
-            "final_equity": self.final_equity,
-            "seconds": round(seconds, 1) if seconds is not None else None,
-            "benchmark": self.settings.universe.benchmark,
-            "fees_pct": self.settings.backtest.fees_pct, "slippage_pct": self.settings.backtest.slippage_pct,
-            "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "settings": json.loads(json.dumps(self.settings.redacted(), default=str)),
-        })
+        atomic_write_json(
+            self.out_dir / SUMMARY,
+            {
+                "start": self.first.isoformat(),
+                "end": self.last.isoformat(),
+                "capital": sf.portfolio_size,
+                "sessions_done": len(self.equity),
+                "last_session": self.equity[-1]["session"] if self.equity else None,
+                "complete": complete,
+                "error": error,
+                "final_equity": self.final_equity,
+                "seconds": round(seconds, 1) if seconds is not None else None,
+                "benchmark": self.settings.universe.benchmark,
+                "fees_pct": self.settings.backtest.fees_pct,
+                "slippage_pct": self.settings.backtest.slippage_pct,
+                "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "settings": json.loads(json.dumps(self.settings.redacted(), default=str)),
+            },
+        )

@@ -17,11 +17,19 @@ def render_replay(settings: Settings, out_dir: Path) -> Path:
 
     source = settings.paths.notebooks_dir / NOTEBOOK
     if not source.is_file():
-        raise FileNotFoundError(f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR")
+        raise FileNotFoundError(
+            f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR"
+        )
     out_dir = out_dir.resolve()
     executed = out_dir / NOTEBOOK
-    execute_notebook(source, executed, parameters={"replay_dir": str(out_dir)}, cwd=out_dir,
-                     cell_timeout=settings.schedule.notebook_cell_timeout_seconds, kernel_name=ensure_kernel())
+    execute_notebook(
+        source,
+        executed,
+        parameters={"replay_dir": str(out_dir)},
+        cwd=out_dir,
+        cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
+        kernel_name=ensure_kernel(),
+    )
     html = out_dir / HTML
     render_html(executed, html, f"AlgoTrading replay {out_dir.name}")
     return html

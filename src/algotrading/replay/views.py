@@ -24,8 +24,20 @@ from algotrading.replay.record import EQUITY, EVENTS, ORDERS, POSITIONS, RULES, 
 from algotrading.report.tearsheet import format_metric
 from algotrading.report.universe import LAYOUT, date_axis
 
-TRADE_COLUMNS = ["symbol", "strategy", "entry_date", "exit_date", "qty", "entry_price", "exit_price", "fees", "pnl",
-                 "return", "status", "exit_kind"]
+TRADE_COLUMNS = [
+    "symbol",
+    "strategy",
+    "entry_date",
+    "exit_date",
+    "qty",
+    "entry_price",
+    "exit_price",
+    "fees",
+    "pnl",
+    "return",
+    "status",
+    "exit_kind",
+]
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,9 @@ class Replay:
 def load(replay_dir: str | Path) -> Replay:
     folder = Path(replay_dir)
     if not (folder / SUMMARY).is_file():
-        raise FileNotFoundError(f"{folder} holds no replay (no {SUMMARY}): run `algotrading replay --start ... --end ... --out {folder}`")
+        raise FileNotFoundError(
+            f"{folder} holds no replay (no {SUMMARY}): run `algotrading replay --start ... --end ... --out {folder}`"
+        )
     equity = pd.read_csv(folder / EQUITY, parse_dates=["session"]).set_index("session")
     return Replay(
         folder=folder,
@@ -78,23 +92,48 @@ def trades(r: Replay) -> pd.DataFrame:
     for o in filled.itertuples():
         qty, price, fee = float(o.filled_qty), float(o.fill_price), float(o.fee)
         if o.side == "buy":
-            open_[o.symbol] = {"symbol": o.symbol, "strategy": o.strategy, "entry_date": o.fill_session, "qty": qty,
-                               "entry_price": price, "fees": fee}
+            open_[o.symbol] = {
+                "symbol": o.symbol,
+                "strategy": o.strategy,
+                "entry_date": o.fill_session,
+                "qty": qty,
+                "entry_price": price,
+                "fees": fee,
+            }
             continue
         t = open_.pop(o.symbol, None)
         if t is None:
             continue
         cost = t["qty"] * t["entry_price"]
         pnl = qty * price - cost - t["fees"] - fee
-        rows.append(t | {"exit_date": o.fill_session, "exit_price": price, "fees": t["fees"] + fee, "pnl": pnl,
-                         "return": pnl / cost if cost else np.nan, "status": "closed", "exit_kind": o.kind})
+        rows.append(
+            t
+            | {
+                "exit_date": o.fill_session,
+                "exit_price": price,
+                "fees": t["fees"] + fee,
+                "pnl": pnl,
+                "return": pnl / cost if cost else np.nan,
+                "status": "closed",
+                "exit_kind": o.kind,
+            }
+        )
     marks = {p.symbol: float(p.price) for p in r.positions.itertuples()} if not r.positions.empty else {}
     for t in open_.values():
         price = marks.get(t["symbol"], np.nan)
         cost = t["qty"] * t["entry_price"]
         pnl = t["qty"] * price - cost - t["fees"]
-        rows.append(t | {"exit_date": None, "exit_price": price, "pnl": pnl, "return": pnl / cost if cost else np.nan,
-                         "status": "open", "exit_kind": None})
+        rows.append(
+            t
+            | {
+                "exit_date": None,
+                "exit_price": price,
+                "pnl": pnl,
+                "return": pnl / cost if cost else np.nan,
+                "status": "open",
+                "exit_kind": None,
+            }
+        )
     return pd.DataFrame(rows, columns=TRADE_COLUMNS)
 
 
@@ -122,14 +161,28 @@ def summary_view(r: Replay) -> HTML:
     """Range, state (complete or interrupted), final equity and the headline metrics."""
     s = r.summary
     m = metrics(r)
-    state = "complete" if s["complete"] else f"INTERRUPTED: {s['sessions_done']} sessions done, last {s['last_session']}"
+    state = (
+        "complete" if s["complete"] else f"INTERRUPTED: {s['sessions_done']} sessions done, last {s['last_session']}"
+    )
     rows = "".join(
         f"<tr><th style='text-align:left'>{name.replace('_', ' ')}</th>"
-        + "".join(f"<td style='text-align:right'>{format_metric(name, v) if name != 'turnover' else ('' if pd.isna(v) else f'{v:.1f}x / year')}</td>"
-                  for v in m.loc[name])
+        + "".join(
+            f"<td style='text-align:right'>{format_metric(name, v) if name != 'turnover' else ('' if pd.isna(v) else f'{v:.1f}x / year')}</td>"
+            for v in m.loc[name]
+        )
         + "</tr>"
-        for name in ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "trades", "win_rate", "exposure",
-                     "turnover", "fees_paid"]
+        for name in [
+            "total_return",
+            "cagr",
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "trades",
+            "win_rate",
+            "exposure",
+            "turnover",
+            "fees_paid",
+        ]
     )
     head = "".join(f"<th style='text-align:right'>{c}</th>" for c in m.columns)
     final = f"${s['final_equity']:,.2f}" if s.get("final_equity") is not None else "n/a"
@@ -145,21 +198,46 @@ def equity_figure(r: Replay) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=r.equity.index, y=r.equity["equity"], name="account", mode="lines"))
     fig.add_trace(go.Scatter(x=bench.index, y=bench, name=bench.name, mode="lines", line={"dash": "dot"}))
-    fig.update_layout(title=f"Equity vs {r.benchmark_name} bought with the same ${r.capital:,.0f} ($)", height=420,
-                      hovermode="x unified", xaxis={"type": "date", **date_axis(r.equity.index)}, **LAYOUT)
+    fig.update_layout(
+        title=f"Equity vs {r.benchmark_name} bought with the same ${r.capital:,.0f} ($)",
+        height=420,
+        hovermode="x unified",
+        xaxis={"type": "date", **date_axis(r.equity.index)},
+        **LAYOUT,
+    )
     return fig
 
 
 def drawdown_figure(r: Replay) -> go.Figure:
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=r.equity.index, y=-100 * r.equity["drawdown"], name="drawdown", fill="tozeroy",
-                             mode="lines", line={"color": "#c0392b"}))
+    fig.add_trace(
+        go.Scatter(
+            x=r.equity.index,
+            y=-100 * r.equity["drawdown"],
+            name="drawdown",
+            fill="tozeroy",
+            mode="lines",
+            line={"color": "#c0392b"},
+        )
+    )
     halted = r.equity[r.equity["risk_state"] != "ACTIVE"]
     if len(halted):
-        fig.add_trace(go.Scatter(x=halted.index, y=-100 * halted["drawdown"], name="HALTED / EMERGENCY STOP",
-                                 mode="markers", marker={"color": "black", "size": 4}))
-    fig.update_layout(title="Drawdown from the equity peak (%)", height=300, hovermode="x unified",
-                      xaxis={"type": "date", **date_axis(r.equity.index)}, **LAYOUT)
+        fig.add_trace(
+            go.Scatter(
+                x=halted.index,
+                y=-100 * halted["drawdown"],
+                name="HALTED / EMERGENCY STOP",
+                mode="markers",
+                marker={"color": "black", "size": 4},
+            )
+        )
+    fig.update_layout(
+        title="Drawdown from the equity peak (%)",
+        height=300,
+        hovermode="x unified",
+        xaxis={"type": "date", **date_axis(r.equity.index)},
+        **LAYOUT,
+    )
     return fig
 
 
@@ -181,10 +259,13 @@ def monthly_returns(r: Replay) -> pd.DataFrame:
 
 
 def monthly_table(r: Replay) -> Styler:
-    return (monthly_returns(r).style.format("{:+.1%}", na_rep="")
-            .background_gradient(cmap="RdYlGn", vmin=-0.08, vmax=0.08, axis=None)
-            .map(lambda v: "background-color: white" if pd.isna(v) else "")  # months outside the replay
-            .set_caption("Monthly returns of the account"))
+    return (
+        monthly_returns(r)
+        .style.format("{:+.1%}", na_rep="")
+        .background_gradient(cmap="RdYlGn", vmin=-0.08, vmax=0.08, axis=None)
+        .map(lambda v: "background-color: white" if pd.isna(v) else "")  # months outside the replay
+        .set_caption("Monthly returns of the account")
+    )
 
 
 def contribution(r: Replay) -> pd.DataFrame:
@@ -193,29 +274,38 @@ def contribution(r: Replay) -> pd.DataFrame:
     if t.empty:
         return pd.DataFrame(columns=["trades", "closed", "win_rate", "pnl", "share"])
     g = t.groupby(t["strategy"].fillna("unknown"))
-    out = pd.DataFrame({
-        "trades": g.size(),
-        "closed": g.apply(lambda x: int((x["status"] == "closed").sum()), include_groups=False),
-        "win_rate": g.apply(lambda x: float((x.loc[x["status"] == "closed", "pnl"] > 0).mean())
-                            if (x["status"] == "closed").any() else np.nan, include_groups=False),
-        "pnl": g["pnl"].sum(),
-    })
+    out = pd.DataFrame(
+        {
+            "trades": g.size(),
+            "closed": g.apply(lambda x: int((x["status"] == "closed").sum()), include_groups=False),
+            "win_rate": g.apply(
+                lambda x: (
+                    float((x.loc[x["status"] == "closed", "pnl"] > 0).mean())
+                    if (x["status"] == "closed").any()
+                    else np.nan
+                ),
+                include_groups=False,
+            ),
+            "pnl": g["pnl"].sum(),
+        }
+    )
     total = float(out["pnl"].sum())
     out["share"] = out["pnl"] / total if total else np.nan
     return out.sort_values("pnl", ascending=False)
 
 
 def contribution_table(r: Replay) -> Styler:
-    return contribution(r).style.format(
-        {"win_rate": "{:.0%}", "pnl": "${:+,.2f}", "share": "{:.0%}"}, na_rep=""
-    ).set_caption("Each strategy's contribution (closed trades, and open ones at the last close)")
+    return (
+        contribution(r)
+        .style.format({"win_rate": "{:.0%}", "pnl": "${:+,.2f}", "share": "{:.0%}"}, na_rep="")
+        .set_caption("Each strategy's contribution (closed trades, and open ones at the last close)")
+    )
 
 
 def rules_table(r: Replay) -> Styler | HTML:
     if r.rules.empty:
         return HTML("<p>No rule resized, rejected or blocked anything.</p>")
-    return r.rules.style.hide(axis="index").set_caption(
-        "How often each rule acted (count) and on how many sessions")
+    return r.rules.style.hide(axis="index").set_caption("How often each rule acted (count) and on how many sessions")
 
 
 def events_table(r: Replay, limit: int = 200) -> Styler | HTML:
@@ -236,9 +326,22 @@ def trades_table(r: Replay, limit: int = 200) -> Styler | HTML:
     caption = f"{len(t)} trades ({int((t['status'] == 'open').sum())} open)"
     if len(t) > limit:
         caption += f"; the last {limit} shown, all fills in orders.csv"
-    return t.tail(limit).style.hide(axis="index").format(
-        {"qty": "{:.4f}", "entry_price": "${:,.2f}", "exit_price": "${:,.2f}", "fees": "${:,.2f}", "pnl": "${:+,.2f}",
-         "return": "{:+.1%}"}, na_rep="").set_caption(caption)
+    return (
+        t.tail(limit)
+        .style.hide(axis="index")
+        .format(
+            {
+                "qty": "{:.4f}",
+                "entry_price": "${:,.2f}",
+                "exit_price": "${:,.2f}",
+                "fees": "${:,.2f}",
+                "pnl": "${:+,.2f}",
+                "return": "{:+.1%}",
+            },
+            na_rep="",
+        )
+        .set_caption(caption)
+    )
 
 
 def newest_replay() -> Path:
@@ -250,5 +353,6 @@ def newest_replay() -> Path:
     if not found:
         raise FileNotFoundError(
             f"no replay in {reports}: run `algotrading replay --start 2024-01-02 --end 2025-12-31` first, "
-            "or set replay_dir")
+            "or set replay_dir"
+        )
     return found[-1].parent

@@ -14,19 +14,19 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading.daily import artifacts
 from algotrading import calendar as cal
-from algotrading.execution.account import Account, load_account
 from algotrading.backtest.engine import buy_and_hold
 from algotrading.config import Settings, load_settings
+from algotrading.daily import artifacts
+from algotrading.daily.session import default_session
 from algotrading.data import make_provider
 from algotrading.data.bars import to_wide
 from algotrading.data.market import MarketData
 from algotrading.decisions.plan import Plan
+from algotrading.execution.account import Account, load_account
 from algotrading.report import decision_views as dv
 from algotrading.report.strategy_views import momentum_lines_figure
 from algotrading.report.universe import LAYOUT, date_axis
-from algotrading.daily.session import default_session
 from algotrading.storage.store import StoreError, open_store
 
 MARK_SESSIONS = 30  # sessions of prices loaded to mark the positions
@@ -46,8 +46,11 @@ class Dashboard:
 
 def latest_run_dir(reports: Path, upto: dt.date) -> Path | None:
     """The newest ``reports/<D>/`` with a plan, D on or before ``upto``."""
-    days = sorted(p for p in reports.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]")
-                  if p.name <= upto.isoformat() and (p / artifacts.PLAN).is_file())
+    days = sorted(
+        p
+        for p in reports.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]")
+        if p.name <= upto.isoformat() and (p / artifacts.PLAN).is_file()
+    )
     return days[-1] if days else None
 
 
@@ -55,11 +58,10 @@ def load(session_date: str | None = None) -> Dashboard:
     """Read everything the dashboard shows, for ``session_date`` (default: the latest
     session of the configured data)."""
     settings = load_settings()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     session = dt.date.fromisoformat(session_date) if session_date else default_session(settings, now)
     equity = _equity_history(settings)
-    first = min([cal.session_window(session, MARK_SESSIONS)[0],
-                 *(equity["session_date"].dt.date.tolist()[:1])])
+    first = min([cal.session_window(session, MARK_SESSIONS)[0], *(equity["session_date"].dt.date.tolist()[:1])])
     bars = make_provider(settings).get_bars(settings.universe.all_symbols, first, session)
     market = MarketData.from_bars(bars)
     account = load_account(settings, session, persist=False, market=market)
@@ -78,8 +80,14 @@ def _equity_history(settings: Settings) -> pd.DataFrame:
         with open_store(settings.paths.state_dir, create=False) as store:
             return store.equity_history()
     except StoreError:
-        return pd.DataFrame({"session_date": pd.Series(dtype="datetime64[ns]"), "equity": pd.Series(dtype=float),
-                             "peak_equity": pd.Series(dtype=float), "drawdown": pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {
+                "session_date": pd.Series(dtype="datetime64[ns]"),
+                "equity": pd.Series(dtype=float),
+                "peak_equity": pd.Series(dtype=float),
+                "drawdown": pd.Series(dtype=float),
+            }
+        )
 
 
 def account_summary(d: Dashboard) -> HTML:
@@ -103,11 +111,23 @@ def equity_figure(d: Dashboard) -> go.Figure:
     frame = equity_vs_benchmark(d)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=frame.index, y=frame["equity"], name="account", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=frame.index, y=frame["benchmark"], name=f"{d.settings.universe.benchmark} buy and hold",
-                             mode="lines", line={"dash": "dot"}))
+    fig.add_trace(
+        go.Scatter(
+            x=frame.index,
+            y=frame["benchmark"],
+            name=f"{d.settings.universe.benchmark} buy and hold",
+            mode="lines",
+            line={"dash": "dot"},
+        )
+    )
     axis = {"type": "date", **date_axis(frame.index)} if len(frame) else {}
-    fig.update_layout(title=f"Equity vs {d.settings.universe.benchmark} from the same start ($)", height=380,
-                      hovermode="x unified", xaxis=axis, **LAYOUT)
+    fig.update_layout(
+        title=f"Equity vs {d.settings.universe.benchmark} from the same start ($)",
+        height=380,
+        hovermode="x unified",
+        xaxis=axis,
+        **LAYOUT,
+    )
     return fig
 
 

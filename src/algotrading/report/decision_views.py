@@ -12,12 +12,12 @@ import pandas as pd
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
+from algotrading.config import load_settings
 from algotrading.daily import artifacts
 from algotrading.decisions import plan as planner
-from algotrading.config import load_settings
 from algotrading.decisions.plan import Plan, PlanInputs, Sizing
-from algotrading.portfolio import Portfolio
 from algotrading.decisions.ranking import SELECTED, Ranking
+from algotrading.portfolio import Portfolio
 
 STATE_COLOURS = {"ACTIVE": "#2e7d32", "HALTED": "#ef6c00", "EMERGENCY_STOP": "#c62828"}
 
@@ -63,8 +63,12 @@ def plan_step(session_date: str | None, run_dir: str | None) -> Plan:
         data, ranking, sizing = sizing_step(session_date, None)
     else:
         folder = Path(run_dir)
-        data, ranking, sizing = inputs(session_date, run_dir), artifacts.read_ranking(folder), artifacts.read_sizing(folder)
-    plan = planner.finalize(data, ranking, sizing, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        data, ranking, sizing = (
+            inputs(session_date, run_dir),
+            artifacts.read_ranking(folder),
+            artifacts.read_sizing(folder),
+        )
+    plan = planner.finalize(data, ranking, sizing, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     if run_dir is not None:
         artifacts.write_plan(Path(run_dir), plan)
     return plan
@@ -95,11 +99,21 @@ def ranking_table(ranking: Ranking) -> Styler | HTML:
         return HTML("<p>No BUY signal today: nothing to rank.</p>")
     shown = t.assign(rank=t["rank"].where(t["rank"] > 0)).drop(columns="rule", errors="ignore")  # rule: for counting
     return (
-        shown.style.format({"rank": "{:.0f}", "confidence": "{:.2f}", "momentum": "{:+.1%}", "momentum_score": "{:.2f}",
-                            "score": "{:.3f}"}, na_rep="")
+        shown.style.format(
+            {
+                "rank": "{:.0f}",
+                "confidence": "{:.2f}",
+                "momentum": "{:+.1%}",
+                "momentum_score": "{:.2f}",
+                "score": "{:.3f}",
+            },
+            na_rep="",
+        )
         .apply(lambda r: ["font-weight: bold" if r["status"] == SELECTED else "color: #777"] * len(r), axis=1)
         .hide(axis="index")
-        .set_caption("Every BUY signal, best first: score = confidence weight x confidence + momentum weight x momentum score")
+        .set_caption(
+            "Every BUY signal, best first: score = confidence weight x confidence + momentum weight x momentum score"
+        )
     )
 
 
@@ -107,7 +121,9 @@ def exits_table(sizing: Sizing) -> Styler | HTML:
     if not sizing.exits and not sizing.swaps:
         return HTML("<p>No held position hits a stop, a target, its holding limit or its strategy's exit today.</p>")
     rows = [{"symbol": e.symbol, "strategy": e.strategy, "rule": e.kind, "reason": e.reason} for e in sizing.exits]
-    rows += [{"symbol": w.sell_symbol, "strategy": w.sell_strategy, "rule": "swap", "reason": w.reason} for w in sizing.swaps]
+    rows += [
+        {"symbol": w.sell_symbol, "strategy": w.sell_strategy, "rule": "swap", "reason": w.reason} for w in sizing.swaps
+    ]
     return pd.DataFrame(rows).style.hide(axis="index").set_caption("Sells: whole positions, at the next open")
 
 
@@ -116,10 +132,27 @@ def buys_table(sizing: Sizing) -> Styler | HTML:
         return HTML("<p>No top-ranked signal to size.</p>")
     t = pd.DataFrame([b.to_record() for b in sizing.buys])
     return (
-        t[["symbol", "strategy", "score", "price", "target", "notional", "qty", "decision", "after_sells_fill", "steps"]]
-        .style.format({"score": "{:.3f}", "price": "{:.2f}", "target": _money, "notional": _money, "qty": "{:g}"}, na_rep="")
+        t[
+            [
+                "symbol",
+                "strategy",
+                "score",
+                "price",
+                "target",
+                "notional",
+                "qty",
+                "decision",
+                "after_sells_fill",
+                "steps",
+            ]
+        ]
+        .style.format(
+            {"score": "{:.3f}", "price": "{:.2f}", "target": _money, "notional": _money, "qty": "{:g}"}, na_rep=""
+        )
         .hide(axis="index")
-        .set_caption("Buy sizes: each control in order (size, whole shares, minimum); 'after sells fill' needs today's sale proceeds")
+        .set_caption(
+            "Buy sizes: each control in order (size, whole shares, minimum); 'after sells fill' needs today's sale proceeds"
+        )
     )
 
 
@@ -136,7 +169,9 @@ def cash_summary(plan_or_sizing: Plan | Sizing) -> HTML:
             t = pd.DataFrame([vars(x) for x in c.liquidation])
             lines.append(
                 t.style.format({"market_value": _money, "unrealized_pl_pct": "{:+.1%}", "held_score": "{:.3f}"})
-                .hide(axis="index").set_caption("Liquidation order (first = first to sell)").to_html()
+                .hide(axis="index")
+                .set_caption("Liquidation order (first = first to sell)")
+                .to_html()
             )
     return HTML("".join(lines))
 
@@ -177,8 +212,12 @@ def breaker_table(plan: Plan) -> Styler:
         {"check": "SPY 20-day volatility (annualised)", "value": b["spy_volatility_20d"], "fmt": "{:.1%}"},
         {"check": "^VIX", "value": b["vix"], "fmt": "{:.1f}"},
     ]
-    t = pd.DataFrame({"check": [r["check"] for r in rows],
-                      "value": [("n/a" if r["value"] is None else r["fmt"].format(r["value"])) for r in rows]})
+    t = pd.DataFrame(
+        {
+            "check": [r["check"] for r in rows],
+            "value": [("n/a" if r["value"] is None else r["fmt"].format(r["value"])) for r in rows],
+        }
+    )
     state = "tripped: " + "; ".join(b["reasons"]) if b["tripped"] else ("clear" if b["enabled"] else "disabled")
     return t.style.hide(axis="index").set_caption(f"Circuit breaker: {state}")
 
@@ -193,7 +232,9 @@ def orders_table(plan: Plan) -> Styler | HTML:
     return (
         shown.style.format({"amount": _money, "qty": "{:g}", "score": "{:.3f}"}, na_rep="")
         .hide(axis="index")
-        .set_caption(f"Next Day Trading Plan for the open after {plan.session}: sells first, then buys (DAY market orders)")
+        .set_caption(
+            f"Next Day Trading Plan for the open after {plan.session}: sells first, then buys (DAY market orders)"
+        )
     )
 
 
@@ -213,14 +254,20 @@ def signal_decisions_table(plan: Plan) -> Styler | HTML:
 
 
 def portfolio_summary(plan: Plan) -> HTML:
-    risk = plan.risk["state"].replace("_", " ") + (" + circuit breaker" if plan.risk["circuit_breaker"]["tripped"] else "")
+    risk = plan.risk["state"].replace("_", " ") + (
+        " + circuit breaker" if plan.risk["circuit_breaker"]["tripped"] else ""
+    )
     return account_summary(plan.portfolio, plan.limits["portfolio_size"], risk, plan.reconciliation)
 
 
 def account_summary(p: Portfolio, start: float, risk: str, notes: Sequence[str] = ()) -> HTML:
     """Value, cash, P&L, drawdown, risk state, then the positions with their P&L."""
     doc = p.to_json()
-    day = f"{_money(p.equity - p.previous_equity)} ({p.daily_change:+.2%})" if p.daily_change is not None else "n/a (first session)"
+    day = (
+        f"{_money(p.equity - p.previous_equity)} ({p.daily_change:+.2%})"
+        if p.daily_change is not None
+        else "n/a (first session)"
+    )
     total = p.equity - start
     rows = {
         "Portfolio value": _money(p.equity),
@@ -237,10 +284,37 @@ def account_summary(p: Portfolio, start: float, risk: str, notes: Sequence[str] 
     if p.positions:
         t = pd.DataFrame([x.to_json() for x in p.positions])
         t["pl_pct"] = t["unrealized_pl"] / (t["avg_entry_price"] * t["qty"])
-        positions = t[["symbol", "qty", "avg_entry_price", "price", "market_value", "unrealized_pl", "pl_pct", "strategy",
-                       "stop_price", "target_price"]].style.format(
-            {"qty": "{:g}", "avg_entry_price": "{:.2f}", "price": "{:.2f}", "market_value": _money, "unrealized_pl": _money,
-             "pl_pct": "{:+.2%}", "stop_price": "{:.2f}", "target_price": "{:.2f}"}, na_rep="").hide(axis="index").to_html()
+        positions = (
+            t[
+                [
+                    "symbol",
+                    "qty",
+                    "avg_entry_price",
+                    "price",
+                    "market_value",
+                    "unrealized_pl",
+                    "pl_pct",
+                    "strategy",
+                    "stop_price",
+                    "target_price",
+                ]
+            ]
+            .style.format(
+                {
+                    "qty": "{:g}",
+                    "avg_entry_price": "{:.2f}",
+                    "price": "{:.2f}",
+                    "market_value": _money,
+                    "unrealized_pl": _money,
+                    "pl_pct": "{:+.2%}",
+                    "stop_price": "{:.2f}",
+                    "target_price": "{:.2f}",
+                },
+                na_rep="",
+            )
+            .hide(axis="index")
+            .to_html()
+        )
     items = ""
     if notes:
         lines = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
@@ -255,6 +329,9 @@ def top_signals_table(plan: Plan) -> Styler | HTML:
         return HTML(f"<p><b>No high-conviction signal today</b>: {why}.</p>")
     t = pd.DataFrame(plan.top_signals)
     return (
-        t.style.format({"confidence": "{:.2f}", "momentum": "{:+.1%}", "momentum_score": "{:.2f}", "score": "{:.3f}"}, na_rep="")
-        .hide(axis="index").set_caption("Top signals by score")
+        t.style.format(
+            {"confidence": "{:.2f}", "momentum": "{:+.1%}", "momentum_score": "{:.2f}", "score": "{:.3f}"}, na_rep=""
+        )
+        .hide(axis="index")
+        .set_caption("Top signals by score")
     )

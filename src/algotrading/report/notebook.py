@@ -12,15 +12,15 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
+from algotrading.backtest.walkforward import StrategyRun
 from algotrading.daily import artifacts
 from algotrading.daily.artifacts import RunContext
 from algotrading.data.bars import to_wide
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.data.validation import EXCLUDED, OK, WARNING
+from algotrading.decisions.plan import Plan
 from algotrading.report import universe as uni
 from algotrading.report.plotly_offline import use_offline_renderer
-from algotrading.decisions.plan import Plan
-from algotrading.backtest.walkforward import StrategyRun
 
 STATUS_COLORS = {OK: "#e8f5e9", WARNING: "#fff8e1", EXCLUDED: "#ffebee"}
 
@@ -56,15 +56,15 @@ def daily_view(session_date: str | None = None, run_dir: str | None = None, with
             return DailyView(snapshot, context)
         return DailyView(snapshot, context, artifacts.read_strategy_run(folder), artifacts.read_plan(folder))
 
+    from algotrading.backtest.walkforward import run_strategies
     from algotrading.config import load_settings
+    from algotrading.daily.session import choose_session
     from algotrading.data import make_provider
     from algotrading.data.market import MarketData
     from algotrading.data.snapshot import load_snapshot
-    from algotrading.daily.session import choose_session
-    from algotrading.backtest.walkforward import run_strategies
 
     settings = load_settings()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     requested = dt.date.fromisoformat(session_date) if session_date else None
     choice = choose_session(settings, requested, now)
     if choice.session_date is None:
@@ -101,8 +101,18 @@ def summary(view: DailyView) -> Styler:
     return table.style.set_caption("Run summary")
 
 
-HEALTH_SHOWN = ["symbol", "group", "status", "reason", "bars", "first_date", "last_date",
-                "missing_sessions", "zero_volume", "split_like_jumps"]
+HEALTH_SHOWN = [
+    "symbol",
+    "group",
+    "status",
+    "reason",
+    "bars",
+    "first_date",
+    "last_date",
+    "missing_sessions",
+    "zero_volume",
+    "split_like_jumps",
+]
 
 
 def _health_styler(health: pd.DataFrame, caption: str) -> Styler:
@@ -123,7 +133,9 @@ def health_table(view: DailyView) -> HTML:
     if problems.empty:
         head = f"<p><b>All {len(health)} symbols passed every check.</b></p>"
     else:
-        head = _health_styler(problems, "Symbols with data problems (excluded ones are not traded this session)").to_html()
+        head = _health_styler(
+            problems, "Symbols with data problems (excluded ones are not traded this session)"
+        ).to_html()
     full = _health_styler(health, "Every symbol's checks").to_html()
     return HTML(f"{head}<details><summary>All {len(health)} symbols</summary>{full}</details>")
 

@@ -18,10 +18,20 @@ from algotrading.report.tearsheet import drawdown_figure, equity_figure, format_
 from algotrading.report.universe import LAYOUT
 from algotrading.strategies import Strategy, load_strategies
 
-__all__ = ["backtest", "drawdown_figure", "equity_figure", "metrics_table", "sweep_heatmap", "sweep_table", "trades_table"]
+__all__ = [
+    "backtest",
+    "drawdown_figure",
+    "equity_figure",
+    "metrics_table",
+    "sweep_heatmap",
+    "sweep_table",
+    "trades_table",
+]
 
 
-def _setup(name: str, start: str | None, end: str | None, symbols: list[str] | None) -> tuple[Settings, Strategy, MarketData, dt.date, dt.date]:
+def _setup(
+    name: str, start: str | None, end: str | None, symbols: list[str] | None
+) -> tuple[Settings, Strategy, MarketData, dt.date, dt.date]:
     settings = load_settings()
     (strategy,) = load_strategies(settings, [name])
     first, last = backtest_window(
@@ -31,8 +41,9 @@ def _setup(name: str, start: str | None, end: str | None, symbols: list[str] | N
     return settings, strategy, market, first, last
 
 
-def backtest(name: str, start: str | None = None, end: str | None = None, symbols: list[str] | None = None,
-             **overrides: Any) -> BacktestResult:
+def backtest(
+    name: str, start: str | None = None, end: str | None = None, symbols: list[str] | None = None, **overrides: Any
+) -> BacktestResult:
     """Backtest strategy ``name`` with some parameters overridden (validated as in YAML)."""
     settings, strategy, market, first, last = _setup(name, start, end, symbols)
     if overrides:
@@ -47,14 +58,23 @@ def metrics_table(result: BacktestResult) -> pd.DataFrame:
 
 def trades_table(result: BacktestResult, last: int = 50) -> Styler:
     trades = result.trades.tail(last)
-    return trades.style.format(
-        {"size": "{:.4f}", "entry_price": "{:.2f}", "exit_price": "{:.2f}", "pnl": "{:+.2f}", "return": "{:+.2%}"},
-        na_rep="open",
-    ).hide(axis="index").set_caption(f"Last {len(trades)} of {len(result.trades)} trades")
+    return (
+        trades.style.format(
+            {"size": "{:.4f}", "entry_price": "{:.2f}", "exit_price": "{:.2f}", "pnl": "{:+.2f}", "return": "{:+.2%}"},
+            na_rep="open",
+        )
+        .hide(axis="index")
+        .set_caption(f"Last {len(trades)} of {len(result.trades)} trades")
+    )
 
 
-def sweep_table(name: str, grid: dict[str, list[Any]], start: str | None = None, end: str | None = None,
-                symbols: list[str] | None = None) -> pd.DataFrame:
+def sweep_table(
+    name: str,
+    grid: dict[str, list[Any]],
+    start: str | None = None,
+    end: str | None = None,
+    symbols: list[str] | None = None,
+) -> pd.DataFrame:
     """Every combination of ``grid`` backtested on the same data."""
     settings, strategy, market, first, last = _setup(name, start, end, symbols)
     return sweep(strategy, market, grid, settings.backtest, start=first, end=last)
@@ -65,8 +85,12 @@ def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -
     grid = table.pivot_table(index=y, columns=x, values=metric, aggfunc="first", dropna=False)
     fig = go.Figure(
         go.Heatmap(
-            z=grid.to_numpy(), x=[str(v) for v in grid.columns], y=[str(v) for v in grid.index],
-            colorscale="RdYlGn", colorbar={"title": metric}, hovertemplate=f"{x} %{{x}}<br>{y} %{{y}}<br>{metric} %{{z:.3f}}<extra></extra>",
+            z=grid.to_numpy(),
+            x=[str(v) for v in grid.columns],
+            y=[str(v) for v in grid.index],
+            colorscale="RdYlGn",
+            colorbar={"title": metric},
+            hovertemplate=f"{x} %{{x}}<br>{y} %{{y}}<br>{metric} %{{z:.3f}}<extra></extra>",
         )
     )
     fig.update_layout(title=f"{metric} by {x} and {y}", xaxis_title=x, yaxis_title=y, height=460, **LAYOUT)

@@ -12,11 +12,11 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
+from algotrading.backtest.walkforward import StrategyRun, run_strategies
 from algotrading.daily import artifacts
 from algotrading.data.market import MarketData
 from algotrading.report.universe import LAYOUT
 from algotrading.strategies import REGISTRY
-from algotrading.backtest.walkforward import StrategyRun, run_strategies
 
 
 def run_strategies_for(session_date: str | None, run_dir: str | None, names: list[str] | None = None) -> StrategyRun:
@@ -68,7 +68,9 @@ def signals_table(run: StrategyRun) -> HTML:
             target=rows["target_price"],
         )[["symbol", "action", "confidence", "price", "stop", "target", "reason"]]
         styled = (
-            table.style.format({"confidence": "{:.2f}", "price": "{:.2f}", "stop": "{:.2f}", "target": "{:.2f}"}, na_rep="")
+            table.style.format(
+                {"confidence": "{:.2f}", "price": "{:.2f}", "stop": "{:.2f}", "target": "{:.2f}"}, na_rep=""
+            )
             .hide(axis="index")
             .set_caption(f"{_title(str(name))}: {len(rows)} signal(s)")
         )
@@ -89,9 +91,24 @@ def performance_table(run: StrategyRun) -> Styler:
     table = run.performance.table().rename(index=_title)
     pct = ["momentum", "weight", "total_return", "cagr", "max_drawdown", "win_rate", "exposure"]
     return (
-        table[["momentum", "eligible", "weight", "total_return", "cagr", "sharpe", "sortino", "max_drawdown",
-               "win_rate", "trades", "exposure"]]
-        .style.format({c: "{:+.1%}" for c in pct} | {"sharpe": "{:.2f}", "sortino": "{:.2f}", "trades": "{:.0f}"}, na_rep="n/a")
+        table[
+            [
+                "momentum",
+                "eligible",
+                "weight",
+                "total_return",
+                "cagr",
+                "sharpe",
+                "sortino",
+                "max_drawdown",
+                "win_rate",
+                "trades",
+                "exposure",
+            ]
+        ]
+        .style.format(
+            {c: "{:+.1%}" for c in pct} | {"sharpe": "{:.2f}", "sortino": "{:.2f}", "trades": "{:.0f}"}, na_rep="n/a"
+        )
         .set_caption(
             f"Strategy performance on {run.session}: momentum over {run.performance.lookback_days} days "
             f"(eligible above {run.performance.threshold:+.1%}); metrics of each walk-forward backtest"
@@ -104,9 +121,13 @@ def momentum_figure(run: StrategyRun) -> go.Figure:
     perf = run.performance
     values = (perf.momentum * 100).round(2)
     colours = ["#2e7d32" if v > perf.threshold * 100 else "#c62828" for v in values]
-    fig = go.Figure(go.Bar(x=[_title(n) for n in values.index], y=values, marker_color=colours, text=values.map("{:+.1f}%".format)))
+    fig = go.Figure(
+        go.Bar(x=[_title(n) for n in values.index], y=values, marker_color=colours, text=values.map("{:+.1f}%".format))
+    )
     fig.add_hline(y=perf.threshold * 100, line_dash="dash", annotation_text="threshold")
-    fig.update_layout(title=f"Strategy momentum, last {perf.lookback_days} days (%)", yaxis_title="%", height=380, **LAYOUT)
+    fig.update_layout(
+        title=f"Strategy momentum, last {perf.lookback_days} days (%)", yaxis_title="%", height=380, **LAYOUT
+    )
     return fig
 
 
@@ -117,11 +138,21 @@ def equity_figure(run: StrategyRun) -> go.Figure:
     for name in perf.equity.columns:
         fig.add_trace(go.Scatter(x=perf.equity.index, y=perf.equity[name].round(2), name=_title(name), mode="lines"))
     fig.add_trace(
-        go.Scatter(x=perf.benchmark.index, y=perf.benchmark.round(2), name=f"{perf.benchmark.name} buy & hold",
-                   mode="lines", line={"dash": "dash", "color": "black"})
+        go.Scatter(
+            x=perf.benchmark.index,
+            y=perf.benchmark.round(2),
+            name=f"{perf.benchmark.name} buy & hold",
+            mode="lines",
+            line={"dash": "dash", "color": "black"},
+        )
     )
-    fig.update_layout(title="Strategy equity (walk-forward backtests, same starting capital)", yaxis_title="$",
-                      hovermode="x unified", legend={"orientation": "h", "y": -0.15}, **LAYOUT)
+    fig.update_layout(
+        title="Strategy equity (walk-forward backtests, same starting capital)",
+        yaxis_title="$",
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.15},
+        **LAYOUT,
+    )
     return fig
 
 
@@ -140,15 +171,22 @@ def momentum_lines_figure(history: pd.DataFrame, threshold: float, lookback_days
     for name in history.columns:
         fig.add_trace(go.Scatter(x=history.index, y=history[name].round(2), name=_title(name), mode="lines"))
     fig.add_hline(y=threshold * 100, line_dash="dash")
-    fig.update_layout(title=f"Rolling {lookback_days}-day strategy momentum (%)", yaxis_title="%",
-                      hovermode="x unified", legend={"orientation": "h", "y": -0.15}, **LAYOUT)
+    fig.update_layout(
+        title=f"Rolling {lookback_days}-day strategy momentum (%)",
+        yaxis_title="%",
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.15},
+        **LAYOUT,
+    )
     return fig
 
 
 def correlation_table(run: StrategyRun) -> Styler:
     corr = run.performance.correlation.rename(index=_title, columns=_title)
-    return corr.style.format("{:.2f}").background_gradient(cmap="Reds", vmin=0, vmax=1).set_caption(
-        "Correlation of the strategies' daily returns"
+    return (
+        corr.style.format("{:.2f}")
+        .background_gradient(cmap="Reds", vmin=0, vmax=1)
+        .set_caption("Correlation of the strategies' daily returns")
     )
 
 

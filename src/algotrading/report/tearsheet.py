@@ -12,8 +12,8 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from algotrading.backtest.engine import BacktestResult
-from algotrading.storage.files import atomic_write_text
 from algotrading.report.universe import LAYOUT
+from algotrading.storage.files import atomic_write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "page"
 PERCENT_METRICS = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure"}
@@ -43,8 +43,13 @@ def equity_figure(result: BacktestResult) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=result.equity.index, y=result.equity.round(2), name=result.strategy, mode="lines"))
     fig.add_trace(
-        go.Scatter(x=result.benchmark.index, y=result.benchmark.round(2), name=f"{result.benchmark.name} buy & hold",
-                   mode="lines", line={"dash": "dash", "color": "black"})
+        go.Scatter(
+            x=result.benchmark.index,
+            y=result.benchmark.round(2),
+            name=f"{result.benchmark.name} buy & hold",
+            mode="lines",
+            line={"dash": "dash", "color": "black"},
+        )
     )
     fig.update_layout(title="Equity", yaxis_title="$", hovermode="x unified", height=420, **LAYOUT)
     return fig
@@ -54,7 +59,11 @@ def drawdown_figure(result: BacktestResult) -> go.Figure:
     fig = go.Figure()
     for series, name in ((result.equity, result.strategy), (result.benchmark, f"{result.benchmark.name} buy & hold")):
         dd = (series / series.cummax() - 1) * 100
-        fig.add_trace(go.Scatter(x=dd.index, y=dd.round(2), name=name, mode="lines", fill="tozeroy" if name == result.strategy else None))
+        fig.add_trace(
+            go.Scatter(
+                x=dd.index, y=dd.round(2), name=name, mode="lines", fill="tozeroy" if name == result.strategy else None
+            )
+        )
     fig.update_layout(title="Drawdown (%)", yaxis_title="%", hovermode="x unified", height=300, **LAYOUT)
     return fig
 
@@ -67,8 +76,10 @@ def write_tearsheet(result: BacktestResult, path: Path, params: dict[str, object
     for col in ("entry_date", "exit_date"):
         trades[col] = pd.to_datetime(trades[col]).dt.strftime("%Y-%m-%d").fillna("open")
     trades = trades.round({"size": 4, "entry_price": 2, "exit_price": 2, "pnl": 2, "return": 4})
-    figures = "".join(pio.to_html(fig, include_plotlyjs=False, full_html=False, include_mathjax=False)
-                      for fig in (equity_figure(result), drawdown_figure(result)))
+    figures = "".join(
+        pio.to_html(fig, include_plotlyjs=False, full_html=False, include_mathjax=False)
+        for fig in (equity_figure(result), drawdown_figure(result))
+    )
     html = render_page(
         title=f"Backtest: {result.strategy}",
         subtitle=subtitle,
@@ -88,5 +99,6 @@ def render_page(title: str, subtitle: str, sections: list[dict[str, str | None]]
     """A self-contained page (plotly.js inlined once, no network needed to open it):
     a title, then each section's heading and HTML (tables, figures), then a note."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    return env.get_template("page.html.j2").render(title=title, subtitle=subtitle, sections=sections, note=note,
-                                                   plotly_js=get_plotlyjs())
+    return env.get_template("page.html.j2").render(
+        title=title, subtitle=subtitle, sections=sections, note=note, plotly_js=get_plotlyjs()
+    )

@@ -84,9 +84,7 @@ def returns_bar_figure(returns: pd.DataFrame, horizon: str = "3M") -> go.Figure:
     data = returns.dropna(subset=[horizon]).sort_values(horizon)
     fig = go.Figure()
     for group, rows in data.groupby("group", sort=False):
-        fig.add_trace(
-            go.Bar(x=rows.index, y=(rows[horizon] * 100).round(2), name=str(group).replace("_", " "))
-        )
+        fig.add_trace(go.Bar(x=rows.index, y=(rows[horizon] * 100).round(2), name=str(group).replace("_", " ")))
     fig.update_layout(
         title=f"{horizon} return by symbol (%)",
         xaxis={"categoryorder": "total ascending", "tickangle": -60},

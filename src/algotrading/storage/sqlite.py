@@ -82,7 +82,7 @@ class Database:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -110,4 +110,3 @@ def scratch_files() -> Iterator[None]:
         yield
     finally:
         Database.synchronous = before
-

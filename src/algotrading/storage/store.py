@@ -21,7 +21,17 @@ import pandas as pd
 
 from algotrading.storage.sqlite import Database, StoreError
 
-__all__ = ["Alert", "FILE_NAME", "PositionRecord", "RiskState", "RiskStatus", "Store", "StoreError", "is_sent", "open_store"]
+__all__ = [
+    "Alert",
+    "FILE_NAME",
+    "PositionRecord",
+    "RiskState",
+    "RiskStatus",
+    "Store",
+    "StoreError",
+    "is_sent",
+    "open_store",
+]
 
 SCHEMA_VERSION = 4
 FILE_NAME = "algotrading.sqlite3"
@@ -151,9 +161,25 @@ class RiskStatus:
 # -- order intents and the local position record ---------------------------------------
 
 INTENT_FIELDS = (
-    "client_order_id", "session_date", "symbol", "side", "notional", "qty", "kind", "strategy", "after_sells_fill",
-    "stop_price", "target_price", "confidence", "status", "broker_order_id", "filled_qty", "filled_avg_price",
-    "detail", "created_at", "updated_at",
+    "client_order_id",
+    "session_date",
+    "symbol",
+    "side",
+    "notional",
+    "qty",
+    "kind",
+    "strategy",
+    "after_sells_fill",
+    "stop_price",
+    "target_price",
+    "confidence",
+    "status",
+    "broker_order_id",
+    "filled_qty",
+    "filled_avg_price",
+    "detail",
+    "created_at",
+    "updated_at",
 )
 #: Intent states of an order never placed at the broker, which may still be sent. Every
 #: other state (submitted, the broker's own statuses, rejected, unknown, expired) means
@@ -190,10 +216,8 @@ class PositionRecord:
     entry_confidence: float | None
 
 
-
-
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class Store(Database):
@@ -204,7 +228,7 @@ class Store(Database):
     consequence = "the drawdown peak and any HALTED/EMERGENCY STOP state"
     missing_hint = "run `algotrading daily` first"
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     # -- equity ---------------------------------------------------------------------------
@@ -291,15 +315,29 @@ class Store(Database):
             )
 
     def finish_run(
-        self, run_id: str, status: str, failed_step: str | None = None, error: str | None = None,
-        report_dir: str | None = None, steps: dict[str, float] | None = None, duration_seconds: float | None = None,
+        self,
+        run_id: str,
+        status: str,
+        failed_step: str | None = None,
+        error: str | None = None,
+        report_dir: str | None = None,
+        steps: dict[str, float] | None = None,
+        duration_seconds: float | None = None,
     ) -> None:
         with self._tx() as c:
             c.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, failed_step = ?, error = ?, report_dir = ?, steps = ?, "
                 "duration_seconds = ? WHERE run_id = ?",
-                (_now(), status, failed_step, error, report_dir, json.dumps(steps) if steps is not None else None,
-                 duration_seconds, run_id),
+                (
+                    _now(),
+                    status,
+                    failed_step,
+                    error,
+                    report_dir,
+                    json.dumps(steps) if steps is not None else None,
+                    duration_seconds,
+                    run_id,
+                ),
             )
 
     def runs(self) -> pd.DataFrame:
@@ -318,7 +356,6 @@ class Store(Database):
         row = cur.fetchone()
         return None if row is None else {"run_id": row[0], "finished_at": row[1], "report_dir": row[2]}
 
-
     # -- order intents and the local position record ----------------------------------
     def add_intents(self, rows: list[dict[str, object]]) -> int:
         """Record planned orders; an id already known keeps its state (never re-planned)."""
@@ -330,14 +367,29 @@ class Store(Database):
                     "INSERT OR IGNORE INTO order_intents (client_order_id, session_date, symbol, side, notional, qty, kind, "
                     "strategy, after_sells_fill, stop_price, target_price, confidence, status, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
-                    (r["client_order_id"], r["session_date"], r["symbol"], r["side"], r.get("notional"), r.get("qty"),
-                     r["kind"], r.get("strategy"), int(bool(r.get("after_sells_fill"))), r.get("stop_price"),
-                     r.get("target_price"), r.get("confidence"), now, now),
+                    (
+                        r["client_order_id"],
+                        r["session_date"],
+                        r["symbol"],
+                        r["side"],
+                        r.get("notional"),
+                        r.get("qty"),
+                        r["kind"],
+                        r.get("strategy"),
+                        int(bool(r.get("after_sells_fill"))),
+                        r.get("stop_price"),
+                        r.get("target_price"),
+                        r.get("confidence"),
+                        now,
+                        now,
+                    ),
                 )
                 added += cur.rowcount
         return added
 
-    def intents(self, session: dt.date | None = None, statuses: tuple[str, ...] | None = None) -> list[dict[str, object]]:
+    def intents(
+        self, session: dt.date | None = None, statuses: tuple[str, ...] | None = None
+    ) -> list[dict[str, object]]:
         sql, args = "SELECT * FROM order_intents WHERE 1 = 1", []
         if session is not None:
             sql += " AND session_date = ?"
@@ -356,7 +408,9 @@ class Store(Database):
         fields["updated_at"] = _now()
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as c:
-            c.execute(f"UPDATE order_intents SET {assignments} WHERE client_order_id = ?", [*fields.values(), client_order_id])
+            c.execute(
+                f"UPDATE order_intents SET {assignments} WHERE client_order_id = ?", [*fields.values(), client_order_id]
+            )
 
     def position_records(self) -> dict[str, PositionRecord]:
         cur = self.conn.execute(
@@ -373,8 +427,17 @@ class Store(Database):
                 c.execute(
                     "INSERT INTO position_records (symbol, qty, strategy, entry_session, entry_price, stop_price, "
                     "target_price, entry_confidence, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (r.symbol, r.qty, r.strategy, r.entry_session, r.entry_price, r.stop_price, r.target_price,
-                     r.entry_confidence, _now()),
+                    (
+                        r.symbol,
+                        r.qty,
+                        r.strategy,
+                        r.entry_session,
+                        r.entry_price,
+                        r.stop_price,
+                        r.target_price,
+                        r.entry_confidence,
+                        _now(),
+                    ),
                 )
 
     # -- emails ---------------------------------------------------------------------------
@@ -418,9 +481,13 @@ class Store(Database):
         kinds, now, new = tuple(kinds), _now(), []
         current = list(current)
         with self._tx() as c:
-            rows = c.execute(
-                f"SELECT key, resolved_at FROM alerts WHERE kind IN ({','.join('?' * len(kinds))})", kinds
-            ).fetchall() if kinds else []
+            rows = (
+                c.execute(
+                    f"SELECT key, resolved_at FROM alerts WHERE kind IN ({','.join('?' * len(kinds))})", kinds
+                ).fetchall()
+                if kinds
+                else []
+            )
             known = {k: resolved for k, resolved in rows}
             for a in current:
                 if a.key not in known or known[a.key] is not None:
@@ -457,14 +524,18 @@ class Store(Database):
         """The symbols a run of ``session`` excluded (replacing an earlier run's list)."""
         with self._tx() as c:
             c.execute("DELETE FROM data_exclusions WHERE session_date = ?", (session.isoformat(),))
-            c.executemany("INSERT INTO data_exclusions (session_date, symbol, reason) VALUES (?, ?, ?)",
-                          [(session.isoformat(), sym, reason) for sym, reason in excluded.items()])
+            c.executemany(
+                "INSERT INTO data_exclusions (session_date, symbol, reason) VALUES (?, ?, ?)",
+                [(session.isoformat(), sym, reason) for sym, reason in excluded.items()],
+            )
 
     def exclusions(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Recorded exclusions of the sessions from ``start`` to ``end``."""
         return pd.read_sql_query(
             "SELECT session_date, symbol, reason FROM data_exclusions WHERE session_date BETWEEN ? AND ? "
-            "ORDER BY session_date, symbol", self.conn, params=(start.isoformat(), end.isoformat()),
+            "ORDER BY session_date, symbol",
+            self.conn,
+            params=(start.isoformat(), end.isoformat()),
         )
 
     def latest_equity_session(self) -> dt.date | None:

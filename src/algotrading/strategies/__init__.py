@@ -20,7 +20,14 @@ REGISTRY: dict[str, type[Strategy]] = {
 }
 
 __all__ = [
-    "REGISTRY", "Action", "Signal", "SignalFrames", "Strategy", "StrategyParams", "StrategyUnavailable", "load_strategies",
+    "REGISTRY",
+    "Action",
+    "Signal",
+    "SignalFrames",
+    "Strategy",
+    "StrategyParams",
+    "StrategyUnavailable",
+    "load_strategies",
 ]
 
 
@@ -77,6 +84,8 @@ def _load_one(cls: type[Strategy], folder: Path, universe: Universe, problems: l
         return None
     outside = [s for s in symbols if s not in universe.all_symbols]
     if outside:
-        problems.append(f"{label}: {', '.join(outside)} not in params/universe.yaml: add them to a group or remove them here.")
+        problems.append(
+            f"{label}: {', '.join(outside)} not in params/universe.yaml: add them to a group or remove them here."
+        )
         return None
     return strategy

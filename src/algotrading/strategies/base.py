@@ -202,7 +202,9 @@ class Strategy(ABC):
         out: list[Signal] = []
         entries = frames.entry.loc[ts].to_numpy(dtype=bool)
         exits = frames.exit.loc[ts].to_numpy(dtype=bool)
-        active = [(sym, bool(en), bool(ex)) for sym, en, ex in zip(frames.symbols, entries, exits, strict=True) if en or ex]
+        active = [
+            (sym, bool(en), bool(ex)) for sym, en, ex in zip(frames.symbols, entries, exits, strict=True) if en or ex
+        ]
         fact_rows = {name: frame.loc[ts].to_dict() for name, frame in frames.facts.items()} if active else {}
         for symbol, is_entry, is_exit in active:  # only the symbols with a signal (the others are HOLD)
             facts = {name: _clean(row[symbol]) for name, row in fact_rows.items() if symbol in row}
@@ -251,7 +253,9 @@ def percent_levels(
 
 def row_frame(values: np.ndarray, like: pd.DataFrame) -> pd.DataFrame:
     """A frame shaped like ``like`` whose every column repeats the per-row ``values``."""
-    return pd.DataFrame(np.repeat(np.asarray(values)[:, None], like.shape[1], axis=1), index=like.index, columns=like.columns)
+    return pd.DataFrame(
+        np.repeat(np.asarray(values)[:, None], like.shape[1], axis=1), index=like.index, columns=like.columns
+    )
 
 
 def group_symbols(universe: Universe, groups: list[str]) -> list[str]:

@@ -35,7 +35,9 @@ from algotrading.strategies.base import (
 
 class DualMomentumParams(StrategyParams):
     assets: list[str] = Field(min_length=1, description="ETF symbols competing on momentum, e.g. [SPY, QQQ, IWM]")
-    defensive_asset: str | None = Field(description="a symbol held when none beats the risk-free rate, or null for cash")
+    defensive_asset: str | None = Field(
+        description="a symbol held when none beats the risk-free rate, or null for cash"
+    )
     lookback_sessions: int = Field(ge=20, le=756, description="sessions, e.g. 252")
     risk_free_rate_pct: float = Field(ge=0, lt=50, description="annual percent, e.g. 4")
     rebalance_sessions: int = Field(ge=1, le=252, description="sessions, e.g. 21")

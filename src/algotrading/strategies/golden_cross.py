@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from algotrading import indicators as ind
 from algotrading.data.market import MarketData
-from algotrading.strategies.base import Action, SignalFrames, Strategy, GroupStrategyParams, percent_levels
+from algotrading.strategies.base import Action, GroupStrategyParams, SignalFrames, Strategy, percent_levels
 
 
 class GoldenCrossParams(GroupStrategyParams):
@@ -47,7 +47,6 @@ class GoldenCross(Strategy):
     summary = "SMA50 crosses above SMA200: buy the new uptrend; sell on the death cross."
     Params = GoldenCrossParams
     params: GoldenCrossParams
-
 
     def generate(self, market: MarketData) -> SignalFrames:
         p = self.params
@@ -100,4 +99,3 @@ class GoldenCross(Strategy):
                 parts.append(f"volume {vr:.2f}x its {p.volume_window}-day mean")
             return "; ".join(parts)
         return f"{fast} below {slow} (gap {sep_text}): death cross, trend down"
-

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from algotrading import indicators as ind
 from algotrading.data.market import MarketData
-from algotrading.strategies.base import Action, SignalFrames, Strategy, GroupStrategyParams
+from algotrading.strategies.base import Action, GroupStrategyParams, SignalFrames, Strategy
 
 
 class MeanReversionParams(GroupStrategyParams):
@@ -61,7 +61,6 @@ class MeanReversion(Strategy):
     summary = "Oversold on >= 2 of RSI, z-score, Bollinger and O-U, where Hurst < 0.5: buy the dip, exit on the bounce."
     Params = MeanReversionParams
     params: MeanReversionParams
-
 
     def generate(self, market: MarketData) -> SignalFrames:
         p = self.params

@@ -19,9 +19,9 @@ from algotrading import indicators as ind
 from algotrading.data.market import MarketData
 from algotrading.strategies.base import (
     Action,
+    GroupStrategyParams,
     SignalFrames,
     Strategy,
-    GroupStrategyParams,
     StrategyUnavailable,
     percent_levels,
     rebalance_days,
@@ -49,7 +49,6 @@ class SectorRotation(Strategy):
     summary = "Top 4 sector ETFs by momentum and relative strength vs SPY, scaled by relative volatility; monthly."
     Params = SectorRotationParams
     params: SectorRotationParams
-
 
     def generate(self, market: MarketData) -> SignalFrames:
         p = self.params
@@ -106,5 +105,7 @@ class SectorRotation(Strategy):
         if action is Action.BUY:
             return f"rank {int(rank)} of the sectors, {detail} (rebalance day)"
         if rank is None:
-            return f"out at this rebalance: relative strength below {p.min_relative_strength_pct:g}% or no score; {detail}"
+            return (
+                f"out at this rebalance: relative strength below {p.min_relative_strength_pct:g}% or no score; {detail}"
+            )
         return f"rank {int(rank)}, outside the top {p.top_n}: {detail} (rebalance day)"
