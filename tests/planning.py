@@ -14,8 +14,8 @@ from algotrading import calendar as cal
 from algotrading.backtest.walkforward import SIGNAL_COLUMNS
 from algotrading.config import Settings, load_settings
 from algotrading.decisions.plan import PlanInputs
+from algotrading.decisions.risk import RiskState, RiskStatus
 from algotrading.portfolio import Asset, AssetBook, Portfolio, Position
-from algotrading.storage.store import RiskState, RiskStatus
 
 SESSION = dt.date(2025, 12, 31)
 STRATEGIES = ("golden_cross", "mean_reversion", "dual_momentum", "sector_rotation")

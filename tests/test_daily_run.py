@@ -17,12 +17,12 @@ import pytest
 import time_machine
 
 from algotrading.cli import main
-from algotrading.config import load_settings
-from algotrading.daily.session import UsageError
+from algotrading.config import UsageError, load_settings
 from algotrading.data.bars import fingerprint
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.snapshot import history_start
-from algotrading.jobs.daily import RunError, run_daily, run_lock
+from algotrading.jobs.control import RunError, run_lock
+from algotrading.jobs.daily import run_daily
 
 from .conftest import ROOT
 
@@ -309,7 +309,8 @@ def test_plan_json_of_the_demo_run_validates_and_says_why_nothing_is_bought(demo
 
 def test_a_session_with_orders_then_the_same_session_halted(workdirs):
     """2022-06-13: four buys within every limit; after a HALT the re-run sends none."""
-    from algotrading.storage.store import RiskState, open_store
+    from algotrading.decisions.risk import RiskState
+    from algotrading.storage.store import open_store
 
     settings = load_settings()
     day = dt.date(2022, 6, 13)

@@ -21,7 +21,8 @@ import yaml
 
 from algotrading.config import load_settings
 from algotrading.decisions.plan import make_plan
-from algotrading.jobs.daily import run_daily, run_lock
+from algotrading.jobs.control import run_lock
+from algotrading.jobs.daily import run_daily
 from algotrading.notify.charts import chromium_available, email_charts
 from algotrading.notify.compose import daily_email
 from algotrading.notify.smtp import EmailError, send
@@ -348,7 +349,7 @@ def test_no_secret_reaches_reports_state_or_logs(workdirs, monkeypatch, smtp):
     ],
 )
 def test_a_restricted_plan_email_leads_with_the_risk_banner(workdirs, tmp_path, risk, spy_move, title):
-    from algotrading.storage.store import RiskState
+    from algotrading.decisions.risk import RiskState
 
     data = inputs([buy("AAA", confidence=0.9, price=20.0)], cash=1000.0, risk=RiskState[risk], spy_move=spy_move)
     plan = make_plan(data, "2026-01-01T00:00:00+00:00")

@@ -20,11 +20,12 @@ import pytest
 from algotrading import calendar as cal
 from algotrading.cli import main
 from algotrading.config import load_settings
+from algotrading.decisions.risk import RiskState, RiskStatus
 from algotrading.jobs.daily import run_daily
 from algotrading.monitor import alerts as al
 from algotrading.monitor.dashboard import render_status_page, timeline_frame
 from algotrading.monitor.status import build_status, uptime
-from algotrading.storage.store import Alert, RiskState, RiskStatus, open_store
+from algotrading.storage.store import Alert, open_store
 
 from .conftest import ROOT
 from .test_email import Webhook

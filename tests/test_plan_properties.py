@@ -10,8 +10,8 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
 from algotrading.decisions.plan import make_plan
+from algotrading.decisions.risk import RiskState
 from algotrading.portfolio import Asset, Position
-from algotrading.storage.store import RiskState
 
 from .planning import STRATEGIES, base_settings, buy, inputs, sell, with_safety
 

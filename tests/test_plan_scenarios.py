@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from algotrading.decisions.plan import make_plan
-from algotrading.decisions.risk import account_transition
-from algotrading.storage.store import RiskState, RiskStatus
+from algotrading.decisions.risk import RiskState, RiskStatus, account_transition
 
 from .planning import STRATEGIES, base_settings, buy, inputs, position, sell, with_safety
 

@@ -11,6 +11,8 @@ import pytest
 from algotrading.config import CircuitBreakerParams
 from algotrading.decisions.risk import (
     CircuitBreaker,
+    RiskState,
+    RiskStatus,
     account_transition,
     circuit_breaker,
     permissions,
@@ -18,7 +20,6 @@ from algotrading.decisions.risk import (
     sessions_held,
 )
 from algotrading.portfolio import Portfolio
-from algotrading.storage.store import RiskState, RiskStatus
 
 from .planning import SESSION, base_settings, market, position
 

@@ -14,7 +14,8 @@ import yaml
 
 from algotrading.cli import main
 from algotrading.config import load_settings
-from algotrading.jobs.daily import RunError, RunTimeout, deadline, run_daily
+from algotrading.jobs.control import RunError, RunTimeout, deadline
+from algotrading.jobs.daily import run_daily
 from algotrading.ops import schedule
 
 from .conftest import ROOT
@@ -102,7 +103,7 @@ def test_a_hung_notebook_is_stopped_and_the_run_fails_cleanly(workdirs, monkeypa
         "failed at step 'notebook:10_strategies': RunTimeout: notebook 10_strategies.ipynb took longer than 20 s"
         in result.message
     )
-    from algotrading.jobs.daily import run_lock
+    from algotrading.jobs.control import run_lock
 
     with run_lock(workdirs["state"]):  # the lock was released: the next day's run can start
         pass

@@ -12,8 +12,9 @@ import pytest
 
 from algotrading.cli import main
 from algotrading.config import load_settings
+from algotrading.decisions.risk import RiskState
 from algotrading.jobs.daily import run_daily
-from algotrading.storage.store import FILE_NAME, SCHEMA_VERSION, RiskState, Store, StoreError, open_store
+from algotrading.storage.store import FILE_NAME, SCHEMA_VERSION, Store, StoreError, open_store
 
 D1, D2 = dt.date(2025, 12, 30), dt.date(2025, 12, 31)
 
@@ -104,7 +105,7 @@ def test_a_damaged_store_fails_closed_and_is_left_untouched(workdirs, content, e
     path.write_bytes(content)
     with pytest.raises(StoreError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         Store(path)
-    from algotrading.jobs.daily import RunError
+    from algotrading.jobs.control import RunError
 
     with pytest.raises(RunError, match="drawdown peak"):
         run_daily(load_settings(), D2)

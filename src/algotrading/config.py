@@ -27,6 +27,11 @@ SYMBOL_RE = re.compile(r"^\^?[A-Z][A-Z0-9.\-]{0,9}$")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
+class UsageError(ValueError):
+    """A request that cannot be served as asked (exit code 2, like a bad configuration);
+    the message says why."""
+
+
 class ConfigError(Exception):
     """One or more configuration problems; each item names the setting and the fix."""
 

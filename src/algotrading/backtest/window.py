@@ -1,20 +1,16 @@
-"""What ``algotrading backtest`` needs besides the backtest itself: the date window, the
-data (validated like a daily run's), and the printed summary."""
+"""What ``algotrading backtest`` (and the backtest explorer notebook) needs besides the
+backtest itself: the date window and the data, validated like a daily run's."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
-
 from algotrading import calendar as cal
-from algotrading.backtest.engine import BacktestResult
-from algotrading.config import Mode, Settings
-from algotrading.daily.session import UsageError, default_session
-from algotrading.data import make_provider
+from algotrading.config import Mode, Settings, UsageError
+from algotrading.data import latest_session, make_provider
+from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import load_snapshot
-from algotrading.report.tearsheet import format_metric, metrics_frame
 from algotrading.strategies import Strategy
 
 
@@ -22,7 +18,7 @@ def backtest_window(settings: Settings, start: dt.date | None, end: dt.date | No
     """Sessions to trade: ``end`` (default: the latest session of the configured data,
     a non-session moves back to the session before) and ``start`` (default 3 years earlier)."""
     now = dt.datetime.now(dt.UTC)
-    latest = default_session(settings, now)
+    latest = latest_session(settings, now)
     end = end or latest
     if end > latest:
         where = "the bundled data" if settings.mode is Mode.DEMO else "final bars"
@@ -45,8 +41,6 @@ def load_market(
     warmup = settings.backtest.warmup_sessions
     data_start = cal.session_window(start, warmup + 1)[0]
     if settings.mode is Mode.DEMO:
-        from algotrading.data.bundled import BundledBarsProvider
-
         first = BundledBarsProvider().first_session()
         if start < first:
             raise UsageError(f"--start {start} is before the bundled data ({first} ..)")
@@ -61,18 +55,3 @@ def load_market(
             )
         market = market.select([*symbols, settings.universe.benchmark])
     return market, snapshot.excluded
-
-
-def print_result(result: BacktestResult, settings: Settings, market: MarketData, excluded: dict[str, str]) -> None:
-    """The metrics as a small aligned table, strategy beside buy-and-hold."""
-    frame = metrics_frame(result)
-    shown = frame.apply(lambda col: [format_metric(n, v) for n, v in col.items()])
-    first, last = result.equity.index[0].date(), result.equity.index[-1].date()
-    print(
-        f"{result.strategy}: {first} .. {last}, {len(result.trades)} trades, "
-        f"start ${settings.backtest.initial_capital:,.0f}, end ${result.equity.iloc[-1]:,.2f}"
-    )
-    with pd.option_context("display.width", 120):
-        print(shown.to_string())
-    for symbol, reason in excluded.items():
-        print(f"excluded {symbol}: {reason}")

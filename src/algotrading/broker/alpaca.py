@@ -11,6 +11,7 @@ tradable, wash trade) are returned as ``rejected`` so the other orders go on.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from algotrading.broker.base import (
     AccountInfo,
     BrokerError,
     BrokerPosition,
+    BrokerSession,
     OrderRequest,
     OrderStatus,
     SubmitResult,
@@ -77,7 +79,7 @@ def _message(exc: APIError) -> str:
         return str(exc)[:200]
 
 
-class AlpacaBroker:
+class AlpacaBroker(BrokerSession):
     """The ``Broker`` of paper and live mode."""
 
     name = "alpaca"
@@ -99,6 +101,14 @@ class AlpacaBroker:
         )
         harden_client(self.client, params.timeout_seconds)
         self._assets: dict[str, Asset] = {}
+
+    def close(self) -> None:
+        """Close alpaca-py's HTTP session (its pooled connections)."""
+        self.client._session.close()
+
+    def settle(self, upto: dt.date) -> list[object]:
+        """Alpaca fills orders itself: nothing to do."""
+        return []
 
     def _retrying(self) -> Retrying:
         p = self.params

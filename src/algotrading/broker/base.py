@@ -7,8 +7,11 @@ in dollars as floats; quantities may be fractional.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 from algotrading.portfolio import Asset
 
@@ -94,7 +97,25 @@ class SubmitResult:
 
 @runtime_checkable
 class Broker(Protocol):
+    """A broker connection with a lifecycle: open it with :func:`algotrading.broker.make_broker`
+    as a context manager (``with make_broker(...) as broker:``), which closes it."""
+
     name: str
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def close(self) -> None:
+        """Release the connection (the simulated ledger's SQLite file, Alpaca's HTTP session)."""
+        ...
+
+    def settle(self, upto: dt.date) -> Sequence[object]:
+        """Bring the account up to ``upto``: the simulated account fills the orders due by
+        then and returns the fills; a real broker fills by itself and returns none."""
+        ...
 
     def account(self) -> AccountInfo: ...
 
@@ -111,6 +132,21 @@ class Broker(Protocol):
     def open_orders(self) -> list[OrderStatus]: ...
 
     def cancel(self, order_id: str) -> None: ...
+
+
+class BrokerSession:
+    """The context-manager half of :class:`Broker`: ``with`` closes the connection."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def mask(account_number: str) -> str:

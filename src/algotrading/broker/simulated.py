@@ -28,7 +28,14 @@ from pathlib import Path
 import pandas as pd
 
 from algotrading import calendar as cal
-from algotrading.broker.base import AccountInfo, BrokerPosition, OrderRequest, OrderStatus, SubmitResult
+from algotrading.broker.base import (
+    AccountInfo,
+    BrokerPosition,
+    BrokerSession,
+    OrderRequest,
+    OrderStatus,
+    SubmitResult,
+)
 from algotrading.data.market import MarketData
 from algotrading.portfolio import Asset
 from algotrading.storage.sqlite import Database, StoreError
@@ -89,7 +96,7 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-class SimulatedBroker:
+class SimulatedBroker(BrokerSession):
     """The demo account on ``session``; ``phase`` "after_close" (orders fill at the next
     open) or "open" (orders fill at this session's open)."""
 

@@ -18,10 +18,10 @@ from algotrading.config import Universe
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.decisions.plan import Plan, Sizing, plan_from_json
 from algotrading.decisions.ranking import Ranking
+from algotrading.decisions.risk import RiskState, RiskStatus
 from algotrading.execution.account import Account
 from algotrading.portfolio import Asset, AssetBook, Portfolio
 from algotrading.storage.files import atomic_write_json, atomic_write_parquet
-from algotrading.storage.store import RiskState, RiskStatus
 
 BARS = "bars.parquet"
 SIGNALS = "signals.parquet"
@@ -43,6 +43,23 @@ CONTEXT = "context.json"
 RUN = "run.json"
 LOG = "run.log"
 REPORT_HTML = "report.html"
+VALIDATION = "validation.json"  # the readiness checks at the start of the run
+ALERTS = "alerts.json"  # the alerts open after the run (new ones marked)
+EMAIL_EML = "email.eml"  # the plan email as sent (or put in the outbox)
+EMAIL_HTML = "email.html"  # its HTML body, to open in a browser
+#: Notebooks of the daily run, in order (executed copies are kept in the run's folder);
+#: each reads the artifacts of the ones before.
+DAILY_NOTEBOOKS: tuple[str, ...] = (
+    "10_strategies.ipynb",
+    "20_ranking.ipynb",
+    "30_safety.ipynb",
+    "40_risk.ipynb",
+    "90_daily_report.ipynb",
+)
+#: The notebook rendered to ``report.html``.
+REPORT_NOTEBOOK = "90_daily_report.ipynb"
+#: A failed run's notebook as far as it ran, rendered for the failure alert ({name}: the notebook's stem).
+PARTIAL_HTML = "{name}.partial.html"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from algotrading.backtest.walkforward import StrategyRun
 from algotrading.config import Settings
 from algotrading.daily import artifacts
 from algotrading.data.bars import to_wide
+from algotrading.data.market import MarketData
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.decisions.plan import PlanInputs
 from algotrading.execution.account import Account, load_account
@@ -65,7 +66,5 @@ def inputs_from_run(run_dir: Path, settings: Settings) -> PlanInputs:
 
 def inputs_here(settings: Settings, snapshot: MarketSnapshot, strategies: StrategyRun, session: dt.date) -> PlanInputs:
     """The inputs computed now, reading (never writing) the state store."""
-    from algotrading.data.market import MarketData
-
     account = load_account(settings, session, persist=False, market=MarketData.from_bars(snapshot.bars))
     return plan_inputs(settings, snapshot.session_date, to_wide(snapshot.bars, "close"), strategies, account)

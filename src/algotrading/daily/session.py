@@ -8,11 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from algotrading import calendar as cal
-from algotrading.config import Mode, Settings
-
-
-class UsageError(ValueError):
-    """A request that cannot be served as asked (exit code 2); the message says why."""
+from algotrading.config import Mode, Settings, UsageError
+from algotrading.data import latest_session
+from algotrading.data.bundled import BundledBarsProvider
 
 
 @dataclass(frozen=True)
@@ -35,20 +33,11 @@ def holiday_name(day: dt.date) -> str | None:
     return None
 
 
-def default_session(settings: Settings, now: dt.datetime) -> dt.date:
-    """Demo: the bundled data's last session. Paper/live: the latest session whose bar is final."""
-    if settings.mode is Mode.DEMO:
-        from algotrading.data.bundled import BundledBarsProvider
-
-        return BundledBarsProvider().last_session()
-    return cal.latest_completed_session(now, settings.schedule.bar_settle_minutes)
-
-
 def choose_session(settings: Settings, requested: dt.date | None, now: dt.datetime) -> SessionChoice:
     """Resolve ``--date``: a non-session is "market closed" (not an error); a session whose
     bar is not final yet, or outside the demo data, is a :class:`UsageError`."""
     if requested is None:
-        return SessionChoice(default_session(settings, now))
+        return SessionChoice(latest_session(settings, now))
     try:
         trading = cal.is_session(requested)
     except cal.CalendarRangeError as exc:
@@ -64,8 +53,6 @@ def choose_session(settings: Settings, requested: dt.date | None, now: dt.dateti
             f"(close + {settle} min). Run after that, or pass an earlier --date."
         )
     if settings.mode is Mode.DEMO:
-        from algotrading.data.bundled import BundledBarsProvider
-
         bundled = BundledBarsProvider()
         first, last = bundled.first_session(), bundled.last_session()
         if not first <= requested <= last:

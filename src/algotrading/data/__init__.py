@@ -6,22 +6,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from algotrading import calendar as cal
 from algotrading.config import Mode, Settings
 from algotrading.data.bars import BarsProvider, DataError
+from algotrading.data.bundled import BundledBarsProvider
+from algotrading.data.cache import CachedBarsProvider
 
-__all__ = ["BarsProvider", "DataError", "make_provider"]
+__all__ = ["BarsProvider", "DataError", "latest_session", "make_provider"]
+
+
+def latest_session(settings: Settings, now: dt.datetime) -> dt.date:
+    """The latest session the configured data has a final bar for: demo, the bundled
+    data's last session; paper/live, the latest session whose bar is final at ``now``."""
+    if settings.mode is Mode.DEMO:
+        return BundledBarsProvider().last_session()
+    return cal.latest_completed_session(now, settings.schedule.bar_settle_minutes)
 
 
 def make_provider(settings: Settings, now: Callable[[], dt.datetime] | None = None) -> BarsProvider:
     """The provider for the configured mode: bundled prices in demo, Alpaca behind the
     Parquet cache (``ALGOTRADING_STATE_DIR/cache/bars-<feed>``) in paper and live."""
     if settings.mode is Mode.DEMO:
-        from algotrading.data.bundled import BundledBarsProvider
-
         return BundledBarsProvider()
 
+    # local: alpaca-py costs ~0.3 s to import (0.69 s with pandas) and demo runs never need it
     from algotrading.data.alpaca import AlpacaBarsProvider
-    from algotrading.data.cache import CachedBarsProvider
 
     alpaca = settings.alpaca
     assert alpaca.api_key is not None and alpaca.secret_key is not None  # guaranteed by mode

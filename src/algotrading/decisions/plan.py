@@ -32,13 +32,22 @@ from algotrading.decisions.risk import (
     CircuitBreaker,
     Permissions,
     PositionExit,
+    RiskStatus,
     circuit_breaker,
     permissions,
     position_exits,
 )
-from algotrading.decisions.safety import ACCEPTED, REJECTED, RESIZED, BuyDecision, PlannedSell, Step, size_buys
+from algotrading.decisions.safety import (
+    ACCEPTED,
+    REJECTED,
+    RESIZED,
+    BuyDecision,
+    PlannedSell,
+    Step,
+    position_cap,
+    size_buys,
+)
 from algotrading.portfolio import AssetBook, Portfolio
-from algotrading.storage.store import RiskStatus
 
 SELL_PRIORITY = {"stop": 0, "target": 1, "max_hold": 2, "exit_signal": 3, "swap": 4}
 
@@ -391,8 +400,6 @@ def _risk_json(inputs: PlanInputs, breaker: CircuitBreaker, perms: Permissions) 
 
 def _limits(inputs: PlanInputs) -> dict[str, Any]:
     sf, rk = inputs.settings.safety, inputs.settings.risk
-    from algotrading.decisions.safety import position_cap
-
     return {
         "portfolio_size": sf.portfolio_size,
         "max_position_size": sf.max_position_size,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,25 @@ import pandas as pd
 from algotrading import calendar as cal
 from algotrading.config import CircuitBreakerParams, RiskParams
 from algotrading.portfolio import Portfolio, Position
-from algotrading.storage.store import RiskState, RiskStatus
+
+
+class RiskState(StrEnum):
+    """The account's risk state (DESIGN §5): persisted by the store, decided here."""
+
+    ACTIVE = "ACTIVE"
+    HALTED = "HALTED"
+    EMERGENCY_STOP = "EMERGENCY_STOP"
+
+
+@dataclass(frozen=True)
+class RiskStatus:
+    """The persisted risk state and the event that set it."""
+
+    state: RiskState
+    since: str | None = None
+    reason: str | None = None
+    session_date: str | None = None
+
 
 #: Float slack for comparisons at an exact limit (15.0% drawdown must halt).
 EPS = 1e-9

@@ -14,16 +14,15 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from algotrading import calendar as cal
 from algotrading.broker import Broker, make_broker
 from algotrading.broker.base import OrderStatus
 from algotrading.config import Mode, Settings
 from algotrading.data.market import MarketData
-from algotrading.decisions.risk import Transition, account_transition
+from algotrading.decisions.risk import RiskState, RiskStatus, Transition, account_transition
+from algotrading.execution.catchup import demo_catch_up
 from algotrading.execution.reconcile import Reconciliation, follow_orders, reconcile
 from algotrading.portfolio import Asset, AssetBook, Portfolio, demo_portfolio
-from algotrading.storage.sqlite import StoreError
-from algotrading.storage.store import FILE_NAME, PositionRecord, RiskState, RiskStatus, Store, open_store
+from algotrading.storage.store import FILE_NAME, PositionRecord, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -48,42 +47,6 @@ def broker_assets(broker: Broker, symbols: list[str]) -> AssetBook:
     return AssetBook({s: broker.asset(s) for s in symbols if not s.startswith("^")})
 
 
-def _demo_catch_up(settings: Settings, store: Store, market: MarketData, session: dt.date) -> list[str]:
-    """Demo only: play the morning runs the simulated clock skipped. For each earlier plan
-    with "after sells fill" buys, fill its orders at the next open, then send those buys
-    (sized to the cash the sells freed) so they fill at that same open."""
-    from algotrading.broker.simulated import SimulatedBroker
-    from algotrading.execution.submit import submit_pending, summary
-
-    notes: list[str] = []
-    pending = store.intents(statuses=("planned",))
-    plan_sessions = sorted({dt.date.fromisoformat(str(i["session_date"])) for i in pending if i["after_sells_fill"]})
-    for plan_session in (p for p in plan_sessions if p < session):
-        morning_session = cal.next_session(plan_session)
-        if morning_session > session:
-            continue
-        broker = make_broker(settings, market, morning_session, phase="open")
-        assert isinstance(broker, SimulatedBroker)
-        try:
-            broker.settle(morning_session)
-            notes += follow_orders(store, broker)
-            opens = {s: float(v) for s, v in market.open.loc[str(morning_session)].items() if v == v}
-            outcomes = submit_pending(store, broker, plan_session, settings.safety, opens)
-            broker.settle(morning_session)
-            notes.append(
-                f"morning of {morning_session}: buys of the {plan_session} plan after its sells filled: "
-                f"{summary(outcomes)}"
-            )
-        except StoreError as exc:
-            for i in pending:
-                if str(i["session_date"]) == plan_session.isoformat() and i["after_sells_fill"]:
-                    store.update_intent(str(i["client_order_id"]), status="expired", detail=str(exc))
-            notes.append(f"buys of the {plan_session} plan waiting for its sells expired: {exc}")
-        finally:
-            broker.close()
-    return notes
-
-
 def _read_broker(
     settings: Settings, market: MarketData, session: dt.date, store: Store | None, persist: bool, notes: list[str]
 ) -> tuple[Reconciliation, AssetBook]:
@@ -91,20 +54,15 @@ def _read_broker(
     none before the first run). With ``persist`` (the daily run) the simulated account
     first fills what is due and every order sent is followed, before the record is read."""
     demo = settings.mode is Mode.DEMO
-    broker = make_broker(settings, market, session)
-    try:
+    with make_broker(settings, market, session) as broker:
         if demo and persist:
-            broker.settle(session)  # type: ignore[attr-defined]
+            broker.settle(session)
         if persist and store is not None:
             notes += follow_orders(store, broker)
         records: dict[str, PositionRecord] = store.position_records() if store is not None else {}
         info = broker.account()
         rec = reconcile(session, info, broker.name, broker.positions(), broker.open_orders(), records)
         assets = demo_assets() if demo else broker_assets(broker, settings.universe.symbols)
-    finally:
-        close = getattr(broker, "close", None)
-        if close is not None:
-            close()
     return rec, assets
 
 
@@ -132,7 +90,7 @@ def load_account(settings: Settings, session: dt.date, persist: bool, market: Ma
     with open_store(state_dir, create=persist) as store:
         notes: list[str] = []
         if demo and persist:
-            notes += _demo_catch_up(settings, store, market, session)
+            notes += demo_catch_up(settings, store, market, session)
         rec, assets = _read_broker(settings, market, session, store, persist, notes)
         notes += rec.notes
         portfolio = rec.portfolio

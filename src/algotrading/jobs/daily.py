@@ -9,149 +9,43 @@ a failed run's partial outputs are kept in ``reports/failed/<D>-<run id>/``.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from algotrading.config import ConfigError, Mode, Settings
+from algotrading.config import ConfigError, Mode, Settings, UsageError
 from algotrading.daily import artifacts
 from algotrading.daily.artifacts import RunContext
 from algotrading.daily.runinfo import git_revision, versions
-from algotrading.daily.session import UsageError, choose_session
+from algotrading.daily.session import choose_session
 from algotrading.data import make_provider
+from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import MarketSnapshot, load_snapshot
 from algotrading.execution.account import load_account
+from algotrading.jobs.control import RunError, RunResult, StepTimer, deadline, run_lock, short_error
+from algotrading.jobs.submission import submit_session
 from algotrading.logs import add_redaction, run_log
+from algotrading.monitor import run_alerts
+from algotrading.monitor.dashboard import write_status_page
+from algotrading.notify.daily import send_daily, send_failure
+from algotrading.notify.delivery import alert, resend_pending
+from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 from algotrading.storage.files import StorageError, atomic_write_json, check_writable
 from algotrading.storage.store import Store, StoreError, open_store
+from algotrading.strategies import load_strategies
 
 log = logging.getLogger(__name__)
-
-#: Notebooks of the daily run, in order; each reads the artifacts of the ones before.
-DAILY_NOTEBOOKS: tuple[str, ...] = (
-    "10_strategies.ipynb",
-    "20_ranking.ipynb",
-    "30_safety.ipynb",
-    "40_risk.ipynb",
-    "90_daily_report.ipynb",
-)
-#: The notebook rendered to ``report.html``.
-REPORT_NOTEBOOK = "90_daily_report.ipynb"
-
-
-class RunError(RuntimeError):
-    """The run cannot proceed (exit code 1); the message says why and what to do."""
-
-
-@dataclass
-class RunResult:
-    """Outcome of ``algotrading daily``."""
-
-    exit_code: int
-    status: str  # ok | market_closed | failed
-    message: str
-    session_date: dt.date | None = None
-    report_dir: Path | None = None
-
-
-@dataclass
-class StepTimer:
-    """Times named steps and remembers which one is running (for failure reports)."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-    current: str | None = None
-
-    @contextmanager
-    def step(self, name: str, number: int, total: int) -> Iterator[None]:
-        self.current = name
-        log.info("[%d/%d] %s ...", number, total, name)
-        started = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - started, 3)
-        log.info("[%d/%d] %s done in %.1f s", number, total, name, self.seconds[name])
-        self.current = None
-
-
-@contextmanager
-def run_lock(state_dir: Path) -> Iterator[None]:
-    """One daily run at a time: an exclusive ``flock`` on ``state_dir/daily.lock``.
-
-    The lock dies with the process, so a crashed run never leaves it stuck.
-    """
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "daily.lock"
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            raise RunError(
-                f"another daily run holds {path} ({holder}); wait for it to finish, then run again"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-class RunTimeout(RuntimeError):
-    """A notebook or the whole run took longer than its limit."""
-
-
-@contextmanager
-def deadline(seconds: float, what: str) -> Iterator[None]:
-    """Raise :class:`RunTimeout` in this (main) thread after ``seconds``, so a hung kernel
-    cannot hold the run (and the lock) into the next day. A no-op outside the main thread."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
-        yield
-        return
-
-    remaining = signal.getitimer(signal.ITIMER_REAL)[0]  # an outer deadline's time left (0: none)
-    limit = min(seconds, remaining) if remaining > 0 else seconds
-    reason = f"{what} took longer than {seconds:g} s" if limit == seconds else "the whole run reached its time limit"
-
-    def expire(signum: int, frame: Any) -> None:
-        raise RunTimeout(reason)
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if remaining > 0:  # an outer deadline was running: put back what is left of it
-            signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.monotonic() - started), 0.001))
 
 
 def preflight(settings: Settings) -> None:
     """Configuration checks that need more than the settings themselves (exit code 2)."""
-    from algotrading.strategies import load_strategies
-
     load_strategies(settings)  # every params/strategies/*.yaml valid
     if settings.mode is Mode.DEMO:
-        from algotrading.data.bundled import BundledBarsProvider
-
         available = set(BundledBarsProvider().symbols())
         missing = [s for s in settings.universe.all_symbols if s not in available]
         if missing:
@@ -199,8 +93,6 @@ def run_daily(
         except StoreError as exc:
             raise RunError(str(exc)) from exc
         with store:
-            from algotrading.notify.delivery import resend_pending
-
             for d in resend_pending(settings, store):  # what earlier runs could not send goes first
                 log.info("outbox: %s %s (%s)", d.email_id, d.status, d.detail)
             done = store.successful_run(choice.session_date)
@@ -222,10 +114,8 @@ def run_daily(
             submission = None
             if submit and result.exit_code == 0 and result.report_dir is not None:
                 try:
-                    result, submission = _submit(settings, result, store)
+                    result, submission = submit_session(settings, result, store)
                 except RunError as exc:
-                    from algotrading.notify.delivery import alert
-
                     submission = f"NOT submitted: {exc}"
                     alert(settings, f"AlgoTrading: orders of {result.session_date} not submitted", str(exc))
                     result = RunResult(1, "failed", f"{result.message}; {exc}", result.session_date, result.report_dir)
@@ -237,8 +127,6 @@ def run_daily(
 
 def _refresh_dashboard(settings: Settings, store: Store) -> None:
     """Rewrite reports/status.html; a dashboard problem never fails the run."""
-    from algotrading.monitor.dashboard import write_status_page
-
     try:
         write_status_page(settings, store)
     except Exception:
@@ -295,8 +183,6 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
         store.finish_run(
             run_id, "failed", timer.current, record["error"], str(failed_dir), timer.seconds, record["duration_seconds"]
         )
-        from algotrading.notify.daily import send_failure
-
         try:
             delivery = send_failure(settings, store, session, run_id, timer.current, record["error"], failed_dir)
             message += f"; alert: {delivery.detail}"
@@ -321,10 +207,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
 def _steps(
     settings: Settings, session: dt.date, now: dt.datetime, staging: Path, timer: StepTimer, store: Store
 ) -> MarketSnapshot:
-    from algotrading.monitor import run_alerts
-    from algotrading.report.render import ensure_kernel, execute_notebook, render_html
-
-    total = 5 + len(DAILY_NOTEBOOKS)
+    total = 5 + len(artifacts.DAILY_NOTEBOOKS)
     with timer.step("validate", 1, total):
         raised = run_alerts.at_start(settings, store, session, staging)
     with timer.step("load_data", 2, total):
@@ -345,7 +228,7 @@ def _steps(
         )
         raised += run_alerts.after_account(settings, store, session)
     kernel = ensure_kernel()
-    for number, name in enumerate(DAILY_NOTEBOOKS, start=4):
+    for number, name in enumerate(artifacts.DAILY_NOTEBOOKS, start=4):
         source = settings.paths.notebooks_dir / name
         if not source.is_file():
             raise RunError(
@@ -367,21 +250,11 @@ def _steps(
         raised += run_alerts.after_strategies(settings, store, session, staging, snapshot.excluded)
         run_alerts.write_alerts(store, staging, raised)
     with timer.step("render_html", total, total):
-        size = render_html(staging / REPORT_NOTEBOOK, staging / artifacts.REPORT_HTML, f"AlgoTrading report {session}")
+        size = render_html(
+            staging / artifacts.REPORT_NOTEBOOK, staging / artifacts.REPORT_HTML, f"AlgoTrading report {session}"
+        )
         log.info("report.html: %.1f MB", size / 1e6)
     return snapshot
-
-
-def short_error(exc: BaseException, limit: int = 500) -> str:
-    """One readable line for a failure; a failing notebook cell is named by its number."""
-    from papermill.exceptions import PapermillExecutionError
-
-    if isinstance(exc, PapermillExecutionError):
-        text = f"{exc.ename}: {exc.evalue} (notebook cell [{exc.exec_count}])"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _plan_record(run_dir: Path) -> dict[str, Any]:
@@ -425,8 +298,6 @@ def _promote(staging: Path, final: Path) -> None:
 
 def _email(settings: Settings, store: Store, result: RunResult, submission: str | None) -> RunResult:
     """Send the plan email of the session just run (or put it in the outbox)."""
-    from algotrading.notify.daily import send_daily
-
     assert result.session_date is not None and result.report_dir is not None
     try:
         delivery = send_daily(settings, store, result.session_date, result.report_dir, submission)
@@ -459,101 +330,3 @@ def _update_run_json(report_dir: Path, **fields: Any) -> None:
     path = report_dir / artifacts.RUN
     doc = json.loads(path.read_text()) if path.is_file() else {}
     atomic_write_json(path, doc | fields)
-
-
-def _submit(settings: Settings, result: RunResult, store: Store) -> tuple[RunResult, str]:
-    """Send the plan just made: its sells, then the buys today's cash pays for."""
-    from algotrading.broker import BrokerError, make_broker
-    from algotrading.execution.submit import PlanRefused, submit_plan, summary
-    from algotrading.ops.validate import live_blockers
-
-    assert result.report_dir is not None and result.session_date is not None
-    plan = artifacts.read_plan(result.report_dir)
-    snapshot, _ = artifacts.read_snapshot(result.report_dir)
-    broker = make_broker(settings, MarketData.from_bars(snapshot.bars), result.session_date)
-    try:
-        if settings.mode is Mode.LIVE:
-            blockers = live_blockers(settings)
-            if blockers:
-                raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
-        added, outcomes = submit_plan(store, broker, plan)
-    except PlanRefused as exc:
-        raise RunError(str(exc)) from exc
-    except BrokerError as exc:
-        raise RunError(f"the plan for {result.session_date} was written but not submitted: {exc}") from exc
-    finally:
-        close = getattr(broker, "close", None)
-        if close is not None:
-            close()
-    pending = [o for o in plan.buys if o.after_sells_fill]
-    doc = {
-        "session_date": result.session_date.isoformat(),
-        "broker": broker.name,
-        "recorded_intents": added,
-        "outcomes": [o.to_json() for o in outcomes],
-        "waiting_for_sells": [o.client_order_id for o in pending],
-    }
-    atomic_write_json(result.report_dir / artifacts.SUBMISSION, doc)
-    text = summary(outcomes)
-    for o in outcomes:
-        log.info("order %s %s %s: %s %s", o.side, o.symbol, o.client_order_id, o.result, o.detail)
-    if pending:
-        later = (
-            "the next run sends them at the next open (demo)"
-            if settings.mode is Mode.DEMO
-            else "send them after the open with `algotrading daily --submit --pending`"
-        )
-        text += f"; {len(pending)} buy(s) wait for the sells to fill: {later}"
-    failed = any(o.result == "error" for o in outcomes)
-    message = f"{result.message}; orders: {text}"
-    return RunResult(
-        1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir
-    ), text
-
-
-def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> RunResult:
-    """``algotrading daily --submit --pending``: the morning run after the open, sending the
-    plan's buys that waited for its sells to fill."""
-    from algotrading.broker import BrokerError, make_broker
-    from algotrading.execution.submit import submit_pending, summary
-    from algotrading.ops.validate import live_blockers
-
-    if settings.mode is Mode.DEMO:
-        raise UsageError("demo mode sends these buys itself: the next daily run fills them at the next session's open")
-    with run_lock(settings.paths.state_dir):
-        try:
-            store = open_store(settings.paths.state_dir, create=False)
-        except StoreError as exc:
-            raise RunError(str(exc)) from exc
-        with store:
-            waiting = [i for i in store.intents(statuses=("planned", "skipped")) if i["after_sells_fill"]]
-            sessions = sorted({str(i["session_date"]) for i in waiting})
-            target = session.isoformat() if session else (sessions[-1] if sessions else None)
-            if target is None or target not in sessions:
-                return RunResult(
-                    0, "ok", f"no buys waiting for sells{' for ' + target if target else ''}: nothing to send"
-                )
-            day = dt.date.fromisoformat(target)
-            plan = artifacts.read_plan(settings.paths.reports_dir / target)
-            prices = {o.symbol: o.est_price for o in plan.orders}
-            broker = make_broker(settings, MarketData.from_bars(_empty_bars()), day)
-            try:
-                if settings.mode is Mode.LIVE:
-                    blockers = live_blockers(settings)
-                    if blockers:
-                        raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
-                outcomes = submit_pending(store, broker, day, settings.safety, prices)
-            except BrokerError as exc:
-                raise RunError(f"pending buys of {target} not submitted: {exc}") from exc
-    for o in outcomes:
-        log.info("order %s %s %s: %s %s", o.side, o.symbol, o.client_order_id, o.result, o.detail)
-    failed = any(o.result == "error" for o in outcomes)
-    return RunResult(
-        1 if failed else 0, "failed" if failed else "ok", f"pending buys of {target}: {summary(outcomes)}", day
-    )
-
-
-def _empty_bars() -> Any:
-    from algotrading.data.bars import empty_bars
-
-    return empty_bars()

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from algotrading import calendar as cal
-from algotrading.storage.store import Alert, RiskState, RiskStatus
+from algotrading.decisions.risk import RiskState, RiskStatus
+from algotrading.storage.store import Alert
 
 #: The kinds each evaluation covers (what ``sync_alerts`` may resolve when absent).
 STRATEGY_KINDS = ("strategy_momentum", "strategy_drawdown", "strategy_correlation")

@@ -20,13 +20,12 @@ import pandas as pd
 from algotrading.config import Settings
 from algotrading.daily import artifacts
 from algotrading.monitor import alerts as conditions
+from algotrading.notify.daily import send_alert
 from algotrading.ops.validate import Level, validate
 from algotrading.storage.files import atomic_write_json
 from algotrading.storage.store import Alert, Store
 
 log = logging.getLogger(__name__)
-VALIDATION = "validation.json"
-ALERTS = "alerts.json"
 
 
 def _raise(
@@ -37,8 +36,6 @@ def _raise(
         log.warning("alert [%s] %s", a.severity, a.message)
     urgent = [a for a in new if a.severity == "urgent"]
     if urgent:
-        from algotrading.notify.daily import send_alert
-
         try:
             delivery = send_alert(settings, store, session, urgent)
             store.mark_notified(a.key for a in urgent)
@@ -51,7 +48,7 @@ def _raise(
 def at_start(settings: Settings, store: Store, session: dt.date, run_dir: Path) -> list[Alert]:
     """Readiness (local checks; the run's own steps reach the network) and missed runs."""
     readiness = validate(settings, network=False)
-    atomic_write_json(run_dir / VALIDATION, readiness.to_json())
+    atomic_write_json(run_dir / artifacts.VALIDATION, readiness.to_json())
     for c in readiness.checks:
         if c.level in (Level.WARN, Level.FAIL):
             log.warning("readiness %s %s: %s%s", c.level.value, c.name, c.detail, f" (fix: {c.fix})" if c.fix else "")
@@ -101,4 +98,4 @@ def write_alerts(store: Store, run_dir: Path, new: list[Alert]) -> None:
             for a in store.open_alerts()
         ],
     }
-    atomic_write_json(run_dir / ALERTS, doc)
+    atomic_write_json(run_dir / artifacts.ALERTS, doc)

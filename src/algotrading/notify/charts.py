@@ -7,8 +7,10 @@ import logging
 import shutil
 import warnings
 
+import kaleido
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from algotrading.notify.compose import Chart
 
@@ -25,9 +27,6 @@ def chromium_available() -> bool:
 def _png(fig: go.Figure) -> bytes:
     """PNG bytes through one persistent kaleido server (about 0.2 s an image once warm)."""
     global _server_started
-    import kaleido
-    import plotly.io as pio
-
     if not _server_started:
         kaleido.start_sync_server(silence_warnings=True)
         _server_started = True

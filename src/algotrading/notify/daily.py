@@ -12,8 +12,10 @@ from pathlib import Path
 
 from algotrading.config import Settings
 from algotrading.daily import artifacts
+from algotrading.notify.charts import email_charts
 from algotrading.notify.compose import alert_email, daily_email, failure_email
 from algotrading.notify.delivery import Delivery, alert, deliver
+from algotrading.report.render import render_html
 from algotrading.storage.files import atomic_write_bytes, atomic_write_text
 from algotrading.storage.store import Alert, Store
 
@@ -26,24 +28,22 @@ def send_daily(
 ) -> Delivery:
     """The plan email of a successful run: written to ``email.eml``/``email.html`` in the
     run folder, then delivered (or left in the outbox)."""
-    from algotrading.notify.charts import email_charts
-
     plan = artifacts.read_plan(report_dir)
     excluded = json.loads((report_dir / artifacts.RUN).read_text()).get("data", {}).get("excluded", {})
     charts, note = ([], None)
     if settings.email.charts:
         momentum = {s["name"]: s["momentum"] for s in plan.strategies}
         charts, note = email_charts(store.equity_history(), momentum, settings.ranking.min_momentum_threshold)
-    alerts_file = report_dir / "alerts.json"
+    alerts_file = report_dir / artifacts.ALERTS
     alerts = json.loads(alerts_file.read_text())["open"] if alerts_file.is_file() else []
     msg = daily_email(plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, charts, note, alerts)
-    atomic_write_bytes(report_dir / "email.eml", msg.as_bytes(policy=policy.SMTP))
+    atomic_write_bytes(report_dir / artifacts.EMAIL_EML, msg.as_bytes(policy=policy.SMTP))
     html = msg.get_body(preferencelist=("html",))
     if html is not None:  # a copy to open in a browser: the inline images as data: URIs instead of cid:
         page = html.get_content()
         for chart in charts:
             page = page.replace(f"cid:{chart.cid}", "data:image/png;base64," + base64.b64encode(chart.png).decode())
-        atomic_write_text(report_dir / "email.html", page)
+        atomic_write_text(report_dir / artifacts.EMAIL_HTML, page)
     return deliver(settings, store, f"daily-{session.isoformat()}", session, "daily", msg)
 
 
@@ -69,9 +69,7 @@ def send_failure(
         partial = folder / f"{name}.ipynb"
         if partial.is_file():
             try:
-                from algotrading.report.render import render_html
-
-                target = folder / f"{name}.partial.html"
+                target = folder / artifacts.PARTIAL_HTML.format(name=name)
                 render_html(partial, target, f"{name} (failed run {session})")
                 notebook_html = target.read_bytes()
             except Exception as exc:  # the alert must go out even if rendering fails

@@ -18,8 +18,17 @@ from enum import StrEnum
 from typing import Any
 
 from algotrading import calendar as cal
+from algotrading.broker import BrokerError, make_broker
 from algotrading.broker.base import AccountInfo
 from algotrading.config import ConfigError, Mode, Settings
+from algotrading.data import make_provider
+from algotrading.data.bars import empty_bars
+from algotrading.data.bundled import BundledBarsProvider
+from algotrading.data.market import MarketData
+from algotrading.notify.smtp import EmailError, check_login
+from algotrading.ops.schedule import installed
+from algotrading.storage.files import StorageError, check_writable
+from algotrading.storage.store import FILE_NAME, Store, StoreError, open_store
 
 
 class Level(StrEnum):
@@ -251,8 +260,6 @@ def check_account_size(s: Settings, equity: float | None, source: str) -> Check:
 
 
 def check_smtp(s: Settings, live: bool) -> Check:
-    from algotrading.notify.smtp import EmailError, check_login
-
     em = s.email
     if not (em.smtp_server and em.to):
         return Check(
@@ -275,12 +282,8 @@ def check_smtp(s: Settings, live: bool) -> Check:
 
 def check_market_data(s: Settings, now: dt.datetime, fetch: Callable[[], Any] | None = None) -> Check:
     """The latest completed session's bar is there (demo: the bundled data's last one)."""
-    from algotrading.data import make_provider
-
     name = "market_data"
     if s.mode is Mode.DEMO:
-        from algotrading.data.bundled import BundledBarsProvider
-
         bundled = BundledBarsProvider()
         return Check(
             name,
@@ -317,8 +320,6 @@ def check_market_data(s: Settings, now: dt.datetime, fetch: Callable[[], Any] | 
 
 def check_state_database(s: Settings) -> Check:
     """Readable, intact and of a schema this version knows; opened read-only (no migration)."""
-    from algotrading.storage.store import FILE_NAME, Store
-
     path = s.paths.state_dir / FILE_NAME
     latest = max(Store.steps)
     if not path.exists():
@@ -354,8 +355,6 @@ def check_state_database(s: Settings) -> Check:
 
 
 def check_reports_folder(s: Settings) -> Check:
-    from algotrading.storage.files import StorageError, check_writable
-
     folder = s.paths.reports_dir
     try:
         free = check_writable(folder, s.schedule.min_free_disk_mb)
@@ -369,8 +368,6 @@ def check_reports_folder(s: Settings) -> Check:
 
 
 def check_schedule(s: Settings, live: bool) -> Check:
-    from algotrading.ops.schedule import installed
-
     where = installed(s)
     if where:
         return Check(
@@ -421,25 +418,14 @@ def _account(s: Settings) -> tuple[AccountInfo | None, str | None]:
     """The broker account (paper/live), or the error reaching it."""
     if s.mode is Mode.DEMO:
         return None, None
-    from algotrading.broker import BrokerError, make_broker
-    from algotrading.data.bars import empty_bars
-    from algotrading.data.market import MarketData
-
     try:
-        broker = make_broker(s, MarketData.from_bars(empty_bars()), dt.date.today())
-        try:
+        with make_broker(s, MarketData.from_bars(empty_bars()), dt.date.today()) as broker:
             return broker.account(), None
-        finally:
-            close = getattr(broker, "close", None)
-            if close is not None:
-                close()
     except BrokerError as exc:
         return None, str(exc)
 
 
 def _demo_equity(s: Settings) -> float | None:
-    from algotrading.storage.store import StoreError, open_store
-
     try:
         with open_store(s.paths.state_dir, create=False) as store:
             history = store.equity_history()

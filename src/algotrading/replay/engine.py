@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from algotrading import calendar as cal
 from algotrading.backtest.walkforward import StrategyBooks, StrategyRun, compute_books, first_day_books, session_run
@@ -44,6 +46,7 @@ from algotrading.data.market import MarketData
 from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth
 from algotrading.decisions.plan import Plan, finalize, rank, size
+from algotrading.decisions.risk import RiskState
 from algotrading.execution.account import load_account
 from algotrading.execution.submit import submit_plan
 from algotrading.replay.record import Recorder
@@ -209,8 +212,6 @@ def _stretch(settings: Settings, bars: pd.DataFrame, begins: dt.date, last: dt.d
 def _maybe_resume(settings: Settings, session: dt.date, after: int, recorder: Recorder) -> None:
     """Resume (as ``algotrading risk resume`` does) once the account has been HALTED or in
     EMERGENCY STOP for ``after`` sessions; the drawdown then restarts from that equity."""
-    from algotrading.storage.store import RiskState
-
     with open_store(settings.paths.state_dir) as store:
         status = store.risk_status()
         if status.state is RiskState.ACTIVE or status.session_date is None:
@@ -258,11 +259,8 @@ def _one_session(
     sizing = size(inputs, ranking)
     plan = finalize(inputs, ranking, sizing, cal.session_close(session).isoformat(timespec="seconds"))
     with open_store(settings.paths.state_dir) as store:
-        broker = make_broker(settings, market, session)
-        try:
+        with make_broker(settings, market, session) as broker:
             _, outcomes = submit_plan(store, broker, plan)
-        finally:
-            broker.close()  # type: ignore[attr-defined]
     bench = settings.universe.benchmark
     close = float(market.close[bench].iloc[-1]) if bench in market.close.columns else None
     recorder.session(session, account, plan, ranking, sizing, outcomes, excluded, close)
@@ -273,8 +271,6 @@ def _one_session(
 def iterate_with_bar(sessions: Iterable[dt.date], total: int) -> Iterator[dt.date]:
     """Progress on stderr: a tqdm bar with the session being replayed on a terminal, a log
     line every tenth of the way otherwise (cron, CI logs)."""
-    import sys
-
     if not sys.stderr.isatty():
         step = max(1, total // 10)
         for k, session in enumerate(sessions, start=1):
@@ -282,8 +278,6 @@ def iterate_with_bar(sessions: Iterable[dt.date], total: int) -> Iterator[dt.dat
             if k % step == 0 or k == total:
                 log.info("replay: %d / %d sessions (%s)", k, total, session)
         return
-    from tqdm import tqdm
-
     with tqdm(sessions, total=total, unit="session", dynamic_ncols=True, mininterval=0.5) as bar:
         for session in bar:
             bar.set_postfix_str(str(session), refresh=False)

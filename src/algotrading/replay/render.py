@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from algotrading.config import Settings
+from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 
 NOTEBOOK = "replay.ipynb"
 HTML = "replay.html"
@@ -13,8 +14,6 @@ HTML = "replay.html"
 def render_replay(settings: Settings, out_dir: Path) -> Path:
     """Execute ``notebooks/replay.ipynb`` on ``out_dir`` (papermill) and render it to
     ``out_dir/replay.html`` (nbconvert, offline). Returns the HTML's path."""
-    from algotrading.report.render import ensure_kernel, execute_notebook, render_html
-
     source = settings.paths.notebooks_dir / NOTEBOOK
     if not source.is_file():
         raise FileNotFoundError(

@@ -20,6 +20,7 @@ from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
 from algotrading.backtest.engine import benchmark_metrics, buy_and_hold, compute_metrics
+from algotrading.paths import Paths
 from algotrading.replay.record import EQUITY, EVENTS, ORDERS, POSITIONS, RULES, SUMMARY
 from algotrading.report.tearsheet import format_metric
 from algotrading.report.universe import LAYOUT, date_axis
@@ -346,8 +347,6 @@ def trades_table(r: Replay, limit: int = 200) -> Styler | HTML:
 
 def newest_replay() -> Path:
     """The most recently written ``reports/replay-*`` folder (the notebook's default)."""
-    from algotrading.paths import Paths
-
     reports = Paths.from_env().reports_dir
     found = sorted(reports.glob(f"replay-*/{SUMMARY}"), key=lambda p: p.stat().st_mtime)
     if not found:

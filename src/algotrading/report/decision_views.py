@@ -1,86 +1,26 @@
-"""The decision notebooks' steps (20 ranking, 30 safety, 40 risk) and the tables that let
-a person audit them. The decisions themselves are in ``plan``; this module only loads
-inputs, calls the step, writes its artifact and formats the result."""
+"""The tables that let a person audit the decision notebooks (20 ranking, 30 safety,
+40 risk) and the report: ranking, sizing, cash, risk, the plan. Formatting only: the
+steps that compute and write them are in :mod:`algotrading.daily.steps`, the decisions
+in :mod:`algotrading.decisions`."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading.config import load_settings
-from algotrading.daily import artifacts
-from algotrading.decisions import plan as planner
 from algotrading.decisions.plan import Plan, PlanInputs, Sizing
-from algotrading.decisions.ranking import SELECTED, Ranking
+from algotrading.decisions.ranking import SELECTED, Ranking, correlated_clusters
 from algotrading.portfolio import Portfolio
 
 STATE_COLOURS = {"ACTIVE": "#2e7d32", "HALTED": "#ef6c00", "EMERGENCY_STOP": "#c62828"}
 
 
-def inputs(session_date: str | None, run_dir: str | None) -> PlanInputs:
-    """A daily run's recorded inputs, or (run_dir None) the configured ones computed here."""
-    settings = load_settings()
-    if run_dir is not None:
-        from algotrading.daily.inputs import inputs_from_run
-
-        return inputs_from_run(Path(run_dir), settings)
-    from algotrading.daily.inputs import inputs_here
-    from algotrading.report.notebook import daily_view
-
-    view = daily_view(session_date, None)
-    assert view.strategies is not None
-    return inputs_here(settings, view.snapshot, view.strategies, view.context.session_date)
-
-
-def ranking_step(session_date: str | None, run_dir: str | None) -> tuple[PlanInputs, Ranking]:
-    data = inputs(session_date, run_dir)
-    ranking = planner.rank(data)
-    if run_dir is not None:
-        artifacts.write_ranking(Path(run_dir), ranking)
-    return data, ranking
-
-
-def sizing_step(session_date: str | None, run_dir: str | None) -> tuple[PlanInputs, Ranking, Sizing]:
-    if run_dir is None:
-        data, ranking = ranking_step(session_date, None)
-    else:
-        data, ranking = inputs(session_date, run_dir), artifacts.read_ranking(Path(run_dir))
-    sizing = planner.size(data, ranking)
-    if run_dir is not None:
-        artifacts.write_sizing(Path(run_dir), sizing)
-    return data, ranking, sizing
-
-
-def plan_step(session_date: str | None, run_dir: str | None) -> Plan:
-    import datetime as dt
-
-    if run_dir is None:
-        data, ranking, sizing = sizing_step(session_date, None)
-    else:
-        folder = Path(run_dir)
-        data, ranking, sizing = (
-            inputs(session_date, run_dir),
-            artifacts.read_ranking(folder),
-            artifacts.read_sizing(folder),
-        )
-    plan = planner.finalize(data, ranking, sizing, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    if run_dir is not None:
-        artifacts.write_plan(Path(run_dir), plan)
-    return plan
-
-
-# ----------------------------------------------------------------------------- tables
-
-
 def correlation_note(data: PlanInputs, ranking: Ranking) -> HTML:
     """Which strategies count as correlated today (they may not fill every slot)."""
-    from algotrading.decisions.ranking import correlated_clusters
-
     limit = data.settings.ranking.max_correlation
     clusters = correlated_clusters(data.correlation, limit)
     if not clusters:

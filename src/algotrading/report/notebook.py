@@ -1,84 +1,26 @@
-"""What the report notebook's cells call: load the run's data (or build it when the
-notebook is opened by hand), and turn it into tables and figures. No decisions here."""
+"""The report notebook's tables and figures of one run's data (a
+:class:`~algotrading.daily.steps.DailyView`, which :func:`algotrading.daily.steps.daily_view`
+loads). Formatting only: no decisions, nothing written."""
 
 from __future__ import annotations
-
-import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading.backtest.walkforward import StrategyRun
-from algotrading.daily import artifacts
-from algotrading.daily.artifacts import RunContext
-from algotrading.data.bars import to_wide
-from algotrading.data.snapshot import MarketSnapshot
+from algotrading.daily.steps import DailyView
 from algotrading.data.validation import EXCLUDED, OK, WARNING
-from algotrading.decisions.plan import Plan
 from algotrading.report import universe as uni
 from algotrading.report.plotly_offline import use_offline_renderer
 
 STATUS_COLORS = {OK: "#e8f5e9", WARNING: "#fff8e1", EXCLUDED: "#ffebee"}
 
 
-@dataclass(frozen=True)
-class DailyView:
-    """The data one report shows."""
-
-    snapshot: MarketSnapshot
-    context: RunContext
-    strategies: StrategyRun | None = None
-    plan: Plan | None = None
-
-    @property
-    def close(self) -> pd.DataFrame:
-        return to_wide(self.snapshot.bars, "close")
-
-
 def setup() -> None:
     """Figures that render offline in the HTML report and natively in JupyterLab."""
     use_offline_renderer()
     pd.set_option("display.max_rows", 200)
-
-
-def daily_view(session_date: str | None = None, run_dir: str | None = None, with_strategies: bool = True) -> DailyView:
-    """The run's artifacts when ``run_dir`` is given (the daily run passes it); otherwise
-    load and validate the configured data here, exactly as the daily run does, and (with
-    ``with_strategies``) run the strategies on it."""
-    if run_dir is not None:
-        folder = Path(run_dir)
-        snapshot, context = artifacts.read_snapshot(folder)
-        if not with_strategies:
-            return DailyView(snapshot, context)
-        return DailyView(snapshot, context, artifacts.read_strategy_run(folder), artifacts.read_plan(folder))
-
-    from algotrading.backtest.walkforward import run_strategies
-    from algotrading.config import load_settings
-    from algotrading.daily.session import choose_session
-    from algotrading.data import make_provider
-    from algotrading.data.market import MarketData
-    from algotrading.data.snapshot import load_snapshot
-
-    settings = load_settings()
-    now = dt.datetime.now(dt.UTC)
-    requested = dt.date.fromisoformat(session_date) if session_date else None
-    choice = choose_session(settings, requested, now)
-    if choice.session_date is None:
-        raise ValueError(choice.closed_reason)
-    snapshot = load_snapshot(make_provider(settings), settings.universe, choice.session_date, settings.data)
-    context = RunContext(choice.session_date, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
-    if not with_strategies:
-        return DailyView(snapshot, context)
-    from algotrading.daily.inputs import inputs_here
-    from algotrading.decisions.plan import make_plan
-
-    strategies = run_strategies(settings, MarketData.from_bars(snapshot.bars), choice.session_date)
-    plan = make_plan(inputs_here(settings, snapshot, strategies, choice.session_date), context.generated_at)
-    return DailyView(snapshot, context, strategies, plan)
 
 
 def summary(view: DailyView) -> Styler:

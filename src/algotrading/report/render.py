@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from ipykernel.kernelspec import install
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from traitlets.config import Config
+
+from algotrading.storage.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +34,6 @@ def ensure_kernel() -> str:
     package, so runs use a dedicated ``algotrading`` kernelspec installed into this
     environment; falls back to ``python3`` when the environment is read-only.
     """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
     manager = KernelSpecManager()
     try:
         spec = manager.get_kernel_spec(KERNEL_NAME)
@@ -37,8 +42,6 @@ def ensure_kernel() -> str:
     except NoSuchKernel:
         pass
     try:
-        from ipykernel.kernelspec import install
-
         install(kernel_name=KERNEL_NAME, display_name="AlgoTrading (.venv)", prefix=sys.prefix)
         return KERNEL_NAME
     except OSError as exc:
@@ -56,10 +59,7 @@ def execute_notebook(
 ) -> None:
     """Run ``source`` with ``parameters`` into ``output``. On a failing cell papermill
     saves the partly executed notebook to ``output`` and raises ``PapermillExecutionError``."""
-    import tempfile
-
-    import papermill as pm
-    from traitlets.config import Config
+    import papermill as pm  # local: 1.4 s to import; the modules that import this one for render_html need not pay it
 
     # Talk to the kernel over Unix sockets in a private folder rather than localhost TCP
     # ports (ipykernel warns about unencrypted TCP, and other local users can't connect).
@@ -84,10 +84,9 @@ def render_html(notebook: Path, output: Path, title: str) -> int:
     Code cells are hidden (the reader sees text, tables and figures). Returns the size
     in bytes.
     """
+    # local: nbconvert costs 1.5 s to import (nbformat most of it); only rendering needs them
     import nbformat
     from nbconvert import HTMLExporter
-
-    from algotrading.storage.files import atomic_write_text
 
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata["title"] = title

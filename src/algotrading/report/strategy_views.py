@@ -1,35 +1,20 @@
 """Tables and figures of the strategies' signals and performance, for the strategies
-notebook and the report. No decisions here: they come from ``strategy_run``."""
+notebook and the report. No decisions here: they come from
+:mod:`algotrading.backtest.walkforward`, run by :func:`algotrading.daily.steps.strategies_step`."""
 
 from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
-from algotrading.backtest.walkforward import StrategyRun, run_strategies
-from algotrading.daily import artifacts
-from algotrading.data.market import MarketData
+from algotrading.backtest.walkforward import StrategyRun
 from algotrading.report.universe import LAYOUT
 from algotrading.strategies import REGISTRY
-
-
-def run_strategies_for(session_date: str | None, run_dir: str | None, names: list[str] | None = None) -> StrategyRun:
-    """The strategies notebook's work: run them on the session's validated data; inside
-    a daily run (``run_dir`` given) also write the artifacts for the later notebooks."""
-    from algotrading.config import load_settings
-    from algotrading.report.notebook import daily_view
-
-    view = daily_view(session_date, run_dir, with_strategies=False)
-    run = run_strategies(load_settings(), MarketData.from_bars(view.snapshot.bars), view.context.session_date, names)
-    if run_dir is not None:
-        artifacts.write_strategy_run(Path(run_dir), run)
-    return run
 
 
 def _title(name: str) -> str:

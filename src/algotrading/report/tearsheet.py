@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from algotrading.backtest.engine import BacktestResult
+from algotrading.backtest.engine import BacktestResult, benchmark_metrics
 from algotrading.report.universe import LAYOUT
 from algotrading.storage.files import atomic_write_text
 
@@ -21,10 +21,24 @@ PERCENT_METRICS = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure
 
 def metrics_frame(result: BacktestResult) -> pd.DataFrame:
     """The strategy's metrics beside the benchmark's buy-and-hold ones."""
-    from algotrading.backtest.engine import benchmark_metrics
-
     bench = result.benchmark
     return pd.DataFrame({result.strategy: result.metrics, f"{bench.name} buy & hold": benchmark_metrics(bench)})
+
+
+def summary_text(result: BacktestResult, initial_capital: float, excluded: dict[str, str]) -> str:
+    """What ``algotrading backtest`` prints: the window and trades, then the metrics as a
+    small aligned table (strategy beside buy-and-hold), then the symbols left out."""
+    frame = metrics_frame(result)
+    shown = frame.apply(lambda col: [format_metric(n, v) for n, v in col.items()])
+    first, last = result.equity.index[0].date(), result.equity.index[-1].date()
+    lines = [
+        f"{result.strategy}: {first} .. {last}, {len(result.trades)} trades, "
+        f"start ${initial_capital:,.0f}, end ${result.equity.iloc[-1]:,.2f}"
+    ]
+    with pd.option_context("display.width", 120):
+        lines.append(shown.to_string())
+    lines += [f"excluded {symbol}: {reason}" for symbol, reason in excluded.items()]
+    return "\n".join(lines)
 
 
 def format_metric(name: str, value: float) -> str:

@@ -14,11 +14,11 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 
+from algotrading.decisions.risk import RiskState, RiskStatus
 from algotrading.storage.sqlite import Database, StoreError
 
 __all__ = [
@@ -140,22 +140,6 @@ CREATE TABLE data_exclusions (
 );
 """,
 }
-
-
-class RiskState(StrEnum):
-    ACTIVE = "ACTIVE"
-    HALTED = "HALTED"
-    EMERGENCY_STOP = "EMERGENCY_STOP"
-
-
-@dataclass(frozen=True)
-class RiskStatus:
-    """The persisted risk state and the event that set it."""
-
-    state: RiskState
-    since: str | None = None
-    reason: str | None = None
-    session_date: str | None = None
 
 
 # -- order intents and the local position record ---------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from algotrading import calendar as cal
 from algotrading.config import Universe
 from algotrading.data.market import MarketData
 
@@ -272,8 +273,6 @@ def rebalance_days(dates: pd.DatetimeIndex, every: int, anchor: dt.date) -> pd.S
     Counted on the NYSE calendar, not on the frame's rows, so the schedule is the same
     whatever history a run loads.
     """
-    from algotrading import calendar as cal
-
     numbers = cal.session_numbers(dates)
     first = anchor if cal.is_session(anchor) else cal.next_session(anchor)
     start = int(cal.session_numbers(pd.DatetimeIndex([pd.Timestamp(first)])).iloc[0])

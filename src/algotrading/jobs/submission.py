@@ -1,0 +1,104 @@
+"""Sending a plan to the broker: ``algotrading daily --submit`` right after the run (the
+sells, then the buys today's cash pays for) and ``--submit --pending`` after the open
+(the buys that waited for the sells to fill). A live submission first re-runs the
+production checks and sends nothing unless they pass."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from algotrading.broker import BrokerError, make_broker
+from algotrading.config import Mode, Settings, UsageError
+from algotrading.daily import artifacts
+from algotrading.data.bars import empty_bars
+from algotrading.data.market import MarketData
+from algotrading.execution.submit import PlanRefused, submit_pending, submit_plan, summary
+from algotrading.jobs.control import RunError, RunResult, run_lock
+from algotrading.ops.validate import live_blockers
+from algotrading.storage.files import atomic_write_json
+from algotrading.storage.store import Store, StoreError, open_store
+
+log = logging.getLogger(__name__)
+
+
+def submit_session(settings: Settings, result: RunResult, store: Store) -> tuple[RunResult, str]:
+    """Send the plan just made: its sells, then the buys today's cash pays for."""
+
+    assert result.report_dir is not None and result.session_date is not None
+    plan = artifacts.read_plan(result.report_dir)
+    snapshot, _ = artifacts.read_snapshot(result.report_dir)
+    with make_broker(settings, MarketData.from_bars(snapshot.bars), result.session_date) as broker:
+        try:
+            if settings.mode is Mode.LIVE:
+                blockers = live_blockers(settings)
+                if blockers:
+                    raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
+            added, outcomes = submit_plan(store, broker, plan)
+        except PlanRefused as exc:
+            raise RunError(str(exc)) from exc
+        except BrokerError as exc:
+            raise RunError(f"the plan for {result.session_date} was written but not submitted: {exc}") from exc
+    pending = [o for o in plan.buys if o.after_sells_fill]
+    doc = {
+        "session_date": result.session_date.isoformat(),
+        "broker": broker.name,
+        "recorded_intents": added,
+        "outcomes": [o.to_json() for o in outcomes],
+        "waiting_for_sells": [o.client_order_id for o in pending],
+    }
+    atomic_write_json(result.report_dir / artifacts.SUBMISSION, doc)
+    text = summary(outcomes)
+    for o in outcomes:
+        log.info("order %s %s %s: %s %s", o.side, o.symbol, o.client_order_id, o.result, o.detail)
+    if pending:
+        later = (
+            "the next run sends them at the next open (demo)"
+            if settings.mode is Mode.DEMO
+            else "send them after the open with `algotrading daily --submit --pending`"
+        )
+        text += f"; {len(pending)} buy(s) wait for the sells to fill: {later}"
+    failed = any(o.result == "error" for o in outcomes)
+    message = f"{result.message}; orders: {text}"
+    return RunResult(
+        1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir
+    ), text
+
+
+def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> RunResult:
+    """``algotrading daily --submit --pending``: the morning run after the open, sending the
+    plan's buys that waited for its sells to fill."""
+
+    if settings.mode is Mode.DEMO:
+        raise UsageError("demo mode sends these buys itself: the next daily run fills them at the next session's open")
+    with run_lock(settings.paths.state_dir):
+        try:
+            store = open_store(settings.paths.state_dir, create=False)
+        except StoreError as exc:
+            raise RunError(str(exc)) from exc
+        with store:
+            waiting = [i for i in store.intents(statuses=("planned", "skipped")) if i["after_sells_fill"]]
+            sessions = sorted({str(i["session_date"]) for i in waiting})
+            target = session.isoformat() if session else (sessions[-1] if sessions else None)
+            if target is None or target not in sessions:
+                return RunResult(
+                    0, "ok", f"no buys waiting for sells{' for ' + target if target else ''}: nothing to send"
+                )
+            day = dt.date.fromisoformat(target)
+            plan = artifacts.read_plan(settings.paths.reports_dir / target)
+            prices = {o.symbol: o.est_price for o in plan.orders}
+            with make_broker(settings, MarketData.from_bars(empty_bars()), day) as broker:
+                try:
+                    if settings.mode is Mode.LIVE:
+                        blockers = live_blockers(settings)
+                        if blockers:
+                            raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
+                    outcomes = submit_pending(store, broker, day, settings.safety, prices)
+                except BrokerError as exc:
+                    raise RunError(f"pending buys of {target} not submitted: {exc}") from exc
+    for o in outcomes:
+        log.info("order %s %s %s: %s %s", o.side, o.symbol, o.client_order_id, o.result, o.detail)
+    failed = any(o.result == "error" for o in outcomes)
+    return RunResult(
+        1 if failed else 0, "failed" if failed else "ok", f"pending buys of {target}: {summary(outcomes)}", day
+    )
