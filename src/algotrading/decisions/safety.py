@@ -1,22 +1,30 @@
 """$1K account safety limits (Requirement 2.1, DESIGN §5): the dollar size of each buy.
 
-Candidates are sized one by one in rank order. Each buy passes these controls, each of
-which says what it did:
+Candidates are sized one by one in rank order. :func:`size_buys` passes each buy through
+``CONTROLS``, six small functions applied in this order; each one either hands the buy on
+(a :class:`Buy`, with the :class:`Step` it recorded, if any) or refuses it (a
+:class:`Rejection`), and the first refusal ends that candidate:
 
-``tradable``      the broker must allow trading the symbol;
-``slots``         open positions after the plan (holdings not being sold + buys) stay
-                  <= ``MAX_POSITIONS``;
-``size``          the target is the money left for buys divided by the buys still
-                  possible, capped at ``MAX_POSITION_SIZE`` and ``max_position_pct`` of
-                  current equity. Money for buys = cash + proceeds of the plan's sells -
-                  ``MIN_CASH_BUFFER``; buys still possible = min(free slots, candidates
-                  left, money / ``MIN_POSITION_SIZE``), so small accounts make fewer,
-                  valid buys instead of many too-small ones;
-``whole_shares``  a non-fractionable asset is bought in whole shares (rounded down);
-                  one share above the target means no buy;
-``minimum``       a buy below ``MIN_POSITION_SIZE`` is rejected;
-``min_trade``     no order below ``min_trade_size`` (closing a whole position is the only
-                  exception, and that is a sell).
+:func:`tradable`      the broker must allow trading the symbol, and the session must have
+                      a price for it;
+:func:`slots`         open positions after the plan (holdings not being sold + buys) stay
+                      <= ``MAX_POSITIONS``;
+:func:`size`          the target is the money left for buys divided by the buys still
+                      possible, capped at ``MAX_POSITION_SIZE`` and ``max_position_pct`` of
+                      current equity. Money for buys = cash + proceeds of the plan's sells -
+                      ``MIN_CASH_BUFFER``; buys still possible = min(free slots, candidates
+                      left, money / ``MIN_POSITION_SIZE``), so small accounts make fewer,
+                      valid buys instead of many too-small ones;
+:func:`whole_shares`  a non-fractionable asset is bought in whole shares (rounded down);
+                      one share above the target means no buy;
+:func:`minimum`       a buy below ``MIN_POSITION_SIZE`` is rejected;
+:func:`min_trade`     no order below ``min_trade_size`` (closing a whole position is the only
+                      exception, and that is a sell).
+
+Every control has the signature ``(candidate, state, buy, params) -> Buy | Rejection``:
+``candidate`` is the symbol with its price and broker facts (:class:`Candidate`), ``state``
+the running :class:`SizingState` (money for buys, money already spent, open positions,
+the cap, ...), which only an accepted buy advances.
 
 A buy that needs the proceeds of today's sells is marked ``after_sells_fill``: the
 broker checks buying power when an order arrives, so it waits for the sells.
@@ -25,12 +33,13 @@ broker checks buying power when an order arrives, so it waits for the sells.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from algotrading.config import SafetyParams
-from algotrading.portfolio import AssetBook, Portfolio
+from algotrading.portfolio import Asset, AssetBook, Portfolio
 
 ACCEPTED, RESIZED, REJECTED = "accepted", "resized", "rejected"
 CENT = 0.01
@@ -95,6 +104,219 @@ def _cents(x: float) -> float:
     return math.floor(x * 100 + 1e-6) / 100
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One ranked candidate as the controls see it: the session's price (NaN when there is
+    none) and what the broker says about the symbol."""
+
+    symbol: str
+    strategy: str
+    score: float
+    price: float
+    asset: Asset
+
+
+@dataclass(frozen=True)
+class SizingState:
+    """The running state of one sizing pass, before candidate number ``index`` (0-based)
+    of ``candidates``: every money field is in dollars."""
+
+    cash: float  # the account's cash
+    proceeds: float  # what the plan's sells bring in
+    budget: float  # money for buys: cash + proceeds - MIN_CASH_BUFFER (may be negative)
+    cash_only: float  # money for buys without the sells' proceeds, >= 0
+    spent: float  # already given to accepted buys
+    open_after: int  # open positions after the plan so far (kept holdings + accepted buys)
+    cap: float  # the largest single buy, floored to cents
+    equity: float  # the account's equity, which the cap is a percent of
+    candidates: int  # how many candidates this pass sizes
+    index: int = 0  # the candidate being sized
+
+    @classmethod
+    def start(
+        cls, portfolio: Portfolio, sells: list[PlannedSell], params: SafetyParams, candidates: int
+    ) -> SizingState:
+        """The state before the first candidate: sells that close a position free its slot."""
+        equity = portfolio.equity
+        proceeds = sum(s.proceeds for s in sells)
+        closing = {s.symbol for s in sells if s.closes_position}
+        return cls(
+            cash=portfolio.cash,
+            proceeds=proceeds,
+            budget=portfolio.cash + proceeds - params.min_cash_buffer,
+            cash_only=max(0.0, portfolio.cash - params.min_cash_buffer),
+            spent=0.0,
+            open_after=len([p for p in portfolio.positions if p.symbol not in closing]),
+            cap=_cents(position_cap(params, equity)),
+            equity=equity,
+            candidates=candidates,
+        )
+
+    @property
+    def left(self) -> float:
+        """Money for buys not yet spent (negative when the buffer is already short)."""
+        return self.budget - self.spent
+
+    def at(self, index: int) -> SizingState:
+        return replace(self, index=index)
+
+    def bought(self, amount: float) -> SizingState:
+        """The state after an accepted buy of ``amount`` dollars: one more open position."""
+        return replace(self, spent=self.spent + amount, open_after=self.open_after + 1)
+
+    @property
+    def after_sells_fill(self) -> bool:
+        """Whether what is spent so far needs the proceeds of today's sells."""
+        return self.spent > self.cash_only + CENT
+
+
+@dataclass(frozen=True)
+class Buy:
+    """A buy on its way through the controls."""
+
+    target: float = 0.0  # the size rule's amount, before share rounding
+    amount: float = 0.0  # dollars to buy
+    qty: float | None = None  # whole shares for a non-fractionable asset
+    decision: str = ACCEPTED  # accepted | resized
+    steps: tuple[Step, ...] = ()  # what the controls recorded, in order
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A control's refusal of a buy: no order."""
+
+    control: str
+    note: str
+    target: float = 0.0  # the size rule's amount when the refusal came after it
+
+
+Control = Callable[[Candidate, SizingState, Buy, SafetyParams], Buy | Rejection]
+
+
+def tradable(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParams) -> Buy | Rejection:
+    """The broker must allow trading the symbol, and the session must have a price for it."""
+    if not candidate.asset.tradable:
+        return Rejection("tradable", f"{candidate.symbol} is not tradable at the broker")
+    if not candidate.price > 0:
+        return Rejection("tradable", f"no price for {candidate.symbol} this session")
+    return buy
+
+
+def slots(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParams) -> Buy | Rejection:
+    """A free slot: the open positions after the plan must stay below ``MAX_POSITIONS``."""
+    if state.open_after >= params.max_positions:
+        return Rejection(
+            "slots", f"{state.open_after} positions after today's plan (MAX_POSITIONS {params.max_positions})"
+        )
+    return buy
+
+
+def size(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParams) -> Buy | Rejection:
+    """The target: the money left for buys over the buys still possible, floored to cents
+    and capped at ``state.cap``; no buy when the money left is below ``MIN_POSITION_SIZE``."""
+    left = state.left
+    possible = min(
+        params.max_positions - state.open_after,
+        state.candidates - state.index,
+        math.floor(left / params.min_position_size + 1e-9),
+    )
+    if possible < 1:
+        return Rejection(
+            "size",
+            f"${max(left, 0):,.2f} left for buys (cash ${state.cash:,.2f} + sales ${state.proceeds:,.2f} - buffer "
+            f"${params.min_cash_buffer:,.2f} - buys ${state.spent:,.2f}) is below MIN_POSITION_SIZE "
+            f"${params.min_position_size:,.2f}",
+        )
+    cap = state.cap
+    target = _cents(min(cap, left / possible))
+    split = f"${left:,.2f} for buys / {possible} buy(s)"
+    note = (
+        f"{split} = ${target:,.2f} (cap ${cap:,.2f})"
+        if target < cap
+        else f"the cap ${cap:,.2f} (MAX_POSITION_SIZE ${params.max_position_size:,.2f}, "
+        f"{params.max_position_pct:g}% of equity ${state.equity:,.2f}; {split})"
+    )
+    return replace(buy, target=target, amount=target, steps=(*buy.steps, Step("size", target, note)))
+
+
+def whole_shares(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParams) -> Buy | Rejection:
+    """A non-fractionable asset is bought in whole shares, rounded down: none when one share
+    costs more than the target, and a resize step when the shares come a cent or more short."""
+    if candidate.asset.fractionable:
+        return buy
+    price, target = candidate.price, buy.target
+    qty = float(math.floor(target / price + 1e-9))
+    if qty < 1:
+        return Rejection("whole_shares", f"not fractionable and one share costs ${price:,.2f} > ${target:,.2f}", target)
+    amount = round(qty * price, 2)
+    if amount < target - CENT:
+        note = f"resized to {qty:g} whole share(s) x ${price:,.2f} = ${amount:,.2f}"
+        return replace(
+            buy, amount=amount, qty=qty, decision=RESIZED, steps=(*buy.steps, Step("whole_shares", amount, note))
+        )
+    return replace(buy, amount=amount, qty=qty)
+
+
+def minimum(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParams) -> Buy | Rejection:
+    """No buy below ``MIN_POSITION_SIZE`` (the note says when the cap is what made it small)."""
+    amount, target = buy.amount, buy.target
+    if amount < params.min_position_size - 1e-9:
+        capped = target >= state.cap - CENT
+        why = f" (the cap: {params.max_position_pct:g}% of equity ${state.equity:,.2f})" if capped else ""
+        return Rejection(
+            "minimum", f"${amount:,.2f}{why} is below MIN_POSITION_SIZE ${params.min_position_size:,.2f}", target
+        )
+    return buy
+
+
+def min_trade(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParams) -> Buy | Rejection:
+    """No order below ``min_trade_size``."""
+    if buy.amount < params.min_trade_size - 1e-9:
+        return Rejection(
+            "min_trade", f"${buy.amount:,.2f} is below the minimum trade ${params.min_trade_size:,.2f}", buy.target
+        )
+    return buy
+
+
+CONTROLS: tuple[Control, ...] = (tradable, slots, size, whole_shares, minimum, min_trade)
+
+
+def _decide(candidate: Candidate, state: SizingState, params: SafetyParams) -> BuyDecision:
+    """Apply ``CONTROLS`` in order to one candidate; the first refusal ends it."""
+    buy = Buy()
+    for control in CONTROLS:
+        verdict = control(candidate, state, buy, params)
+        if isinstance(verdict, Rejection):
+            return BuyDecision(
+                candidate.symbol,
+                candidate.strategy,
+                candidate.score,
+                candidate.price,
+                verdict.target,
+                0.0,
+                None,
+                REJECTED,
+                f"{verdict.control}: {verdict.note}",
+                False,
+                (*buy.steps, Step(verdict.control, 0.0, verdict.note)),
+            )
+        buy = verdict
+    reason = buy.steps[-1].note if buy.decision == RESIZED else f"buy ${buy.amount:,.2f}: {buy.steps[0].note}"
+    return BuyDecision(
+        candidate.symbol,
+        candidate.strategy,
+        candidate.score,
+        candidate.price,
+        buy.target,
+        buy.amount,
+        buy.qty,
+        buy.decision,
+        reason,
+        state.bought(buy.amount).after_sells_fill,
+        buy.steps,
+    )
+
+
 def size_buys(
     candidates: pd.DataFrame,
     prices: dict[str, float],
@@ -103,124 +325,18 @@ def size_buys(
     assets: AssetBook,
     params: SafetyParams,
 ) -> list[BuyDecision]:
-    """Size ``candidates`` (rows with ``symbol``, ``strategy``, ``score``, in rank order)."""
-    equity = portfolio.equity
-    cap = _cents(position_cap(params, equity))
-    proceeds = sum(s.proceeds for s in sells)
-    closing = {s.symbol for s in sells if s.closes_position}
-    open_after = len([p for p in portfolio.positions if p.symbol not in closing])
-    budget = portfolio.cash + proceeds - params.min_cash_buffer
-    cash_only = max(0.0, portfolio.cash - params.min_cash_buffer)
-    spent = 0.0
-    out: list[BuyDecision] = []
+    """Size ``candidates`` (rows with ``symbol``, ``strategy``, ``score``, in rank order):
+    one :class:`BuyDecision` each, in the same order; an accepted buy spends its money and
+    takes a slot before the next candidate is sized."""
     rows = list(candidates.itertuples())
-    for k, c in enumerate(rows):
-        price = float(prices.get(c.symbol, float("nan")))
-        steps: list[Step] = []
-
-        def reject(control: str, note: str, target: float = 0.0) -> BuyDecision:
-            steps.append(Step(control, 0.0, note))
-            return BuyDecision(
-                c.symbol,
-                c.strategy,
-                float(c.score),
-                price,
-                target,
-                0.0,
-                None,
-                REJECTED,
-                f"{control}: {note}",
-                False,
-                tuple(steps),
-            )
-
-        asset = assets.get(c.symbol)
-        if not asset.tradable:
-            out.append(reject("tradable", f"{c.symbol} is not tradable at the broker"))
-            continue
-        if not price > 0:
-            out.append(reject("tradable", f"no price for {c.symbol} this session"))
-            continue
-        if open_after >= params.max_positions:
-            out.append(
-                reject("slots", f"{open_after} positions after today's plan (MAX_POSITIONS {params.max_positions})")
-            )
-            continue
-        left = budget - spent
-        possible = min(
-            params.max_positions - open_after, len(rows) - k, math.floor(left / params.min_position_size + 1e-9)
-        )
-        if possible < 1:
-            out.append(
-                reject(
-                    "size",
-                    f"${max(left, 0):,.2f} left for buys (cash ${portfolio.cash:,.2f} + sales ${proceeds:,.2f} - buffer "
-                    f"${params.min_cash_buffer:,.2f} - buys ${spent:,.2f}) is below MIN_POSITION_SIZE ${params.min_position_size:,.2f}",
-                )
-            )
-            continue
-        target = _cents(min(cap, left / possible))
-        split = f"${left:,.2f} for buys / {possible} buy(s)"
-        steps.append(
-            Step(
-                "size",
-                target,
-                (
-                    f"{split} = ${target:,.2f} (cap ${cap:,.2f})"
-                    if target < cap
-                    else f"the cap ${cap:,.2f} (MAX_POSITION_SIZE ${params.max_position_size:,.2f}, {params.max_position_pct:g}% of "
-                    f"equity ${equity:,.2f}; {split})"
-                ),
-            )
-        )
-        amount, qty, decision = target, None, ACCEPTED
-        if not asset.fractionable:
-            qty = float(math.floor(target / price + 1e-9))
-            if qty < 1:
-                out.append(
-                    reject(
-                        "whole_shares", f"not fractionable and one share costs ${price:,.2f} > ${target:,.2f}", target
-                    )
-                )
-                continue
-            amount = round(qty * price, 2)
-            if amount < target - CENT:
-                decision = RESIZED
-                steps.append(
-                    Step("whole_shares", amount, f"resized to {qty:g} whole share(s) x ${price:,.2f} = ${amount:,.2f}")
-                )
-        if amount < params.min_position_size - 1e-9:
-            why = f" (the cap: {params.max_position_pct:g}% of equity ${equity:,.2f})" if target >= cap - CENT else ""
-            out.append(
-                reject(
-                    "minimum",
-                    f"${amount:,.2f}{why} is below MIN_POSITION_SIZE ${params.min_position_size:,.2f}",
-                    target,
-                )
-            )
-            continue
-        if amount < params.min_trade_size - 1e-9:
-            out.append(
-                reject("min_trade", f"${amount:,.2f} is below the minimum trade ${params.min_trade_size:,.2f}", target)
-            )
-            continue
-        spent += amount
-        open_after += 1
-        after_sells = spent > cash_only + CENT
-        reason = steps[-1].note if decision == RESIZED else f"buy ${amount:,.2f}: {steps[0].note}"
-        out.append(
-            BuyDecision(
-                c.symbol,
-                c.strategy,
-                float(c.score),
-                price,
-                target,
-                amount,
-                qty,
-                decision,
-                reason,
-                after_sells,
-                tuple(steps),
-            )
-        )
+    state = SizingState.start(portfolio, sells, params, len(rows))
+    out: list[BuyDecision] = []
+    for k, row in enumerate(rows):
+        price = float(prices.get(row.symbol, float("nan")))
+        candidate = Candidate(row.symbol, row.strategy, float(row.score), price, assets.get(row.symbol))
+        state = state.at(k)
+        decision = _decide(candidate, state, params)
+        if decision.decision != REJECTED:
+            state = state.bought(decision.notional)
+        out.append(decision)
     return out
