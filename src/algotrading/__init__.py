@@ -1,5 +1,5 @@
 """AlgoTrading: a notebook-centric, research-to-production daily trading workflow for a
-small Alpaca account. See DESIGN.md §2 for the module map."""
+small Alpaca account. README.md "Layout" lists its rooms and which may import which."""
 
 from importlib import metadata
 

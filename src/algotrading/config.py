@@ -237,7 +237,8 @@ class Universe(_Section):
     @field_validator("groups")
     @classmethod
     def _groups(cls, groups: dict[str, list[str]]) -> dict[str, list[str]]:
-        problems, seen = [], {}
+        problems: list[str] = []
+        seen: dict[str, str] = {}
         if not groups:
             problems.append("no groups")
         for name, symbols in groups.items():
@@ -592,7 +593,8 @@ def cross_field_problems(s: Settings) -> list[str]:
     if sf.min_position_size > sf.max_position_size:
         p.append(
             f"MIN_POSITION_SIZE (${sf.min_position_size:g}) is larger than MAX_POSITION_SIZE "
-            f"(${sf.max_position_size:g}): no buy could satisfy both. Lower MIN_POSITION_SIZE or raise MAX_POSITION_SIZE."
+            f"(${sf.max_position_size:g}): no buy could satisfy both. "
+            "Lower MIN_POSITION_SIZE or raise MAX_POSITION_SIZE."
         )
     if sf.min_cash_buffer >= sf.portfolio_size:
         p.append(
@@ -623,7 +625,8 @@ def cross_field_problems(s: Settings) -> list[str]:
         )
     if em.smtp_server and not em.to:
         p.append(
-            "EMAIL_SMTP_SERVER is set but EMAIL_TO is empty: set EMAIL_TO=you@example.com (comma-separated for several)."
+            "EMAIL_SMTP_SERVER is set but EMAIL_TO is empty: "
+            "set EMAIL_TO=you@example.com (comma-separated for several)."
         )
     if em.smtp_server and not (em.from_address or em.username):
         p.append(

@@ -58,11 +58,11 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time of each record, not the stream
     it was created with (that one may be closed since, e.g. by a test's capture)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

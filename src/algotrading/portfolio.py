@@ -63,7 +63,7 @@ class Position:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Position:
-        fields = {k: doc.get(k) for k in cls.__dataclass_fields__}
+        fields: dict[str, Any] = {k: doc.get(k) for k in cls.__dataclass_fields__}
         if fields.get("entry_date"):
             fields["entry_date"] = dt.date.fromisoformat(fields["entry_date"])
         return cls(**fields)

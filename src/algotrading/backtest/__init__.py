@@ -1,1 +1,2 @@
-"""Backtests: the vectorbt engine, the simulated strategy book, performance and momentum, the walk-forward step of a session."""
+"""Backtests: the vectorbt engine, the simulated strategy book, performance and momentum,
+the walk-forward step of a session and the backtest command's window and data."""

@@ -285,6 +285,7 @@ def _sweep_chunk(
     )
     close = side_by_side([data.close[symbols]] * len(chunk))
     opens = side_by_side([data.open[symbols]] * len(chunk))
+    assert close is not None  # side_by_side returns None only for a missing part, and close has none
     book = simulate(combined, close, start)
     targets = order_targets(book, chunk[0][1].params.position_fraction)
     group = np.repeat(np.arange(len(chunk)), len(symbols))

@@ -51,7 +51,8 @@ def load_market(
         foreign = [s for s in symbols if s not in strategy.symbols()]
         if foreign:
             raise UsageError(
-                f"--symbols {' '.join(foreign)}: not traded by {strategy.name} (its symbols: {' '.join(strategy.symbols())})"
+                f"--symbols {' '.join(foreign)}: not traded by {strategy.name} "
+                f"(its symbols: {' '.join(strategy.symbols())})"
             )
         market = market.select([*symbols, settings.universe.benchmark])
     return market, snapshot.excluded

@@ -119,9 +119,10 @@ class AlpacaBroker(BrokerSession):
             return call(*args)
         except RetryError as exc:
             last = exc.last_attempt.exception()
+            assert last is not None  # read_retrying retries only on exceptions: the last try raised
             raise BrokerError(
-                f"Alpaca {what} failed after {self.params.read_retry_attempts} tries ({describe_error(last)}): check the "
-                "connection and https://status.alpaca.markets, then run again"
+                f"Alpaca {what} failed after {self.params.read_retry_attempts} tries ({describe_error(last)}): "
+                "check the connection and https://status.alpaca.markets, then run again"
             ) from last
         except APIError as exc:
             if status_of(exc) in (401, 403):
@@ -176,9 +177,9 @@ class AlpacaBroker(BrokerSession):
                 return None
             raise BrokerError(f"Alpaca order lookup failed ({describe_error(exc)})") from exc
         except RetryError as exc:
-            raise BrokerError(
-                f"could not look up order {client_order_id} ({describe_error(exc.last_attempt.exception())})"
-            ) from exc
+            last = exc.last_attempt.exception()
+            assert last is not None  # read_retrying retries only on exceptions: the last try raised
+            raise BrokerError(f"could not look up order {client_order_id} ({describe_error(last)})") from exc
         return _status(order)
 
     def open_orders(self) -> list[OrderStatus]:

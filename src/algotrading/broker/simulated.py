@@ -167,7 +167,8 @@ class SimulatedBroker(BrokerSession):
     def _holdings(self, upto: dt.date) -> dict[str, tuple[float, float]]:
         """symbol -> (qty, cost) from fills up to ``upto`` (average cost)."""
         rows = self.ledger.conn.execute(
-            "SELECT symbol, side, filled_qty, filled_avg_price FROM orders WHERE status = 'filled' AND fill_session <= ? "
+            "SELECT symbol, side, filled_qty, filled_avg_price FROM orders "
+            "WHERE status = 'filled' AND fill_session <= ? "
             "ORDER BY fill_session, CASE side WHEN 'sell' THEN 0 ELSE 1 END, seq",
             (upto.isoformat(),),
         ).fetchall()
@@ -190,7 +191,8 @@ class SimulatedBroker(BrokerSession):
 
     def _open_rows(self) -> list[tuple]:
         return self.ledger.conn.execute(
-            "SELECT id, client_order_id, symbol, side, notional, qty, fill_session FROM orders WHERE status = 'new' ORDER BY seq"
+            "SELECT id, client_order_id, symbol, side, notional, qty, fill_session FROM orders "
+            "WHERE status = 'new' ORDER BY seq"
         ).fetchall()
 
     def _status(self, row: tuple) -> OrderStatus:
@@ -265,7 +267,8 @@ class SimulatedBroker(BrokerSession):
         oid = str(uuid.uuid4())
         with self.ledger._tx() as c:
             c.execute(
-                "INSERT INTO orders (id, client_order_id, symbol, side, notional, qty, submitted_session, fill_session, "
+                "INSERT INTO orders (id, client_order_id, symbol, side, notional, qty, submitted_session, "
+                "fill_session, "
                 "status, reason, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     oid,
@@ -375,7 +378,8 @@ class SimulatedBroker(BrokerSession):
     def fills(self) -> pd.DataFrame:
         """Every filled order, oldest first."""
         return pd.read_sql_query(
-            "SELECT fill_session AS session, client_order_id, symbol, side, filled_qty AS qty, filled_avg_price AS price, "
+            "SELECT fill_session AS session, client_order_id, symbol, side, filled_qty AS qty, "
+            "filled_avg_price AS price, "
             "fee FROM orders WHERE status = 'filled' ORDER BY fill_session, seq",
             self.ledger.conn,
         )

@@ -1,5 +1,7 @@
-"""Names and formats of the files a run leaves in its folder (``reports/<D>/``), so the
-pipeline that writes them and the notebooks that read them agree in one place."""
+"""The run-folder catalog: the names and formats of the files a run leaves in its folder
+(``reports/<D>/``), so the job and the steps that write them and the notebooks, report,
+email and monitor that read them agree in one place. Every run-folder file name is
+defined here (``tests/test_layout.py`` checks it)."""
 
 from __future__ import annotations
 

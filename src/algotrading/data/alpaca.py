@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from alpaca.data.enums import Adjustment, DataFeed
@@ -118,6 +118,7 @@ class AlpacaBarsProvider:
             raw = self._client.get_stock_bars(request)
         except RetryError as exc:
             last = exc.last_attempt.exception()
+            assert last is not None  # read_retrying retries only on exceptions: the last try raised
             raise DataError(
                 f"Alpaca market data failed after {self.params.retry_attempts} tries "
                 f"(last error: {describe_error(last)}). Check the connection and "
@@ -125,7 +126,7 @@ class AlpacaBarsProvider:
             ) from last
         except Exception as exc:
             raise DataError(self._explain(exc)) from exc
-        return _raw_to_frame(raw)
+        return _raw_to_frame(cast(dict[str, list[dict[str, Any]]], raw))  # raw_data=True: a dict, not a BarSet
 
     def _explain(self, exc: Exception) -> str:
         status = status_of(exc)

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 from alpaca.common.exceptions import APIError
 from requests.adapters import HTTPAdapter
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +76,18 @@ def describe_error(exc: BaseException) -> str:
 def read_retrying(attempts: int, wait: float, max_wait: float, what: str) -> Retrying:
     """Retries for a read: exponential backoff on transient failures, then give up
     (``RetryError``). Never use it for an order submission."""
+
+    def log_retry(state: RetryCallState) -> None:
+        # tenacity sleeps only after a try that raised (retry_if_exception), so both are set
+        assert state.outcome is not None
+        exc = state.outcome.exception()
+        assert exc is not None
+        log.warning("%s failed (%s); try %d of %d", what, describe_error(exc), state.attempt_number, attempts)
+
     return Retrying(
         retry=retry_if_exception(is_retryable_read_error),
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=wait, max=max_wait),
-        before_sleep=lambda state: log.warning(
-            "%s failed (%s); try %d of %d",
-            what,
-            describe_error(state.outcome.exception()),
-            state.attempt_number,
-            attempts,
-        ),
+        before_sleep=log_retry,
         reraise=False,
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
@@ -109,6 +109,17 @@ class CashAnalysis:
         doc["swaps"] = tuple(Swap(**{k: v for k, v in s.items() if k != "reason"}) for s in doc["swaps"])
         doc["consolidation"] = tuple(Consolidation(**c) for c in doc["consolidation"])
         return cls(**doc)
+
+
+class _CashTotals(TypedDict):
+    """The fields every ``CashAnalysis`` of a sizing pass shares."""
+
+    cash: float
+    buffer: float
+    sell_proceeds: float
+    available: float
+    committed: float
+    consolidation: tuple[Consolidation, ...]
 
 
 def held_score(position: Position, momentum: pd.Series, ranking: RankingParams, cash: CashParams) -> float:
@@ -216,7 +227,7 @@ def analyze(
     unfunded_rows = selected[selected["symbol"].isin(cash_short + slot_short)]
     limited = " and ".join(x for x, v in (("cash", cash_short), ("slots", slot_short)) if v) or "none"
     dust = consolidation(portfolio, selling, safety, cash)
-    base = dict(
+    base = _CashTotals(
         cash=portfolio.cash,
         buffer=safety.min_cash_buffer,
         sell_proceeds=proceeds,

@@ -191,6 +191,7 @@ def _select(
         )
         alternative = any(cluster_of.get(o["strategy"]) != cluster for o in live[pos + 1 :])
         if fills_all and alternative:
+            assert cluster is not None  # fills_all requires a cluster
             pairs = [f"{a}/{b} {correlation.at[a, b]:.2f}" for k, a in enumerate(cluster) for b in cluster[k + 1 :]]
             r["rule"] = "correlation_cap"
             r["reason"] = f"passed over: correlated strategies ({', '.join(pairs)}) may not fill all {top_n} slots"

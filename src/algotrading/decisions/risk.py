@@ -72,7 +72,8 @@ def account_transition(current: RiskStatus, portfolio: Portfolio, params: RiskPa
     if params.emergency_stop_enabled and change is not None and change < -limit - EPS:
         return Transition(
             RiskState.EMERGENCY_STOP,
-            f"one-day loss {change:+.1%} (equity ${portfolio.previous_equity:,.2f} -> ${portfolio.equity:,.2f}) is beyond "
+            f"one-day loss {change:+.1%} (equity ${portfolio.previous_equity:,.2f} -> ${portfolio.equity:,.2f}) "
+            "is beyond "
             f"MAX_DAILY_LOSS_PCT {params.max_daily_loss_pct:g}%: emergency stop, only protective exits until "
             "`algotrading risk resume --reason ...`",
         )

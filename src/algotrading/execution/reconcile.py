@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 from algotrading.broker.base import AccountInfo, Broker, BrokerPosition, OrderStatus
 from algotrading.portfolio import Portfolio, Position
@@ -42,7 +43,7 @@ def follow_orders(store: Store, broker: Broker) -> list[str]:
                     f"order {cid} ({intent['side']} {intent['symbol']}) was never placed (broker has no record)"
                 )
             continue
-        new_qty = order.filled_qty - float(intent["filled_qty"] or 0.0)
+        new_qty = order.filled_qty - float(cast("float | None", intent["filled_qty"]) or 0.0)
         store.update_intent(
             cid,
             status=order.status,
@@ -148,12 +149,13 @@ def reconcile(
     for symbol, rec in sorted(records.items()):
         if symbol not in held:
             notes.append(
-                f"{symbol}: in AlgoTrading's record ({rec.qty:g} shares) but not at the broker (sold elsewhere?); dropped"
+                f"{symbol}: in AlgoTrading's record ({rec.qty:g} shares) "
+                "but not at the broker (sold elsewhere?); dropped"
             )
     for o in open_orders:
         notes.append(
-            f"order still open from before: {o.side} {o.symbol} ({o.status}, {o.client_order_id}); left as it is, and no "
-            f"new order for {o.symbol} today"
+            f"order still open from before: {o.side} {o.symbol} ({o.status}, {o.client_order_id}); "
+            f"left as it is, and no new order for {o.symbol} today"
         )
     portfolio = Portfolio(session, account.cash, tuple(out), source=broker_name, account=account.account_number)
     for n in notes:

@@ -43,7 +43,7 @@ class Outcome:
 
 def record_plan(store: Store, plan: Plan) -> int:
     """Record the plan's orders as intents (ids already known keep their state)."""
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "client_order_id": o.client_order_id,
             "session_date": plan.session.isoformat(),
@@ -116,7 +116,7 @@ def _send_all(
 
 def submit_close(store: Store, broker: Broker, session: dt.date) -> list[Outcome]:
     """After the close: the session's sells, then the buys that cash pays for today."""
-    intents = store.intents(session)
+    intents: list[dict[str, Any]] = store.intents(session)
     sells = [i for i in intents if i["side"] == "sell"]
     buys = [i for i in intents if i["side"] == "buy" and not i["after_sells_fill"]]
     return _send_all(store, broker, [(i, i["notional"], i["qty"]) for i in sells + buys])
@@ -145,7 +145,7 @@ def submit_pending(
     store: Store, broker: Broker, session: dt.date, safety: SafetyParams, prices: dict[str, float]
 ) -> list[Outcome]:
     """Once the session's sells have filled: the buys that needed their proceeds."""
-    intents = store.intents(session)
+    intents: list[dict[str, Any]] = store.intents(session)
     pending = [i for i in intents if i["side"] == "buy" and i["after_sells_fill"]]
     if not pending:
         return []

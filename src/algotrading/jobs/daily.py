@@ -177,7 +177,8 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
         os.replace(staging, failed_dir)
         message = (
             f"run for {session} failed at step '{timer.current}': {record['error']}. "
-            f"Partial outputs and the log are in {failed_dir}; earlier outputs in {reports / str(session)} are untouched."
+            f"Partial outputs and the log are in {failed_dir}; "
+            f"earlier outputs in {reports / str(session)} are untouched."
         )
         log.error("%s", message)
         store.finish_run(

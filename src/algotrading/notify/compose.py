@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 
@@ -190,7 +190,7 @@ def daily_email(
         env.get_template("daily.txt.j2").render(context),
         env.get_template("daily.html.j2").render(context),
     )
-    html_part = msg.get_payload()[1]
+    html_part = cast(list[EmailMessage], msg.get_payload())[1]  # _message makes it multipart/alternative
     for chart in charts:
         html_part.add_related(
             chart.png, "image", "png", cid=f"<{chart.cid}>", filename=f"{chart.cid}.png", disposition="inline"

@@ -13,7 +13,7 @@ from pathlib import Path
 from algotrading.config import Settings
 from algotrading.daily import artifacts
 from algotrading.notify.charts import email_charts
-from algotrading.notify.compose import alert_email, daily_email, failure_email
+from algotrading.notify.compose import Chart, alert_email, daily_email, failure_email
 from algotrading.notify.delivery import Delivery, alert, deliver
 from algotrading.report.render import render_html
 from algotrading.storage.files import atomic_write_bytes, atomic_write_text
@@ -30,7 +30,8 @@ def send_daily(
     run folder, then delivered (or left in the outbox)."""
     plan = artifacts.read_plan(report_dir)
     excluded = json.loads((report_dir / artifacts.RUN).read_text()).get("data", {}).get("excluded", {})
-    charts, note = ([], None)
+    charts: list[Chart] = []
+    note: str | None = None
     if settings.email.charts:
         momentum = {s["name"]: s["momentum"] for s in plan.strategies}
         charts, note = email_charts(store.equity_history(), momentum, settings.ranking.min_momentum_threshold)

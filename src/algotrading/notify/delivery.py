@@ -105,5 +105,5 @@ def resend_pending(settings: Settings, store: Store) -> list[Delivery]:
             continue
         msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
         log.info("re-sending %s from the outbox (%s)", email_id, row["subject"])
-        out.append(_send(settings, store, email_id, msg, path))  # type: ignore[arg-type]
+        out.append(_send(settings, store, email_id, msg, path))
     return out

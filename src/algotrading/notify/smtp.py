@@ -1,6 +1,7 @@
 """Sending one message over SMTP: STARTTLS on 587 (or any port but 465), implicit TLS on
-465 (``tls_mode`` in params/email.yaml can force either), explicit timeouts, bounded retries with backoff on dropped connections and 4xx
-(temporary) answers, and no retry when the login is refused or the server says 5xx."""
+465 (``tls_mode`` in params/email.yaml can force either), explicit timeouts, bounded
+retries with backoff on dropped connections and 4xx (temporary) answers, and no retry
+when the login is refused or the server says 5xx."""
 
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ def _with_retries(
                 retryable=False,
             ) from exc
         except smtplib.SMTPResponseException as exc:
-            last = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+            said = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+            last = f"{exc.smtp_code} {said}"
             if not 400 <= exc.smtp_code < 500:
                 raise EmailError(f"the SMTP server refused the {what} ({last}). Not retried.", retryable=False) from exc
         except smtplib.SMTPNotSupportedError as exc:

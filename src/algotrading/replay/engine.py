@@ -18,8 +18,8 @@ signal frames and backtests are computed once per history start and symbol set a
 at D (they are causal; :class:`~algotrading.backtest.walkforward.StrategyBooks`), and the data
 health uses :class:`~algotrading.data.validation.PrefixHealth`. Sessions whose backtest
 has not started yet (the first ``warmup_sessions`` of the data) get the one-row
-backtest the daily run's amounts to (:func:`~algotrading.backtest.walkforward.first_day_books`). The test ``test_replay.py`` checks the plans equal
-the daily run's.
+backtest the daily run's amounts to (:func:`~algotrading.backtest.walkforward.first_day_books`).
+The test ``test_replay.py`` checks the plans equal the daily run's.
 """
 
 from __future__ import annotations

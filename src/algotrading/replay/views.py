@@ -158,6 +158,13 @@ def metrics(r: Replay) -> pd.DataFrame:
     return pd.DataFrame({"account": account, bench.name: benchmark_metrics(bench) | {"turnover": np.nan}})
 
 
+def _metric_text(name: str, value: float) -> str:
+    """A metric as the summary shows it (turnover as times a year)."""
+    if name != "turnover":
+        return format_metric(name, value)
+    return "" if pd.isna(value) else f"{value:.1f}x / year"
+
+
 def summary_view(r: Replay) -> HTML:
     """Range, state (complete or interrupted), final equity and the headline metrics."""
     s = r.summary
@@ -167,10 +174,7 @@ def summary_view(r: Replay) -> HTML:
     )
     rows = "".join(
         f"<tr><th style='text-align:left'>{name.replace('_', ' ')}</th>"
-        + "".join(
-            f"<td style='text-align:right'>{format_metric(name, v) if name != 'turnover' else ('' if pd.isna(v) else f'{v:.1f}x / year')}</td>"
-            for v in m.loc[name]
-        )
+        + "".join(f"<td style='text-align:right'>{_metric_text(name, v)}</td>" for v in m.loc[name])
         + "</tr>"
         for name in [
             "total_return",

@@ -29,7 +29,7 @@ def correlation_note(data: PlanInputs, ranking: Ranking) -> HTML:
     return HTML(f"<p>Correlated above {limit:g}: {html.escape(groups)}. They may not fill every slot together.</p>")
 
 
-def _money(x: object) -> str:
+def _money(x: float | None) -> str:
     return "" if x is None or pd.isna(x) else f"${float(x):,.2f}"
 
 
@@ -91,7 +91,8 @@ def buys_table(sizing: Sizing) -> Styler | HTML:
         )
         .hide(axis="index")
         .set_caption(
-            "Buy sizes: each control in order (size, whole shares, minimum); 'after sells fill' needs today's sale proceeds"
+            "Buy sizes: each control in order (size, whole shares, minimum); "
+            "'after sells fill' needs today's sale proceeds"
         )
     )
 
@@ -140,7 +141,8 @@ def risk_banner(plan: Plan) -> HTML:
     if state == "ACTIVE":
         title = "CIRCUIT BREAKER"
     return HTML(
-        f"<div style='border-left:6px solid {colour if state != 'ACTIVE' else '#ef6c00'};padding:6px 12px;background:#fff3e0'>"
+        f"<div style='border-left:6px solid {colour if state != 'ACTIVE' else '#ef6c00'};"
+        "padding:6px 12px;background:#fff3e0'>"
         f"<b>Risk: {html.escape(title)}</b><ul>{items}</ul></div>"
     )
 
@@ -205,7 +207,7 @@ def account_summary(p: Portfolio, start: float, risk: str, notes: Sequence[str] 
     doc = p.to_json()
     day = (
         f"{_money(p.equity - p.previous_equity)} ({p.daily_change:+.2%})"
-        if p.daily_change is not None
+        if p.daily_change is not None and p.previous_equity is not None
         else "n/a (first session)"
     )
     total = p.equity - start

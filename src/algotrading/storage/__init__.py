@@ -1,1 +1,2 @@
-"""Local state: the SQLite store (run ledger, equity, risk state, order intents, outbox), the SQLite helper, atomic file writes."""
+"""Local state: the SQLite store (run ledger, equity, risk state, order intents, outbox),
+the SQLite helper, atomic file writes."""

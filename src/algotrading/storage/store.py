@@ -280,7 +280,8 @@ class Store(Database):
             if current.state is state:
                 return current
             c.execute(
-                "INSERT INTO risk_events (at, session_date, from_state, to_state, reason, actor) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO risk_events (at, session_date, from_state, to_state, reason, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (_now(), session.isoformat() if session else None, current.state.value, state.value, reason, actor),
             )
         return self.risk_status()
@@ -348,8 +349,9 @@ class Store(Database):
             for r in rows:
                 now = _now()
                 cur = c.execute(
-                    "INSERT OR IGNORE INTO order_intents (client_order_id, session_date, symbol, side, notional, qty, kind, "
-                    "strategy, after_sells_fill, stop_price, target_price, confidence, status, created_at, updated_at) "
+                    "INSERT OR IGNORE INTO order_intents (client_order_id, session_date, symbol, side, notional, qty, "
+                    "kind, strategy, after_sells_fill, stop_price, target_price, confidence, status, created_at, "
+                    "updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
                     (
                         r["client_order_id"],
@@ -431,7 +433,8 @@ class Store(Database):
         return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
     def emails(self, status: str | None = None) -> list[dict[str, object]]:
-        sql, args = "SELECT * FROM emails", ()
+        sql = "SELECT * FROM emails"
+        args: tuple[str, ...] = ()
         if status:
             sql, args = sql + " WHERE status = ?", (status,)
         cur = self.conn.execute(sql + " ORDER BY created_at, id", args)
@@ -442,9 +445,10 @@ class Store(Database):
         """Record a message (a new version of a not-yet-sent one replaces it)."""
         with self._tx() as c:
             c.execute(
-                "INSERT INTO emails (id, session_date, kind, subject, path, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, path = excluded.path, status = excluded.status "
-                "WHERE emails.status != 'sent'",
+                "INSERT INTO emails (id, session_date, kind, subject, path, status, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, path = excluded.path, "
+                "status = excluded.status WHERE emails.status != 'sent'",
                 (email_id, session.isoformat(), kind, subject, path, status, _now()),
             )
 
@@ -478,8 +482,9 @@ class Store(Database):
                     c.execute(
                         "INSERT INTO alerts (key, kind, severity, session_date, message, raised_at, last_seen) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET severity = excluded.severity, "
-                        "session_date = excluded.session_date, message = excluded.message, raised_at = excluded.raised_at, "
-                        "last_seen = excluded.last_seen, resolved_at = NULL, notified_at = NULL",
+                        "session_date = excluded.session_date, message = excluded.message, "
+                        "raised_at = excluded.raised_at, last_seen = excluded.last_seen, resolved_at = NULL, "
+                        "notified_at = NULL",
                         (a.key, a.kind, a.severity, session.isoformat(), a.message, now, now),
                     )
                     new.append(a)

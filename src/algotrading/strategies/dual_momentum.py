@@ -56,7 +56,10 @@ class DualMomentumParams(StrategyParams):
 class DualMomentum(Strategy):
     name = "dual_momentum"
     title = "Dual Momentum"
-    summary = "Best 12-month ETF return if it beats the risk-free rate, else the defensive asset; rebalanced every 21 sessions."
+    summary = (
+        "Best 12-month ETF return if it beats the risk-free rate, else the defensive asset; "
+        "rebalanced every 21 sessions."
+    )
     Params = DualMomentumParams
     params: DualMomentumParams
 

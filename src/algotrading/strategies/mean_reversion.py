@@ -3,7 +3,8 @@
 BUY when at least 2 of these hold: Wilder RSI14 < 30 (weight 0.35), 20-day z-score < -1.5
 (0.35), close below the lower Bollinger band (20, 2) (0.20), close below the
 Ornstein-Uhlenbeck entry level (0.25; the fit of the last 60 log closes must revert
-with a half-life within those 60 sessions, its level is mean - 1 stationary sd). Confidence is the sum of the weights that hold,
+with a half-life within those 60 sessions, its level is mean - 1 stationary sd). Confidence is
+the sum of the weights that hold,
 +0.10 when volume is above 1.2x its 20-day mean, +0.10 when the O-U half-life is under
 20 sessions, capped at 1. Only where the Hurst exponent says the series mean-reverts
 (H < 0.5). SELL when the z-score is back above 0.5, RSI above 70, or the close reaches

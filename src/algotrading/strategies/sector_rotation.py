@@ -103,6 +103,7 @@ class SectorRotation(Strategy):
         ) + f" ({p.momentum_sessions}-session momentum {pct('momentum')}, relative strength {pct('relative_strength')})"
         rank = facts.get("rank")
         if action is Action.BUY:
+            assert rank is not None  # a BUY only goes to a ranked sector (rank <= top_n)
             return f"rank {int(rank)} of the sectors, {detail} (rebalance day)"
         if rank is None:
             return (
