@@ -32,7 +32,8 @@ from algotrading.config import load_settings
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.replay import replay
 
-start, end, total, out = dt.date.fromisoformat(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+start, end = dt.date.fromisoformat(sys.argv[1]), dt.date.fromisoformat(sys.argv[2])
+total, out = int(sys.argv[3]), Path(sys.argv[4])
 logging.basicConfig(level=logging.WARNING)
 settings = load_settings()
 base = BundledBarsProvider()
@@ -68,7 +69,9 @@ if total < current:  # fewer symbols: the last stocks dropped
     settings = settings.model_copy(update={"universe": universe.model_copy(update={"groups": groups})})
 elif total > current:
     stocks = universe.groups["stocks"]
-    extra = {f"{stocks[k % len(stocks)]}X{k // len(stocks) + 1}": stocks[k % len(stocks)] for k in range(total - current)}
+    extra = {
+        f"{stocks[k % len(stocks)]}X{k // len(stocks) + 1}": stocks[k % len(stocks)] for k in range(total - current)
+    }
     groups = dict(universe.groups) | {"stocks": list(stocks) + list(extra)}
     settings = settings.model_copy(update={"universe": universe.model_copy(update={"groups": groups})})
     provider = Synthetic(extra)

@@ -218,7 +218,8 @@ def test_missing_yaml_key_and_file(workdirs):
         load_settings()
     assert sorted(info.value.problems) == sorted(
         [
-            "params/ranking.yaml: missing key 'max_correlation'. Fix: add it (the repository's params/ranking.yaml has the default).",
+            "params/ranking.yaml: missing key 'max_correlation'. "
+            "Fix: add it (the repository's params/ranking.yaml has the default).",
             f"params/email.yaml is missing from {workdirs['params']}: restore it from the repository.",
         ]
     )

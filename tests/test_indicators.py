@@ -180,10 +180,10 @@ def test_no_look_ahead_in_any_indicator():
     high, low = close * 1.01, close * 0.99
     cut = 300
 
-    def compute(c, h, l):
+    def compute(c, h, lo):
         return {
             "rsi": ind.rsi(c),
-            "atr": ind.atr(h, l, c),
+            "atr": ind.atr(h, lo, c),
             "z": ind.zscore(c),
             "hurst": ind.hurst(c, 100, 10),
             "ou": ind.ou_fit(c)["half_life"],

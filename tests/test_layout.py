@@ -222,3 +222,20 @@ def test_imports_sit_at_module_top_unless_a_comment_says_why():
                     unexplained.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert not unexplained, f"move these imports to the top of their module, or say why not: {unexplained}"
     assert "imports its modules when it runs" in (SRC / "cli.py").read_text()
+
+
+def _readme_rows() -> list[set[str]]:
+    """The rooms of each row of the README's layout table, top row first."""
+    text = (SRC.parents[1] / "README.md").read_text()
+    table = text[text.index("| room | owns | may import |") :].split("\n\n")[0].splitlines()[2:]
+    return [{n.strip().strip("`").rstrip("/") for n in row.split("|")[1].split(",")} for row in table]
+
+
+def test_the_readme_table_lists_every_room_and_each_imports_only_rooms_below_it():
+    rows = _readme_rows()
+    rank = {room: i for i, names in enumerate(rows) for room in names}
+    rank["__init__"] = len(rows)  # the package's face: its version
+    rooms = {_room(_module_name(p)) for p in SOURCES} - {"__init__", "schemas"}
+    assert rooms <= set(rank), f"README's Layout table misses {sorted(rooms - set(rank))}"
+    upward = [f"{a} -> {b}" for a in ARROWS for b in ARROWS[a] if rank[b] < rank[a]]  # one row: peers
+    assert not upward, f"arrows that run up the README's table: {upward}"

@@ -212,7 +212,10 @@ def test_status_page_renders_offline(workdirs):
         store.sync_alerts(["missed_run"], [Alert("missed_run:x", "missed_run", "urgent", "1 session(s) had no run")], D)
         page = render_status_page(load_settings(), store)
         timeline = timeline_frame(store.runs(), dt.date(2025, 12, 30), 30)
-    assert dict(zip(timeline["day"].astype(str), timeline["status"])) == {"2025-12-29": "ok", "2025-12-30": "failed"}
+    assert dict(zip(timeline["day"].astype(str), timeline["status"], strict=True)) == {
+        "2025-12-29": "ok",
+        "2025-12-30": "failed",
+    }
     assert "Run timeline" in page and "Seconds per step" in page and "1 session(s) had no run" in page
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", page)  # nothing fetched from a network
 

@@ -40,8 +40,8 @@ def positions(draw):
     for s in symbols:
         price = draw(prices)
         entry = draw(prices)
-        stop = draw(st.none() | st.floats(0.5, 1.0).map(lambda f: round(entry * f, 2)))
-        target = draw(st.none() | st.floats(1.0, 1.6).map(lambda f: round(entry * f, 2)))
+        stop = draw(st.none() | st.floats(0.5, 1.0).map(lambda f, e=entry: round(e * f, 2)))
+        target = draw(st.none() | st.floats(1.0, 1.6).map(lambda f, e=entry: round(e * f, 2)))
         out.append(
             Position(
                 s,

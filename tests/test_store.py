@@ -28,7 +28,8 @@ def test_equity_and_risk_state_survive_a_restart(tmp_path):
     code = (
         "import sys; from pathlib import Path; from algotrading.storage.store import open_store;"
         f"s = open_store(Path({str(tmp_path)!r}), create=False);"
-        "st = s.risk_status(); print(st.state.value, s.peak_equity(), s.previous_equity(__import__('datetime').date(2025, 12, 31)))"
+        "st = s.risk_status(); "
+        "print(st.state.value, s.peak_equity(), s.previous_equity(__import__('datetime').date(2025, 12, 31)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["HALTED", "1000.0", "1000.0"]
@@ -143,7 +144,8 @@ def test_a_version_1_store_is_migrated_keeping_its_history(tmp_path):
         conn.executescript(SCHEMA)
         conn.execute("INSERT INTO equity_history VALUES ('2025-12-30', 950.0, 950.0, 'demo', 'x')")
         conn.execute(
-            "INSERT INTO risk_events (at, from_state, to_state, reason, actor) VALUES ('x', 'ACTIVE', 'HALTED', 'dd', 'auto')"
+            "INSERT INTO risk_events (at, from_state, to_state, reason, actor) "
+            "VALUES ('x', 'ACTIVE', 'HALTED', 'dd', 'auto')"
         )
         conn.execute("PRAGMA user_version = 1")
     with Store(path) as store:
