@@ -12,6 +12,20 @@ from algotrading import calendar as cal
 from algotrading.config import Universe
 from algotrading.data.market import MarketData
 
+#: Headless Chromium as the machine's closed network needs it (no background fetches) and
+#: with every host unresolvable, so a page that needs the network shows it.
+CHROMIUM_OFFLINE = (
+    "chromium",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+)
+
 
 def sessions(n: int, first: dt.date = dt.date(2016, 1, 4)) -> pd.DatetimeIndex:
     """``n`` consecutive NYSE sessions starting at ``first``."""

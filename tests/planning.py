@@ -12,7 +12,7 @@ import pandas as pd
 
 from algotrading import calendar as cal
 from algotrading.backtest.walkforward import SIGNAL_COLUMNS
-from algotrading.config import Settings, load_settings
+from algotrading.config import SafetyParams, Settings, load_settings
 from algotrading.decisions.plan import PlanInputs
 from algotrading.decisions.risk import RiskState, RiskStatus
 from algotrading.portfolio import Asset, AssetBook, Portfolio, Position
@@ -20,6 +20,17 @@ from algotrading.portfolio import Asset, AssetBook, Portfolio, Position
 SESSION = dt.date(2025, 12, 31)
 STRATEGIES = ("golden_cross", "mean_reversion", "dual_momentum", "sector_rotation")
 _SETTINGS: Settings | None = None
+#: The seed's $1K limits (params/safety.yaml's values), written out so that a test's numbers
+#: can be worked out by hand from the test file and this one.
+SEED_SAFETY = SafetyParams(
+    portfolio_size=1000.0,
+    max_position_size=300.0,
+    max_position_pct=30.0,
+    min_position_size=50.0,
+    min_trade_size=50.0,
+    min_cash_buffer=100.0,
+    max_positions=4,
+)
 
 
 def base_settings() -> Settings:

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from hypothesis import given
 
-from algotrading.config import CashParams, RankingParams, SafetyParams
+from algotrading.config import CashParams, RankingParams
 from algotrading.decisions.cash import (
     CashAnalysis,
     Consolidation,
@@ -37,16 +37,10 @@ from algotrading.decisions.cash import (
 from algotrading.decisions.safety import ACCEPTED, REJECTED, RESIZED, BuyDecision, PlannedSell, Step
 from algotrading.portfolio import Portfolio, Position
 
+from .planning import SEED_SAFETY
+
 SESSION = dt.date(2025, 12, 31)
-SAFETY = SafetyParams(
-    portfolio_size=1000,
-    max_position_size=300,
-    max_position_pct=30,
-    min_position_size=50,
-    min_trade_size=50,
-    min_cash_buffer=100,
-    max_positions=4,
-)
+SAFETY = SEED_SAFETY  # tests/planning.py: the seed's $1K limits
 CASH = CashParams(
     swap_margin=0.15, max_swaps_per_session=1, unknown_confidence=0.5, funds_round_to=50, dust_fraction=0.5
 )

@@ -25,6 +25,7 @@ from algotrading.jobs.control import RunError, run_lock
 from algotrading.jobs.daily import run_daily
 
 from .conftest import ROOT
+from .helpers import CHROMIUM_OFFLINE
 
 NY = ZoneInfo("America/New_York")
 LAST = dt.date(2025, 12, 31)
@@ -196,15 +197,7 @@ def test_report_draws_its_figures_in_a_browser_without_network(demo_run, tmp_pat
     report = demo_run[2] / "2025-12-31" / "report.html"
     done = subprocess.run(
         [
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            *CHROMIUM_OFFLINE,
             "--proxy-server=127.0.0.1:9",  # any fetch fails
             f"--user-data-dir={tmp_path / 'profile'}",
             "--virtual-time-budget=10000",

@@ -28,6 +28,7 @@ from algotrading.notify.compose import daily_email
 from algotrading.notify.smtp import EmailError, send
 
 from .conftest import ROOT
+from .helpers import CHROMIUM_OFFLINE
 from .planning import buy, inputs, position, sell
 from .smtp_server import PASSWORD, USER, SmtpServer, free_port
 
@@ -237,15 +238,7 @@ def test_without_smtp_the_email_lands_in_the_outbox(workdirs):
         page = workdirs["reports"] / "2025-12-31" / "email.html"
         shot = workdirs["reports"] / "email.png"
         common = [
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            *CHROMIUM_OFFLINE,
             f"--user-data-dir={workdirs['state'] / 'chrome'}",
         ]
         dom = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout

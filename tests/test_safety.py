@@ -39,16 +39,10 @@ from algotrading.decisions.safety import (
 )
 from algotrading.portfolio import Asset, AssetBook, Portfolio, Position
 
+from .planning import SEED_SAFETY
+
 SESSION = dt.date(2025, 12, 31)
-SEED = SafetyParams(
-    portfolio_size=1000.0,
-    max_position_size=300.0,
-    max_position_pct=30.0,
-    min_position_size=50.0,
-    min_trade_size=50.0,
-    min_cash_buffer=100.0,
-    max_positions=4,
-)
+SEED = SEED_SAFETY  # tests/planning.py: the seed's $1K limits
 
 
 def limits(**changes: Any) -> SafetyParams:

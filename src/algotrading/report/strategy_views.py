@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
+from algotrading.backtest.engine import METRIC_NAMES
 from algotrading.backtest.walkforward import StrategyRun
 from algotrading.report.universe import LAYOUT
 from algotrading.strategies import REGISTRY
@@ -76,21 +77,7 @@ def performance_table(run: StrategyRun) -> Styler:
     table = run.performance.table().rename(index=_title)
     pct = ["momentum", "weight", "total_return", "cagr", "max_drawdown", "win_rate", "exposure"]
     return (
-        table[
-            [
-                "momentum",
-                "eligible",
-                "weight",
-                "total_return",
-                "cagr",
-                "sharpe",
-                "sortino",
-                "max_drawdown",
-                "win_rate",
-                "trades",
-                "exposure",
-            ]
-        ]
+        table[["momentum", "eligible", "weight", *(m for m in METRIC_NAMES if m != "fees_paid")]]
         .style.format(
             {c: "{:+.1%}" for c in pct} | {"sharpe": "{:.2f}", "sortino": "{:.2f}", "trades": "{:.0f}"}, na_rep="n/a"
         )
