@@ -263,7 +263,7 @@ def test_the_dashboard_notebook_runs_in_demo_and_renders_offline(workdirs, tmp_p
     assert run_daily(load_settings(), dt.date(2022, 6, 14)).exit_code == 0  # filled at the 06-14 open
     out = tmp_path / "dashboard.ipynb"
     execute_notebook(
-        ROOT / "notebooks" / "dashboard.ipynb", out, {"session_date": "2022-06-14"}, tmp_path, 300, ensure_kernel()
+        ROOT / "notebooks" / "dashboard.ipynb", out, {"session_date": "2022-06-14"}, tmp_path, 300, ensure_kernel(), 300
     )
     size = render_html(out, tmp_path / "dashboard.html", "Dashboard")
     page = (tmp_path / "dashboard.html").read_text()
@@ -315,7 +315,13 @@ def test_the_dashboard_notebook_reads_an_alpaca_paper_account(workdirs, monkeypa
             monkeypatch.setenv(key, value)
         out = tmp_path / "dashboard.ipynb"
         execute_notebook(
-            ROOT / "notebooks" / "dashboard.ipynb", out, {"session_date": "2025-12-31"}, tmp_path, 300, ensure_kernel()
+            ROOT / "notebooks" / "dashboard.ipynb",
+            out,
+            {"session_date": "2025-12-31"},
+            tmp_path,
+            300,
+            ensure_kernel(),
+            300,
         )
         render_html(out, tmp_path / "dashboard.html", "Dashboard")
     finally:

@@ -134,3 +134,43 @@ def test_a_reports_path_that_is_a_file_stops_the_run(workdirs):
     workdirs["reports"].write_text("not a folder")
     with pytest.raises(RunError, match="cannot write to the reports folder .*set ALGOTRADING_REPORTS_DIR"):
         run_daily(load_settings(), dt.date(2025, 12, 31))
+
+
+@pytest.mark.slow
+def test_the_notebook_time_limits_from_params_reach_nbclient(workdirs, monkeypatch, tmp_path):
+    """nbclient's own 4 s wait for a cell's output failed runs on a loaded machine: the
+    limits in params/schedule.yaml are the ones the real notebook client runs with."""
+    import papermill.engines
+
+    from algotrading.report.render import ensure_kernel, execute_notebook
+
+    path = workdirs["params"] / "schedule.yaml"
+    doc = yaml.safe_load(path.read_text()) | {
+        "notebook_output_timeout_seconds": 123,
+        "notebook_cell_timeout_seconds": 456,
+    }
+    path.write_text(yaml.safe_dump(doc))
+    settings = load_settings()
+    seen: dict[str, object] = {}
+    real_init = papermill.engines.PapermillNotebookClient.__init__
+
+    def recording_init(self, *args, **kwargs):  # a spy: the real client runs the notebook
+        real_init(self, *args, **kwargs)
+        seen.update(iopub_timeout=self.iopub_timeout, timeout=self.timeout)
+
+    monkeypatch.setattr(papermill.engines.PapermillNotebookClient, "__init__", recording_init)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    nbformat.write(nb, tmp_path / "small.ipynb")
+    execute_notebook(
+        tmp_path / "small.ipynb",
+        tmp_path / "out.ipynb",
+        {},
+        tmp_path,
+        cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
+        kernel_name=ensure_kernel(),
+        output_timeout=settings.schedule.notebook_output_timeout_seconds,
+    )
+    assert seen == {"iopub_timeout": 123, "timeout": 456}
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[0].outputs[0]["text"] == "42\n"
+    assert load_settings().schedule.notebook_output_timeout_seconds == 123

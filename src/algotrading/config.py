@@ -163,6 +163,9 @@ class ScheduleParams(_Section):
     daily_execution_time: str = Field(description="HH:MM in America/New_York, e.g. 16:30")
     bar_settle_minutes: int = Field(ge=0, le=120, description="minutes, e.g. 15")
     notebook_cell_timeout_seconds: int = Field(ge=10, le=7200, description="seconds, e.g. 600")
+    # nbclient waits only 4 s by default for a finished cell's output, and papermill fails the
+    # run when that runs out: on a loaded machine a cell that is merely slow would fail (DESIGN §9)
+    notebook_output_timeout_seconds: int = Field(default=300, ge=5, le=7200, description="seconds, e.g. 300")
     notebook_timeout_seconds: int = Field(ge=10, le=14400, description="seconds, e.g. 900")
     run_timeout_seconds: int = Field(ge=60, le=86400, description="seconds, e.g. 3600")
     min_free_disk_mb: int = Field(ge=0, description="megabytes, e.g. 200")

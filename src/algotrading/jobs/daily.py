@@ -245,6 +245,7 @@ def _steps(
                 parameters={"session_date": session.isoformat(), "run_dir": "."},
                 cwd=staging,
                 cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
+                output_timeout=settings.schedule.notebook_output_timeout_seconds,
                 kernel_name=kernel,
             )
     with timer.step("alerts", total - 1, total):

@@ -27,6 +27,7 @@ def render_replay(settings: Settings, out_dir: Path) -> Path:
         parameters={"replay_dir": str(out_dir)},
         cwd=out_dir,
         cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
+        output_timeout=settings.schedule.notebook_output_timeout_seconds,
         kernel_name=ensure_kernel(),
     )
     html = out_dir / HTML

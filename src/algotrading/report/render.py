@@ -56,9 +56,14 @@ def execute_notebook(
     cwd: Path,
     cell_timeout: int,
     kernel_name: str,
+    output_timeout: int,
 ) -> None:
     """Run ``source`` with ``parameters`` into ``output``. On a failing cell papermill
-    saves the partly executed notebook to ``output`` and raises ``PapermillExecutionError``."""
+    saves the partly executed notebook to ``output`` and raises ``PapermillExecutionError``.
+
+    ``cell_timeout``: seconds a cell may run; ``output_timeout``: seconds to wait for a
+    finished cell's output (nbclient's ``iopub_timeout``; its 4 s default fails slow cells
+    on a busy machine)."""
     import papermill as pm  # local: 1.4 s to import; the modules that import this one for render_html need not pay it
 
     # Talk to the kernel over Unix sockets in a private folder rather than localhost TCP
@@ -71,6 +76,7 @@ def execute_notebook(
             cwd=str(cwd),
             kernel_name=kernel_name,
             execution_timeout=cell_timeout,
+            iopub_timeout=output_timeout,
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=True,
