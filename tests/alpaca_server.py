@@ -2,7 +2,7 @@
 
 It speaks the documented JSON of the market data endpoint ``GET /v2/stocks/bars``
 (multi-symbol, ``next_page_token`` paging, bars stamped at midnight New York time) and of
-the trading API: ``/v2/account``, ``/v2/positions``, ``/v2/assets/{symbol}``, ``/v2/orders``
+the trading API: ``/v2/account``, ``/v2/positions``, ``/v2/assets`` and ``/v2/assets/{symbol}``, ``/v2/orders``
 (POST, GET open, GET ``:by_client_order_id``, DELETE ``/{id}``) and ``/v2/clock``; money
 fields are strings, as Alpaca sends them. It checks the key headers, enforces unique
 client order ids (422) and buying power (403), records every request, and can be told to
@@ -198,6 +198,8 @@ class FakeAlpaca:
             return 200, self.account_json()
         if path == "/v2/positions" and method == "GET":
             return 200, [self.position_json(s, p) for s, p in sorted(self.positions.items())]
+        if path == "/v2/assets" and method == "GET":  # every asset, as Alpaca lists them (status=active)
+            return 200, [self.asset_json(s) for s in sorted(self.assets)]
         if path.startswith("/v2/assets/") and method == "GET":
             symbol = unquote(path.rsplit("/", 1)[1])
             if symbol not in self.assets:

@@ -65,6 +65,23 @@ def test_reads_parse_alpacas_json(fake):
     assert b.asset("BRK-B").fractionable and not b.asset("ZZZ").tradable  # 404 -> not tradable
 
 
+def test_assets_are_read_with_one_request_per_broker(fake):
+    """A run's universe of 60 symbols cost 60 GET /v2/assets/{symbol}; now one GET /v2/assets."""
+    fake.assets["HON"] = {"tradable": True, "fractionable": False}
+    fake.assets["OLD"] = {"tradable": False, "fractionable": False}
+    b = broker(fake)
+    seen = {s: (b.asset(s).tradable, b.asset(s).fractionable) for s in ("AAA", "BRK-B", "HON", "OLD", "ZZZ")}
+    assert seen == {
+        "AAA": (True, True),
+        "BRK-B": (True, True),  # Alpaca's BRK.B
+        "HON": (True, False),
+        "OLD": (False, False),
+        "ZZZ": (False, False),  # not listed by Alpaca: not tradable
+    }
+    assert fake.hits("/v2/assets", "GET") == 1
+    assert not [r.path for r in fake.requests if r.path.startswith("/v2/assets/")]
+
+
 def test_a_submitted_order_is_not_sent_again_on_a_rerun(fake, tmp_path):
     b = broker(fake)
     with open_store(tmp_path) as store:

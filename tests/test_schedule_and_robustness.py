@@ -1,11 +1,11 @@
-"""The 4:30 PM ET schedule, and the run's guards: timeouts, disk space, an unwritable folder."""
+"""The systemd schedule, and the run's guards: timeouts, disk space, an unwritable folder
+(the crontab schedule: tests/test_schedule.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import shutil
-import stat
 import time
 
 import nbformat
@@ -16,56 +16,8 @@ from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.jobs.control import RunError, RunTimeout, deadline
 from algotrading.jobs.daily import run_daily
-from algotrading.ops import schedule
 
 from .conftest import ROOT
-
-
-def test_cron_block(workdirs, capsys):
-    assert main(["schedule", "print"]) == 0
-    out = capsys.readouterr().out
-    lines = out.splitlines()
-    assert lines[0] == schedule.BEGIN and lines[-1] == schedule.END
-    assert "CRON_TZ=America/New_York" in lines
-    (job,) = [line for line in lines if line.startswith("30 16 * * 1-5 ")]
-    assert job.endswith("./run_daily.sh >> " + str(workdirs["reports"] / "cron.log") + " 2>&1")
-    assert f"cd {ROOT} && " in job
-
-
-def test_the_time_comes_from_daily_execution_time_and_paper_submits_have_a_morning_run(workdirs, monkeypatch):
-    monkeypatch.setenv("DAILY_EXECUTION_TIME", "17:05")
-    monkeypatch.setenv("ALPACA_API_KEY", "PKXXXXXXXX")
-    monkeypatch.setenv("ALPACA_SECRET_KEY", "secretxxxxxxxx")
-    text = schedule.cron_text(load_settings(), submit=True)
-    assert "\n5 17 * * 1-5 " in text and "./run_daily.sh --submit >> " in text
-    assert "\n45 9 * * 1-5 " in text and "./run_daily.sh --submit --pending >> " in text
-    units = schedule.systemd_units(load_settings(), submit=True)
-    assert "OnCalendar=Mon..Fri *-*-* 17:05:00 America/New_York" in units["algotrading-daily.timer"]
-    assert "ExecStart=" + str(ROOT / "run_daily.sh") + " --submit --pending" in units["algotrading-pending.service"]
-
-
-def test_install_merges_into_an_existing_crontab_and_is_idempotent(workdirs, monkeypatch, tmp_path):
-    """`crontab` (not installed on this machine) is stood in for by a script keeping a file."""
-    table = tmp_path / "crontab.txt"
-    table.write_text("MAILTO=me@example.com\n0 3 * * * /usr/bin/backup\n")
-    fake = tmp_path / "crontab"
-    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-l" ]; then cat {table}; else cat > {table}; fi\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("ALGOTRADING_CRONTAB_CMD", str(fake))
-    assert main(["schedule", "install"]) == 0
-    assert main(["schedule", "install"]) == 0
-    text = table.read_text()
-    assert text.startswith("MAILTO=me@example.com\n0 3 * * * /usr/bin/backup\n\n")
-    assert text.count(schedule.BEGIN) == 1 and text.count("30 16 * * 1-5") == 1
-
-
-def test_install_without_crontab_says_what_to_do(workdirs, monkeypatch, capsys):
-    monkeypatch.setenv("ALGOTRADING_CRONTAB_CMD", "/nonexistent/crontab")
-    assert main(["schedule", "install"]) == 1
-    assert (
-        "install cron (Debian: apt-get install cron), or use `algotrading schedule install --systemd`"
-        in capsys.readouterr().err
-    )
 
 
 def test_systemd_install_writes_the_units(workdirs, tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 
 from algotrading.broker.simulated import FILE_NAME as LEDGER
 from algotrading.broker.simulated import SimulatedBroker
+from algotrading.calendar import NY
 from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.data.bundled import BundledBarsProvider
@@ -106,3 +107,23 @@ def test_live_submission_needs_confirmation_and_sends_nothing_without_it(alpaca,
     assert main(["daily", "--date", "2022-06-13", "--submit"]) == 2
     assert "Add --confirm-live" in capsys.readouterr().err
     assert alpaca.requests == []  # refused before any request
+
+
+def test_before_todays_bar_is_final_a_paper_run_catches_up_once_then_waits(alpaca, workdirs, caplog):
+    """A run started during trading hours (a cron line in the wrong zone, a person) never
+    works on a stale session silently: it catches up a session that has not run, once."""
+    morning = dt.datetime(2023, 1, 3, 11, 30, tzinfo=NY)  # a session, trading; 2022-12-30 is the last completed
+    first = run_daily(load_settings(), now=morning)
+    assert first.exit_code == 0 and first.session_date == dt.date(2022, 12, 30), first.message
+    assert (
+        "today's session 2023-01-03 is not final until 16:15 New York time; catching up: 2022-12-30 has no "
+        "successful run yet" in caplog.text
+    )
+    second = run_daily(load_settings(), now=morning)
+    assert (second.exit_code, second.status) == (0, "not_yet")
+    assert second.message == (
+        "today's session 2023-01-03 is not final until 16:15 New York time; 2022-12-30 already ran: nothing to do"
+    )
+    assert sorted(p.name for p in workdirs["reports"].iterdir() if p.name[:2] == "20") == ["2022-12-30"]
+    asked = run_daily(load_settings(), dt.date(2022, 12, 30), now=morning)  # --date: the user's explicit choice
+    assert asked.status == "already_done"

@@ -64,6 +64,8 @@ def crontab(tmp_path, monkeypatch):
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("ALGOTRADING_CRONTAB_CMD", str(fake))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no systemd units of the developer's
+    monkeypatch.setenv("ALGOTRADING_CRON_DAEMON", "cron")  # Debian's cron, as if it ran here
+    monkeypatch.setenv("ALGOTRADING_HOST_TZ", "UTC")
     return table
 
 
@@ -265,3 +267,40 @@ def test_systemd_units_count_as_scheduled(workdirs, crontab, tmp_path):
     assert check(validate(load_settings()), "schedule").level is Level.WARN
     schedule.install_systemd(load_settings(), schedule.systemd_user_dir())
     assert check(validate(load_settings()), "schedule").detail.startswith("the daily run is scheduled (systemd)")
+
+
+WINTER = dt.datetime(2026, 1, 12, 22, 0, tzinfo=dt.UTC)
+
+
+def test_the_installed_block_is_checked_by_when_debian_cron_really_fires_it(workdirs, crontab):
+    assert main(["schedule", "install"]) == 0
+    c = check(validate(load_settings(), now=WINTER), "schedule")
+    assert c.level is Level.PASS
+    assert c.detail == (
+        "crontab, `cron` ignores CRON_TZ, host zone UTC: the daily run works once per session at 16:30 New York "
+        "time over the next 370 days (fires on 2026-01-12: 15:30 (20:30 UTC: does nothing), 16:30 (21:30 UTC))"
+    )
+
+
+def test_an_old_cron_tz_block_fails_live_because_it_fires_during_trading(workdirs, crontab):
+    root = str(load_settings().paths.root)
+    crontab.write_text(
+        f"{schedule.BEGIN}\nCRON_TZ=America/New_York\n30 16 * * 1-5 cd {root} && ./run_daily.sh --submit\n"
+        f"{schedule.END}\n"
+    )
+    c = check(validate(load_settings(), live=True, now=WINTER), "schedule")
+    assert c.level is Level.FAIL
+    assert c.detail.startswith(
+        "crontab, `cron` ignores CRON_TZ, host zone UTC: 2026-01-12: the daily run would start at 11:30 New York "
+        "time, while the market is open or before the bar is final (close 16:00) (and "
+    )
+    assert "run `algotrading schedule install` again" in c.fix
+    assert check(validate(load_settings(), now=WINTER), "schedule").level is Level.WARN  # paper/demo: a warning
+
+
+def test_a_block_no_cron_daemon_runs_is_not_a_schedule(workdirs, crontab, monkeypatch):
+    assert main(["schedule", "install"]) == 0
+    monkeypatch.setenv("ALGOTRADING_CRON_DAEMON", "")
+    c = check(validate(load_settings(), live=True, now=WINTER), "schedule")
+    assert c.level is Level.FAIL and "no cron daemon is running: it never fires" in c.detail
+    assert "systemctl enable --now cron" in c.fix

@@ -113,6 +113,14 @@ def session_numbers(dates: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(positions, index=dates)
 
 
+def session_open(day: dt.date | str) -> dt.datetime:
+    """The session's open in America/New_York (9:30)."""
+    label = _label(day)
+    if not _xnys().is_session(label):
+        raise ValueError(f"{label.date()} is not an NYSE session")
+    return _xnys().session_open(label).tz_convert(NY).to_pydatetime()
+
+
 def session_close(day: dt.date | str) -> dt.datetime:
     """The session's close in America/New_York (16:00, or 13:00 on early-close days)."""
     label = _label(day)

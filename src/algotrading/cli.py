@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from algotrading import __version__
-from algotrading.config import ConfigError, UsageError, load_settings
+from algotrading.config import TIME_RE, ConfigError, UsageError, load_settings
 from algotrading.logs import configure_console
 
 # Each command imports its modules when it runs (the imports inside the cmd_* functions):
@@ -29,6 +29,12 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD, e.g. 2025-12-31") from None
+
+
+def _hh_mm(text: str) -> str:
+    if not TIME_RE.match(text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time: use HH:MM on a 24-hour clock, e.g. 16:30")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --submit, the morning run: send the buys that waited for the sells to fill",
     )
     daily.add_argument("--confirm-live", action="store_true", help="required with --submit in live mode (real money)")
+    daily.add_argument(
+        "--at",
+        type=_hh_mm,
+        metavar="HH:MM",
+        help="what the schedule passes: do nothing unless it is HH:MM New York time now (cron fires in the host's "
+        "zone, at each host time HH:MM New York can be)",
+    )
     daily.add_argument(
         "--force",
         action="store_true",
@@ -143,6 +156,16 @@ def cmd_daily(args: argparse.Namespace) -> int:
     from algotrading.jobs.control import RunError
     from algotrading.jobs.daily import run_daily
 
+    if args.at:
+        from algotrading.ops.schedule import AT_WINDOW_MINUTES, NEW_YORK, is_due
+
+        now = dt.datetime.now(dt.UTC)
+        if not is_due(args.at, now):
+            print(
+                f"scheduled for {args.at} New York time; it is {now.astimezone(NEW_YORK):%H:%M} there now "
+                f"(outside {args.at} + {AT_WINDOW_MINUTES} min): nothing to do"
+            )
+            return EXIT_OK
     settings = load_settings()
     if args.pending and not args.submit:
         log.error("--pending goes with --submit: `algotrading daily --submit --pending`")

@@ -19,8 +19,8 @@ from typing import Any
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
-from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest
+from alpaca.trading.enums import AssetClass, AssetStatus, OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest, MarketOrderRequest
 from tenacity import RetryError, Retrying
 
 from algotrading.broker.base import (
@@ -158,16 +158,16 @@ class AlpacaBroker(BrokerSession):
         ]
 
     def asset(self, symbol: str) -> Asset:
-        if symbol not in self._assets:
-            try:
-                a = self._read(f"asset {symbol}", self.client.get_asset, to_alpaca_symbol(symbol))
-                self._assets[symbol] = Asset(symbol, bool(a.tradable), bool(a.fractionable))
-            except BrokerError as exc:
-                if isinstance(exc.__cause__, APIError) and status_of(exc.__cause__) == 404:
-                    self._assets[symbol] = Asset(symbol, False, False)
-                else:
-                    raise
-        return self._assets[symbol]
+        """What Alpaca says about ``symbol``: all active US equities are read with one
+        ``GET /v2/assets`` the first time (not one request per symbol); a symbol Alpaca
+        does not list as active is not tradable."""
+        if not self._assets:
+            request = GetAssetsRequest(status=AssetStatus.ACTIVE, asset_class=AssetClass.US_EQUITY)
+            rows = self._read("assets", self.client.get_all_assets, request)
+            for a in rows:
+                name = from_alpaca_symbol(str(a.symbol))
+                self._assets[name] = Asset(name, bool(a.tradable), bool(a.fractionable))
+        return self._assets.get(symbol) or Asset(symbol, False, False)
 
     def get_order(self, client_order_id: str) -> OrderStatus | None:
         try:

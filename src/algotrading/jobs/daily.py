@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from algotrading import calendar as cal
 from algotrading.config import ConfigError, Mode, Settings, UsageError
 from algotrading.daily import artifacts
 from algotrading.daily.artifacts import RunContext
@@ -97,6 +98,13 @@ def run_daily(
                 log.info("outbox: %s %s (%s)", d.email_id, d.status, d.detail)
             done = store.successful_run(choice.session_date)
             final = settings.paths.reports_dir / choice.session_date.isoformat()
+            waiting = _today_not_final(settings, date, now)
+            if waiting is not None and done:
+                result = RunResult(0, "not_yet", waiting + f"; {choice.session_date} already ran: nothing to do")
+                log.info("%s", result.message)
+                return result
+            if waiting is not None:
+                log.warning("%s; catching up: %s has no successful run yet", waiting, choice.session_date)
             if done and not force and (final / artifacts.PLAN).is_file():
                 result = RunResult(
                     0,
@@ -123,6 +131,19 @@ def run_daily(
                 result = _email(settings, store, result, submission)
             _refresh_dashboard(settings, store)
             return result
+
+
+def _today_not_final(settings: Settings, date: dt.date | None, now: dt.datetime) -> str | None:
+    """Paper/live without ``--date`` on a session day before its bar is final: what to say
+    (the run then works on the latest completed session only if that one has not run yet).
+    None when today's bar is final, today is no session, or the session was asked for."""
+    if date is not None or settings.mode is Mode.DEMO:
+        return None
+    today = now.astimezone(cal.NY).date()
+    settle = settings.schedule.bar_settle_minutes
+    if not cal.is_session(today) or cal.is_bar_final(today, now, settle):
+        return None
+    return f"today's session {today} is not final until {cal.bar_final_at(today, settle):%H:%M} New York time"
 
 
 def _refresh_dashboard(settings: Settings, store: Store) -> None:

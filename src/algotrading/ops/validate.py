@@ -26,7 +26,8 @@ from algotrading.data.bars import empty_bars
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.notify.smtp import EmailError, check_login
-from algotrading.ops.schedule import installed
+from algotrading.ops import schedule
+from algotrading.ops.schedule import cron_daemon, host_zone, installed, installed_block, schedule_problems
 from algotrading.storage.files import StorageError, check_writable
 from algotrading.storage.store import FILE_NAME, Store, StoreError, open_store
 
@@ -367,19 +368,64 @@ def check_reports_folder(s: Settings) -> Check:
     )
 
 
-def check_schedule(s: Settings, live: bool) -> Check:
+#: Sessions ahead whose fire times the schedule check evaluates (a year: both DST changes).
+SCHEDULE_CHECK_DAYS = 370
+
+
+def check_schedule(s: Settings, live: bool, now: dt.datetime | None = None) -> Check:
+    """What is really installed: the systemd timer (it names New York itself), or the
+    crontab block evaluated the way the running cron daemon fires it, in the host's zone,
+    over the next year of sessions."""
     where = installed(s)
-    if where:
+    at = s.schedule.daily_execution_time
+    if where == "systemd":
         return Check(
             "schedule",
             Level.PASS,
-            f"the daily run is scheduled ({where}) at {s.schedule.daily_execution_time} New York time",
+            f"the daily run is scheduled (systemd) at {at} New York time (the timer names the zone)",
         )
+    if where == "crontab":
+        return _check_cron_block(s, live, now or dt.datetime.now(dt.UTC))
     return Check(
         "schedule",
         _soft(live),
         "the daily run is not scheduled for this clone",
         "run `algotrading schedule install` (cron) or `algotrading schedule install --systemd`",
+    )
+
+
+def _check_cron_block(s: Settings, live: bool, now: dt.datetime) -> Check:
+    block = installed_block() or ""
+    zone, daemon = host_zone(), cron_daemon()
+    fix = "run `algotrading schedule install` again: it writes lines in this host's time for Debian's cron"
+    if daemon is None:
+        return Check(
+            "schedule",
+            _soft(live),
+            "the crontab block is installed, but no cron daemon is running: it never fires",
+            "start it (Debian: systemctl enable --now cron), or use `algotrading schedule install --systemd`",
+        )
+    today = now.astimezone(schedule.NEW_YORK).date()
+    problems = schedule_problems(block, zone, daemon, today, SCHEDULE_CHECK_DAYS)
+    honours = daemon in schedule.CRON_TZ_DAEMONS
+    how = f"crontab, `{daemon}` {'honours' if honours else 'ignores'} CRON_TZ, host zone {zone.key}"
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Check("schedule", _soft(live), f"{how}: {problems[0]}{more}", fix)
+    day = today
+    while not cal.is_session(day):
+        day += dt.timedelta(days=1)
+    fires = [f for d in (day - dt.timedelta(days=1), day) for f in schedule.fire_times(block, zone, d, daemon)]
+    shown = ", ".join(
+        f"{f.at:%H:%M} ({f.at.astimezone(zone):%H:%M} {zone.key}{'' if f.works else ': does nothing'})"
+        for f in fires
+        if f.at.date() == day and not f.pending
+    )
+    return Check(
+        "schedule",
+        Level.PASS,
+        f"{how}: the daily run works once per session at {s.schedule.daily_execution_time} New York time over the next "
+        f"{SCHEDULE_CHECK_DAYS} days (fires on {day}: {shown})",
     )
 
 
@@ -491,7 +537,7 @@ def validate(
         else Check("market_data", Level.SKIP, later.format("load_data")),
         check_state_database(s),
         check_reports_folder(s),
-        check_schedule(s, live),
+        check_schedule(s, live, now),
     ]
     return Readiness(live, s.mode.value, tuple(checks))
 
