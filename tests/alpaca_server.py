@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from algotrading import calendar as cal
+
 NY = ZoneInfo("America/New_York")
 KEY, SECRET = "PKTESTKEY0000000001", "test-secret-0000000000000000000000000001"
 
@@ -76,6 +78,7 @@ class FakeAlpaca:
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol -> {tradable, fractionable}
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> order JSON
     no_buying_power_for: set[str] = field(default_factory=set)
+    clock_at: dt.datetime | None = None  # what /v2/clock says it is (None: now); open/close from the NYSE calendar
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -222,8 +225,23 @@ class FakeAlpaca:
             self.orders[oid]["status"] = "canceled"
             return 204, None
         if path == "/v2/clock":
-            return 200, {"timestamp": _iso(), "is_open": False, "next_open": _iso(), "next_close": _iso()}
+            return 200, self.clock_json()
         return 404, {"code": 40410000, "message": f"no route {method} {path}"}
+
+    def clock_json(self) -> dict[str, Any]:
+        """Alpaca's clock (timestamps in New York time with their offset), from the NYSE calendar."""
+        now = (self.clock_at or dt.datetime.now(dt.UTC)).astimezone(NY)
+        day = now.date()
+        session = cal.is_session(day)
+        is_open = session and cal.session_open(day) <= now < cal.session_close(day)
+        next_open = cal.session_open(day if session and now < cal.session_open(day) else cal.next_session(day))
+        next_close = cal.session_close(day if session and now < cal.session_close(day) else cal.next_session(day))
+        return {
+            "timestamp": now.isoformat(),
+            "is_open": is_open,
+            "next_open": next_open.isoformat(),
+            "next_close": next_close.isoformat(),
+        }
 
     def account_json(self) -> dict[str, Any]:
         value = sum(p["qty"] * p["price"] for p in self.positions.values())

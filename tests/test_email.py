@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from algotrading.calendar import NY
 from algotrading.config import load_settings
 from algotrading.decisions.plan import make_plan
 from algotrading.jobs.control import run_lock
@@ -302,6 +303,7 @@ def test_no_secret_reaches_reports_state_or_logs(workdirs, monkeypatch, smtp):
     symbols = load_settings().universe.all_symbols
     fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2021, 6, 1), dt.date(2022, 12, 30))).start()
     fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": True} for s in symbols}
+    fake.clock_at = dt.datetime(2022, 6, 13, 17, 0, tzinfo=NY)  # after that close
     try:
         configure(workdirs, monkeypatch, smtp, webhook=hook)
         for key, value in {

@@ -169,3 +169,17 @@ def test_twenty_sessions_of_equity_and_drawdown_equal_a_hand_calculation(tmp_pat
     assert history["drawdown"].max() > 0.01  # B's fall makes a real drawdown
     b = sim(tmp_path, N - 1)
     assert b.fills()["side"].tolist() == ["buy", "buy", "sell", "buy", "sell"]  # 5 fills, as scripted
+
+
+def test_the_simulated_clock_follows_the_phase(tmp_path):
+    from algotrading import calendar as cal
+
+    after = sim(tmp_path, 0).clock()
+    assert (after.timestamp, after.is_open) == (cal.session_close(day(0)), False)
+    assert after.next_open == cal.session_open(cal.next_session(day(0)))
+    morning = sim(tmp_path, 1, phase="open").clock()
+    assert (morning.timestamp, morning.is_open, morning.next_close) == (
+        cal.session_open(day(1)),
+        True,
+        cal.session_close(day(1)),
+    )

@@ -68,6 +68,7 @@ def alpaca(workdirs, monkeypatch):
     symbols = settings.universe.all_symbols
     fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2019, 1, 2), dt.date(2022, 12, 30))).start()
     fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": s != "HON"} for s in symbols}
+    fake.clock_at = dt.datetime(2022, 6, 13, 17, 0, tzinfo=NY)  # after the close of DAYS[0]
     for key, value in {
         "ALPACA_API_KEY": KEY,
         "ALPACA_SECRET_KEY": SECRET,
@@ -127,3 +128,38 @@ def test_before_todays_bar_is_final_a_paper_run_catches_up_once_then_waits(alpac
     assert sorted(p.name for p in workdirs["reports"].iterdir() if p.name[:2] == "20") == ["2022-12-30"]
     asked = run_daily(load_settings(), dt.date(2022, 12, 30), now=morning)  # --date: the user's explicit choice
     assert asked.status == "already_done"
+
+
+def test_nothing_is_sent_while_the_market_is_open_unless_asked(alpaca, workdirs):
+    """A DAY market order sent during trading fills at once at intraday prices: the
+    broker's clock, not this machine's, decides."""
+    alpaca.clock_at = dt.datetime(2022, 6, 14, 11, 30, tzinfo=NY)  # the next session, trading
+    refused = run_daily(load_settings(), DAYS[0], submit=True)
+    assert refused.exit_code == 1 and alpaca.hits("/v2/orders", "POST") == 0
+    assert (
+        "the market is open now (2022-06-14 11:30 New York time, the broker's clock): DAY market orders would fill "
+        "at once at intraday prices. Nothing was sent; the plan of 2022-06-13 is written. Send it after the close "
+        "(2022-06-14 16:00 New York time) with `algotrading daily --submit`, or add --allow-market-open to send it now"
+    ) in refused.message
+    assert (workdirs["reports"] / "2022-06-13" / "plan.json").is_file()
+    asked = run_daily(load_settings(), DAYS[0], submit=True, allow_open=True)
+    assert asked.exit_code == 0 and alpaca.hits("/v2/orders", "POST") == 4
+    assert "sent while the market was open (--allow-market-open): these DAY market orders fill at once" in (
+        asked.message
+    )
+    run = json.loads((workdirs["reports"] / "2022-06-13" / "run.json").read_text())
+    assert "sent while the market was open" in run["submission"]  # what the email shows
+
+
+def test_a_stale_plan_is_never_sent(alpaca, workdirs, capsys):
+    """After 2022-06-15 closed, the plan of 06-13 is two sessions old: refused, and the
+    message points at today's plan, not at a command that would send the old one."""
+    alpaca.clock_at = dt.datetime(2022, 6, 15, 17, 0, tzinfo=NY)
+    assert main(["daily", "--date", "2022-06-13", "--submit"]) == 1
+    out = capsys.readouterr()
+    assert (
+        "the plan is for 2022-06-13, but the latest completed session is 2022-06-15 (now 2022-06-15 17:00 New York "
+        "time): a stale plan is not sent, nothing was. Run `algotrading daily --submit` (no --date) for the plan of "
+        "2022-06-15"
+    ) in out.out + out.err
+    assert alpaca.hits("/v2/orders", "POST") == 0

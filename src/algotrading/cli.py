@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     daily.add_argument("--confirm-live", action="store_true", help="required with --submit in live mode (real money)")
     daily.add_argument(
+        "--allow-market-open",
+        action="store_true",
+        help="with --submit, send even while the market is open (DAY market orders then fill at once, at intraday "
+        "prices; the email says so)",
+    )
+    daily.add_argument(
         "--at",
         type=_hh_mm,
         metavar="HH:MM",
@@ -179,7 +185,12 @@ def cmd_daily(args: argparse.Namespace) -> int:
             result = submit_pending_buys(settings, args.date)
         else:
             result = run_daily(
-                settings, args.date, submit=args.submit, confirm_live=args.confirm_live, force=args.force
+                settings,
+                args.date,
+                submit=args.submit,
+                confirm_live=args.confirm_live,
+                force=args.force,
+                allow_open=args.allow_market_open,
             )
     except UsageError as exc:
         log.error("%s", exc)

@@ -28,6 +28,7 @@ from algotrading.broker.base import (
     BrokerError,
     BrokerPosition,
     BrokerSession,
+    MarketClock,
     OrderRequest,
     OrderStatus,
     SubmitResult,
@@ -101,6 +102,10 @@ class AlpacaBroker(BrokerSession):
         )
         harden_client(self.client, params.timeout_seconds)
         self._assets: dict[str, Asset] = {}
+
+    def clock(self) -> MarketClock:
+        c = self._read("clock", self.client.get_clock)
+        return MarketClock(c.timestamp, bool(c.is_open), c.next_open, c.next_close)
 
     def close(self) -> None:
         """Close alpaca-py's HTTP session (its pooled connections)."""
@@ -246,5 +251,6 @@ class AlpacaBroker(BrokerSession):
                 )
         raise BrokerError(
             f"order {order.client_order_id} ({order.side} {order.symbol}) was not placed after {attempts} tries "
-            f"(last: {last}); Alpaca confirms it does not exist. Run `algotrading daily --submit` again later."
+            f"(last: {last}); Alpaca confirms it does not exist, so nothing was sent for it. "
+            "The next daily run plans again."
         )

@@ -95,6 +95,16 @@ class SubmitResult:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class MarketClock:
+    """The broker's market clock (Alpaca's ``/v2/clock``): the truth about now."""
+
+    timestamp: dt.datetime  # aware
+    is_open: bool
+    next_open: dt.datetime
+    next_close: dt.datetime
+
+
 @runtime_checkable
 class Broker(Protocol):
     """A broker connection with a lifecycle: open it with :func:`algotrading.broker.make_broker`
@@ -120,6 +130,10 @@ class Broker(Protocol):
     def account(self) -> AccountInfo: ...
 
     def positions(self) -> list[BrokerPosition]: ...
+
+    def clock(self) -> MarketClock:
+        """The broker's clock: whether the market is open now, and when it opens and closes next."""
+        ...
 
     def asset(self, symbol: str) -> Asset: ...
 

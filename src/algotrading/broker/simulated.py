@@ -32,6 +32,7 @@ from algotrading.broker.base import (
     AccountInfo,
     BrokerPosition,
     BrokerSession,
+    MarketClock,
     OrderRequest,
     OrderStatus,
     SubmitResult,
@@ -200,6 +201,14 @@ class SimulatedBroker(BrokerSession):
         return OrderStatus(oid, cid, symbol, side, status, notional, qty, filled_qty or 0.0, price, reason)
 
     # -- the Broker protocol ---------------------------------------------------------------
+    def clock(self) -> MarketClock:
+        """The simulated clock: the session's open (phase "open") or after its close."""
+        opens, closes = cal.session_open(self.session), cal.session_close(self.session)
+        following = cal.next_session(self.session)
+        if self.phase == "open":
+            return MarketClock(opens, True, cal.session_open(following), closes)
+        return MarketClock(closes, False, cal.session_open(following), cal.session_close(following))
+
     def account(self) -> AccountInfo:
         cash = self._cash(self.session)
         value = sum(

@@ -66,6 +66,7 @@ def run_daily(
     submit: bool = False,
     confirm_live: bool = False,
     force: bool = False,
+    allow_open: bool = False,
 ) -> RunResult:
     """``algotrading daily``. Raises ``ConfigError``/``UsageError`` for bad input (exit 2);
     any failure inside the run is recorded and returned with exit code 1. With
@@ -122,7 +123,7 @@ def run_daily(
             submission = None
             if submit and result.exit_code == 0 and result.report_dir is not None:
                 try:
-                    result, submission = submit_session(settings, result, store)
+                    result, submission = submit_session(settings, result, store, allow_open)
                 except RunError as exc:
                     submission = f"NOT submitted: {exc}"
                     alert(settings, f"AlgoTrading: orders of {result.session_date} not submitted", str(exc))

@@ -13,6 +13,7 @@ from algotrading.config import Mode, Settings, UsageError
 from algotrading.daily import artifacts
 from algotrading.data.bars import empty_bars
 from algotrading.data.market import MarketData
+from algotrading.execution.guard import ALLOW_OPEN_FLAG, pending_refusal, plan_refusal
 from algotrading.execution.submit import PlanRefused, submit_pending, submit_plan, summary
 from algotrading.jobs.control import RunError, RunResult, run_lock
 from algotrading.ops.validate import live_blockers
@@ -22,14 +23,22 @@ from algotrading.storage.store import Store, StoreError, open_store
 log = logging.getLogger(__name__)
 
 
-def submit_session(settings: Settings, result: RunResult, store: Store) -> tuple[RunResult, str]:
-    """Send the plan just made: its sells, then the buys today's cash pays for."""
-
+def submit_session(
+    settings: Settings, result: RunResult, store: Store, allow_open: bool = False
+) -> tuple[RunResult, str]:
+    """Send the plan just made: its sells, then the buys today's cash pays for. Paper and
+    live ask the broker's clock first: nothing is sent while the market is open (unless
+    ``allow_open``) or when the plan is not of the latest completed session."""
     assert result.report_dir is not None and result.session_date is not None
     plan = artifacts.read_plan(result.report_dir)
     snapshot, _ = artifacts.read_snapshot(result.report_dir)
     with make_broker(settings, MarketData.from_bars(snapshot.bars), result.session_date) as broker:
         try:
+            clock = None if settings.mode is Mode.DEMO else broker.clock()
+            if clock is not None:
+                refusal = plan_refusal(clock, result.session_date, settings.schedule.bar_settle_minutes, allow_open)
+                if refusal:
+                    raise RunError(refusal)
             if settings.mode is Mode.LIVE:
                 blockers = live_blockers(settings)
                 if blockers:
@@ -58,6 +67,11 @@ def submit_session(settings: Settings, result: RunResult, store: Store) -> tuple
             else "send them after the open with `algotrading daily --submit --pending`"
         )
         text += f"; {len(pending)} buy(s) wait for the sells to fill: {later}"
+    if clock is not None and clock.is_open:
+        text += (
+            f"; sent while the market was open ({ALLOW_OPEN_FLAG}): these DAY market orders fill at once, "
+            "at intraday prices"
+        )
     failed = any(o.result == "error" for o in outcomes)
     message = f"{result.message}; orders: {text}"
     return RunResult(
@@ -89,6 +103,9 @@ def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> R
             prices = {o.symbol: o.est_price for o in plan.orders}
             with make_broker(settings, MarketData.from_bars(empty_bars()), day) as broker:
                 try:
+                    refusal = pending_refusal(broker.clock(), day, settings.schedule.bar_settle_minutes)
+                    if refusal:
+                        raise RunError(refusal)
                     if settings.mode is Mode.LIVE:
                         blockers = live_blockers(settings)
                         if blockers:
