@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 
@@ -163,3 +165,42 @@ def test_a_stale_plan_is_never_sent(alpaca, workdirs, capsys):
         "2022-06-15"
     ) in out.out + out.err
     assert alpaca.hits("/v2/orders", "POST") == 0
+
+
+def test_the_next_report_and_email_say_what_became_of_each_order(alpaca, workdirs):
+    """A fill with slippage, a partial fill whose rest is canceled, a rejection at the open
+    and an order still open: the next session's plan.json, email and alerts name each."""
+    assert run_daily(load_settings(), DAYS[0], submit=True).exit_code == 0
+    plan = json.loads((workdirs["reports"] / "2022-06-13" / "plan.json").read_text())
+    buys = {o["symbol"]: o for o in plan["orders"] if o["side"] == "buy"}
+    hon = buys.pop("HON")  # whole shares at this broker
+    filled, rejected, still_open = sorted(buys)
+    alpaca.fill(buys[filled]["client_order_id"], price=round(buys[filled]["est_price"] * 1.002, 2))
+    alpaca.fill(hon["client_order_id"], price=hon["est_price"], qty=1.0)
+    alpaca.by_cid(hon["client_order_id"])["status"] = "canceled"  # the rest canceled at the end of the day
+    alpaca.by_cid(buys[rejected]["client_order_id"])["status"] = "rejected"
+    alpaca.clock_at = dt.datetime(2022, 6, 14, 17, 0, tzinfo=NY)
+    assert run_daily(load_settings(), DAYS[1]).exit_code == 0
+    out = workdirs["reports"] / "2022-06-14"
+    fates = {o["symbol"]: o for o in json.loads((out / "plan.json").read_text())["previous_orders"]}
+    assert {s: o["fate"] for s, o in fates.items()} == {
+        filled: "filled",
+        "HON": "partially_filled",
+        rejected: "rejected",
+        still_open: "open",
+    }
+    assert 15 <= fates[filled]["slippage_bps"] <= 25  # 0.2% above the close the plan assumed, cents rounded
+    assert fates["HON"]["detail"].startswith(f"bought 1 of {hon['qty']:g} HON at ")
+    assert "the rest canceled" in fates["HON"]["detail"]
+    assert fates[still_open]["detail"] == "still open at the broker (accepted)"
+    raw = (workdirs["reports"] / "outbox" / "daily-2022-06-14.eml").read_bytes()
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    text = msg.get_body(("plain",)).get_content()
+    assert "YESTERDAY'S ORDERS (2022-06-13 plan)" in text
+    assert f"BUY {rejected}" in text and "rejected: rejected by the broker" in text
+    assert "Yesterday's Orders</h2>" in msg.get_body(("html",)).get_content()
+    alerts = json.loads((out / "alerts.json").read_text())["open"]
+    assert [a["message"] for a in alerts if a["kind"] == "order_fate"] == [
+        f"BUY {rejected} of the 2022-06-13 plan: rejected by the broker: no reason on the order (Alpaca gives none "
+        "after acceptance)"
+    ]

@@ -49,6 +49,7 @@ VALIDATION = "validation.json"  # the readiness checks at the start of the run
 ALERTS = "alerts.json"  # the alerts open after the run (new ones marked)
 EMAIL_EML = "email.eml"  # the plan email as sent (or put in the outbox)
 EMAIL_HTML = "email.html"  # its HTML body, to open in a browser
+PREVIOUS_ORDERS = "previous_orders.json"  # the fate of the last plan's orders (filled, rejected, ...)
 #: Notebooks of the daily run, in order (executed copies are kept in the run's folder);
 #: each reads the artifacts of the ones before.
 DAILY_NOTEBOOKS: tuple[str, ...] = (
@@ -242,3 +243,13 @@ def write_plan(run_dir: Path, plan: Plan) -> None:
 
 def read_plan(run_dir: Path) -> Plan:
     return plan_from_json(json.loads((run_dir / PLAN).read_text()))
+
+
+def write_previous_orders(run_dir: Path, fates: list[dict[str, Any]]) -> None:
+    atomic_write_json(run_dir / PREVIOUS_ORDERS, {"orders": fates})
+
+
+def read_previous_orders(run_dir: Path) -> list[dict[str, Any]]:
+    """What :func:`write_previous_orders` wrote (none in a folder from before it existed)."""
+    path = run_dir / PREVIOUS_ORDERS
+    return list(json.loads(path.read_text())["orders"]) if path.is_file() else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -16,7 +17,9 @@ from algotrading.data.market import MarketData
 from algotrading.data.snapshot import MarketSnapshot
 from algotrading.decisions.plan import PlanInputs
 from algotrading.execution.account import Account, load_account
+from algotrading.execution.outcomes import order_fates
 from algotrading.portfolio import AssetBook
+from algotrading.storage.store import FILE_NAME, open_store
 from algotrading.strategies import load_strategies
 
 
@@ -33,6 +36,7 @@ def plan_inputs(
     account: Account,
     assets: AssetBook | None = None,
     max_hold: dict[str, int | None] | None = None,
+    previous_orders: list[dict[str, Any]] | None = None,
 ) -> PlanInputs:
     """The plan's inputs from the session's closes (wide, up to the session), the
     strategies' run and the account. ``max_hold``: :func:`max_holds`, when already known."""
@@ -52,6 +56,7 @@ def plan_inputs(
         max_hold=max_hold if max_hold is not None else max_holds(settings),
         open_orders=tuple(sorted({o.symbol for o in account.open_orders})),
         account_notes=account.notes,
+        previous_orders=tuple(previous_orders or ()),
     )
 
 
@@ -60,11 +65,21 @@ def inputs_from_run(run_dir: Path, settings: Settings) -> PlanInputs:
     snapshot, _ = artifacts.read_snapshot(run_dir)
     strategies = artifacts.read_strategy_run(run_dir)
     return plan_inputs(
-        settings, snapshot.session_date, to_wide(snapshot.bars, "close"), strategies, artifacts.read_account(run_dir)
+        settings,
+        snapshot.session_date,
+        to_wide(snapshot.bars, "close"),
+        strategies,
+        artifacts.read_account(run_dir),
+        previous_orders=artifacts.read_previous_orders(run_dir),
     )
 
 
 def inputs_here(settings: Settings, snapshot: MarketSnapshot, strategies: StrategyRun, session: dt.date) -> PlanInputs:
     """The inputs computed now, reading (never writing) the state store."""
     account = load_account(settings, session, persist=False, market=MarketData.from_bars(snapshot.bars))
-    return plan_inputs(settings, snapshot.session_date, to_wide(snapshot.bars, "close"), strategies, account)
+    fates: list[dict[str, Any]] = []
+    if (settings.paths.state_dir / FILE_NAME).exists():
+        with open_store(settings.paths.state_dir, create=False) as store:
+            fates = [f.to_json() for f in order_fates(store, session)]
+    close = to_wide(snapshot.bars, "close")
+    return plan_inputs(settings, snapshot.session_date, close, strategies, account, previous_orders=fates)

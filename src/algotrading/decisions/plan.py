@@ -70,6 +70,7 @@ class PlanInputs:
     max_hold: dict[str, int | None]  # strategy -> maximum holding sessions
     open_orders: tuple[str, ...] = ()  # symbols with an order still open at the broker: no new order today
     account_notes: tuple[str, ...] = ()  # the reconciliation's findings
+    previous_orders: tuple[dict[str, Any], ...] = ()  # the fate of the last plan's orders (execution.outcomes)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Plan:
     limits: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     reconciliation: list[str] = field(default_factory=list)
+    previous_orders: list[dict[str, Any]] = field(default_factory=list)  # "Yesterday's orders"
 
     @property
     def buys(self) -> list[PlanOrder]:
@@ -164,6 +166,7 @@ class Plan:
             "notes": self.notes,
             "broker": {"name": self.portfolio.source, "account": self.portfolio.account},
             "reconciliation": self.reconciliation,
+            "previous_orders": self.previous_orders,
         }
 
 
@@ -183,6 +186,7 @@ def plan_from_json(doc: dict[str, Any]) -> Plan:
         limits=doc["limits"],
         notes=doc.get("notes", []),
         reconciliation=doc.get("reconciliation", []),
+        previous_orders=doc.get("previous_orders", []),
     )
 
 
@@ -336,6 +340,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         limits=_limits(inputs),
         notes=notes,
         reconciliation=list(inputs.account_notes),
+        previous_orders=list(inputs.previous_orders),
     )
 
 

@@ -57,6 +57,7 @@ def record_plan(store: Store, plan: Plan) -> int:
             "stop_price": o.stop_price,
             "target_price": o.target_price,
             "confidence": o.confidence,
+            "est_price": o.est_price,
         }
         for o in plan.orders
     ]

@@ -28,6 +28,7 @@ from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.data.snapshot import MarketSnapshot, load_snapshot
 from algotrading.execution.account import load_account
+from algotrading.execution.outcomes import follow_up
 from algotrading.jobs.control import RunError, RunResult, StepTimer, deadline, run_lock, short_error
 from algotrading.jobs.submission import submit_session
 from algotrading.logs import add_redaction, run_log
@@ -123,11 +124,13 @@ def run_daily(
             submission = None
             if submit and result.exit_code == 0 and result.report_dir is not None:
                 try:
-                    result, submission = submit_session(settings, result, store, allow_open)
+                    result, submission, problems = submit_session(settings, result, store, allow_open)
                 except RunError as exc:
-                    submission = f"NOT submitted: {exc}"
+                    submission, problems = f"NOT submitted: {exc}", [f"nothing was sent: {exc}"]
                     alert(settings, f"AlgoTrading: orders of {result.session_date} not submitted", str(exc))
                     result = RunResult(1, "failed", f"{result.message}; {exc}", result.session_date, result.report_dir)
+                assert result.session_date is not None
+                run_alerts.after_submission(settings, store, result.session_date, problems)
             if result.status in ("ok", "failed") and result.report_dir is not None and result.report_dir == final:
                 result = _email(settings, store, result, submission)
             _refresh_dashboard(settings, store)
@@ -249,7 +252,12 @@ def _steps(
             100 * p.drawdown,
             account.risk.state.value,
         )
-        raised += run_alerts.after_account(settings, store, session)
+        expired, followed = follow_up(store, session)  # never left "planned": each order's fate is reported
+        for note in expired:
+            log.warning("order %s", note)
+        fates = [f.to_json() for f in followed]
+        artifacts.write_previous_orders(staging, fates)
+        raised += run_alerts.after_account(settings, store, session, fates)
     kernel = ensure_kernel()
     for number, name in enumerate(artifacts.DAILY_NOTEBOOKS, start=4):
         source = settings.paths.notebooks_dir / name

@@ -25,10 +25,11 @@ log = logging.getLogger(__name__)
 
 def submit_session(
     settings: Settings, result: RunResult, store: Store, allow_open: bool = False
-) -> tuple[RunResult, str]:
+) -> tuple[RunResult, str, list[str]]:
     """Send the plan just made: its sells, then the buys today's cash pays for. Paper and
     live ask the broker's clock first: nothing is sent while the market is open (unless
-    ``allow_open``) or when the plan is not of the latest completed session."""
+    ``allow_open``) or when the plan is not of the latest completed session. Returns the
+    result, the submission in words (for the email) and each order not sent as planned."""
     assert result.report_dir is not None and result.session_date is not None
     plan = artifacts.read_plan(result.report_dir)
     snapshot, _ = artifacts.read_snapshot(result.report_dir)
@@ -74,9 +75,18 @@ def submit_session(
         )
     failed = any(o.result == "error" for o in outcomes)
     message = f"{result.message}; orders: {text}"
-    return RunResult(
-        1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir
-    ), text
+    problems = [
+        f"{o.side.upper()} {o.symbol} ({o.client_order_id}): {o.result}: {o.detail or 'no reason given'}"
+        for o in outcomes
+        if o.result in ("error", "skipped", "rejected")
+    ]
+    if problems:
+        text += "; not sent as planned: " + "; ".join(problems)
+    return (
+        RunResult(1 if failed else 0, "failed" if failed else "ok", message, result.session_date, result.report_dir),
+        text,
+        problems,
+    )
 
 
 def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> RunResult:

@@ -28,6 +28,10 @@ DATA_KINDS = ("data_excluded",)
 RUN_KINDS = ("missed_run",)
 RISK_KINDS = ("risk_state",)
 READINESS_KINDS = ("readiness",)
+ORDER_KINDS = ("order_fate",)
+SUBMISSION_KINDS = ("submission",)
+#: Fates of the last plan's orders that need a person (execution.outcomes).
+ORDER_ATTENTION = frozenset({"rejected", "never_sent", "expired"})
 
 
 def _upto(frame: pd.DataFrame, session: dt.date) -> pd.DataFrame:
@@ -188,5 +192,34 @@ def risk_alerts(status: RiskStatus) -> list[Alert]:
             "risk_state",
             "urgent",
             f"risk state {status.state.value} since {status.since}: {status.reason}",
+        )
+    ]
+
+
+def order_alerts(previous_orders: list[dict[str, object]]) -> list[Alert]:
+    """An order of the last plan that the broker rejected, that was never sent or that
+    expired unfilled: one warning each (the "Yesterday's orders" record of it)."""
+    return [
+        Alert(
+            f"order_fate:{o['client_order_id']}",
+            "order_fate",
+            "warning",
+            f"{str(o['side']).upper()} {o['symbol']} of the {o['session']} plan: {o['detail']}",
+        )
+        for o in previous_orders
+        if o["fate"] in ORDER_ATTENTION
+    ]
+
+
+def submission_alerts(session: dt.date, problems: list[str]) -> list[Alert]:
+    """Orders of today's plan that did not go out as planned: urgent, naming each one."""
+    if not problems:
+        return []
+    return [
+        Alert(
+            f"submission:{session}",
+            "submission",
+            "urgent",
+            f"orders of the {session} plan were not all sent: " + "; ".join(problems),
         )
     ]

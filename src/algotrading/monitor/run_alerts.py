@@ -63,8 +63,20 @@ def at_start(settings: Settings, store: Store, session: dt.date, run_dir: Path) 
     return new + _raise(settings, store, session, conditions.RUN_KINDS, conditions.missed_run_alerts(missed))
 
 
-def after_account(settings: Settings, store: Store, session: dt.date) -> list[Alert]:
-    return _raise(settings, store, session, conditions.RISK_KINDS, conditions.risk_alerts(store.risk_status()))
+def after_account(
+    settings: Settings, store: Store, session: dt.date, previous_orders: list[dict[str, object]] | None = None
+) -> list[Alert]:
+    """The risk state, and the last plan's orders that were rejected, never sent or expired."""
+    risk = _raise(settings, store, session, conditions.RISK_KINDS, conditions.risk_alerts(store.risk_status()))
+    orders = conditions.order_alerts(previous_orders or [])
+    return risk + _raise(settings, store, session, conditions.ORDER_KINDS, orders)
+
+
+def after_submission(settings: Settings, store: Store, session: dt.date, problems: list[str]) -> list[Alert]:
+    """An urgent alert naming each order of today's plan that was not sent as planned."""
+    return _raise(
+        settings, store, session, conditions.SUBMISSION_KINDS, conditions.submission_alerts(session, problems)
+    )
 
 
 def after_strategies(

@@ -137,6 +137,7 @@ def daily_context(
             "peak": doc["portfolio"]["peak_equity"],
         },
         "reconciliation": doc["reconciliation"],
+        "previous_orders": doc.get("previous_orders", []),
         "top": top,
         "top_note": (
             "no strategy has positive momentum, so no signal is considered"

@@ -48,6 +48,7 @@ from algotrading.data.validation import PrefixHealth
 from algotrading.decisions.plan import Plan, finalize, rank, size
 from algotrading.decisions.risk import RiskState
 from algotrading.execution.account import load_account
+from algotrading.execution.outcomes import follow_up
 from algotrading.execution.submit import submit_plan
 from algotrading.replay.record import Recorder
 from algotrading.storage.sqlite import scratch_files
@@ -254,11 +255,13 @@ def _one_session(
     market = stretch.market_for(usable).upto(session)
     run = _strategies(settings, stretch, usable, session)
     account = load_account(settings, session, persist=True, market=market)
-    inputs = plan_inputs(settings, session, market.close, run, account, max_hold=holds)
-    ranking = rank(inputs)
-    sizing = size(inputs, ranking)
-    plan = finalize(inputs, ranking, sizing, cal.session_close(session).isoformat(timespec="seconds"))
     with open_store(settings.paths.state_dir) as store:
+        _, followed = follow_up(store, session)  # as the daily run: expire the unsent, report the last plan's orders
+        fates = [f.to_json() for f in followed]
+        inputs = plan_inputs(settings, session, market.close, run, account, max_hold=holds, previous_orders=fates)
+        ranking = rank(inputs)
+        sizing = size(inputs, ranking)
+        plan = finalize(inputs, ranking, sizing, cal.session_close(session).isoformat(timespec="seconds"))
         with make_broker(settings, market, session) as broker:
             _, outcomes = submit_plan(store, broker, plan)
     bench = settings.universe.benchmark

@@ -264,6 +264,30 @@ def account_summary(p: Portfolio, start: float, risk: str, notes: Sequence[str] 
     return HTML(f"<table>{table}</table>{positions}{items}")
 
 
+FATE_COLOURS = {"filled": "#2e7d32", "partially_filled": "#ef6c00", "waiting": "#1565c0", "open": "#1565c0"}
+
+
+def previous_orders_table(plan: Plan) -> Styler | HTML:
+    """Each order of the last plan and what became of it (execution.outcomes)."""
+    if not plan.previous_orders:
+        return HTML("<p>No orders were sent from an earlier plan.</p>")
+    t = pd.DataFrame(plan.previous_orders)
+    t["fate"] = t["fate"].str.replace("_", " ")
+    shown = t[["session", "side", "symbol", "planned", "fate", "filled_qty", "avg_price", "slippage_bps", "detail"]]
+    return (
+        shown.style.format({"filled_qty": "{:g}", "avg_price": "{:.2f}", "slippage_bps": "{:+.1f}"}, na_rep="")
+        .apply(
+            lambda r: [
+                f"color: {FATE_COLOURS.get(r['fate'].replace(' ', '_'), '#c62828')}" if c == "fate" else ""
+                for c in r.index
+            ],
+            axis=1,
+        )
+        .hide(axis="index")
+        .set_caption(f"The orders of the {t['session'].iloc[0]} plan and their fate (slippage in basis points)")
+    )
+
+
 def top_signals_table(plan: Plan) -> Styler | HTML:
     if not plan.top_signals:
         eligible = [s["name"] for s in plan.strategies if s["eligible"]]

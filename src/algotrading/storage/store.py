@@ -33,7 +33,7 @@ __all__ = [
     "open_store",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 FILE_NAME = "algotrading.sqlite3"
 
 SCHEMA = """
@@ -139,6 +139,9 @@ CREATE TABLE data_exclusions (
     PRIMARY KEY (session_date, symbol)
 );
 """,
+    5: """
+ALTER TABLE order_intents ADD COLUMN est_price REAL;
+""",
 }
 
 
@@ -157,6 +160,7 @@ INTENT_FIELDS = (
     "stop_price",
     "target_price",
     "confidence",
+    "est_price",
     "status",
     "broker_order_id",
     "filled_qty",
@@ -350,9 +354,9 @@ class Store(Database):
                 now = _now()
                 cur = c.execute(
                     "INSERT OR IGNORE INTO order_intents (client_order_id, session_date, symbol, side, notional, qty, "
-                    "kind, strategy, after_sells_fill, stop_price, target_price, confidence, status, created_at, "
-                    "updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
+                    "kind, strategy, after_sells_fill, stop_price, target_price, confidence, est_price, status, "
+                    "created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
                     (
                         r["client_order_id"],
                         r["session_date"],
@@ -366,6 +370,7 @@ class Store(Database):
                         r.get("stop_price"),
                         r.get("target_price"),
                         r.get("confidence"),
+                        r.get("est_price"),
                         now,
                         now,
                     ),
