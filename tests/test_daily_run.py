@@ -82,6 +82,7 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
         "validation.json",
         "alerts.json",
         "previous_orders.json",
+        "limits.json",
     }
     assert not any((reports / ".staging").iterdir())
     assert not (reports / "failed").exists()

@@ -143,6 +143,7 @@ def test_live_checks_fail_on_the_demo_setup(workdirs, crontab, capsys):
         "environment",
         "trading_mode",
         "alpaca_account",
+        "paper_sessions",
         "smtp",
         "schedule",
     }

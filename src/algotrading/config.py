@@ -147,14 +147,27 @@ class BacktestParams(_Section):
     correlation_sessions: int = Field(ge=20, le=5000, description="sessions, e.g. 252")
 
 
+class RampStep(_Section):
+    """One step of the live ramp: ``sessions`` live sessions at ``pct`` % of the position limits."""
+
+    sessions: int = Field(ge=1, le=250, description="live sessions, e.g. 5")
+    pct: float = Field(gt=0, le=100, description="a percent of the position limits, e.g. 50")
+
+
 class BrokerParams(_Section):
-    """How the Alpaca trading client behaves (DESIGN §8)."""
+    """How the Alpaca trading client behaves (DESIGN §8), and the seed's transition from
+    paper to live: paper sessions first, then live with position limits scaled up by steps."""
 
     timeout_seconds: float = Field(gt=0, le=300, description="seconds, e.g. 20")
     read_retry_attempts: int = Field(ge=1, le=10, description="tries, e.g. 4")
     retry_wait_seconds: float = Field(ge=0, le=60, description="seconds, e.g. 1")
     retry_max_wait_seconds: float = Field(ge=0, le=600, description="seconds, e.g. 20")
     submit_attempts: int = Field(ge=1, le=5, description="tries, e.g. 3")
+    paper_validation_sessions: int = Field(default=10, ge=0, le=250, description="paper sessions, e.g. 10")
+    live_ramp: tuple[RampStep, ...] = Field(
+        default=(RampStep(sessions=5, pct=50), RampStep(sessions=5, pct=75)),
+        description="steps of {sessions, pct}, e.g. [{sessions: 5, pct: 50}]",
+    )
 
 
 class ScheduleParams(_Section):
@@ -322,6 +335,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "EMAIL_USERNAME": ("email", "username"),
     "EMAIL_FROM": ("email", "from_address"),
     "EMAIL_TO": ("email", "to"),
+    "PAPER_VALIDATION_SESSIONS": ("broker", "paper_validation_sessions"),
 }
 _ENV_FOR_KEY = {v: k for k, v in ENV_OVERRIDES.items()}
 
@@ -355,6 +369,7 @@ class EnvSettings(BaseSettings):
     email_username: str | None = None
     email_from: str | None = None
     email_to: str | None = None
+    paper_validation_sessions: str | None = None
     paper_trading_mode: str | None = None
     production_mode: str | None = None
     alpaca_api_key: SecretStr | None = None

@@ -49,6 +49,7 @@ VALIDATION = "validation.json"  # the readiness checks at the start of the run
 ALERTS = "alerts.json"  # the alerts open after the run (new ones marked)
 EMAIL_EML = "email.eml"  # the plan email as sent (or put in the outbox)
 EMAIL_HTML = "email.html"  # its HTML body, to open in a browser
+LIMITS = "limits.json"  # the live ramp's scale of the position limits today (1: the full limits)
 PREVIOUS_ORDERS = "previous_orders.json"  # the fate of the last plan's orders (filled, rejected, ...)
 #: Notebooks of the daily run, in order (executed copies are kept in the run's folder);
 #: each reads the artifacts of the ones before.
@@ -253,3 +254,16 @@ def read_previous_orders(run_dir: Path) -> list[dict[str, Any]]:
     """What :func:`write_previous_orders` wrote (none in a folder from before it existed)."""
     path = run_dir / PREVIOUS_ORDERS
     return list(json.loads(path.read_text())["orders"]) if path.is_file() else []
+
+
+def write_limits(run_dir: Path, scale: float, note: str | None) -> None:
+    atomic_write_json(run_dir / LIMITS, {"scale": scale, "note": note})
+
+
+def read_limits(run_dir: Path) -> tuple[float, str | None]:
+    """The scale of the position limits and its reason ((1.0, None) when not written)."""
+    path = run_dir / LIMITS
+    if not path.is_file():
+        return 1.0, None
+    doc = json.loads(path.read_text())
+    return float(doc["scale"]), doc.get("note")

@@ -37,6 +37,7 @@ def plan_inputs(
     assets: AssetBook | None = None,
     max_hold: dict[str, int | None] | None = None,
     previous_orders: list[dict[str, Any]] | None = None,
+    ramp_note: str | None = None,
 ) -> PlanInputs:
     """The plan's inputs from the session's closes (wide, up to the session), the
     strategies' run and the account. ``max_hold``: :func:`max_holds`, when already known."""
@@ -57,6 +58,7 @@ def plan_inputs(
         open_orders=tuple(sorted({o.symbol for o in account.open_orders})),
         account_notes=account.notes,
         previous_orders=tuple(previous_orders or ()),
+        ramp_note=ramp_note,
     )
 
 
@@ -64,14 +66,28 @@ def inputs_from_run(run_dir: Path, settings: Settings) -> PlanInputs:
     """The inputs as the daily run recorded them in ``run_dir``."""
     snapshot, _ = artifacts.read_snapshot(run_dir)
     strategies = artifacts.read_strategy_run(run_dir)
+    scale, note = artifacts.read_limits(run_dir)
     return plan_inputs(
-        settings,
+        scaled_limits(settings, scale),
         snapshot.session_date,
         to_wide(snapshot.bars, "close"),
         strategies,
         artifacts.read_account(run_dir),
         previous_orders=artifacts.read_previous_orders(run_dir),
+        ramp_note=note,
     )
+
+
+def scaled_limits(settings: Settings, scale: float) -> Settings:
+    """``settings`` with MAX_POSITION_SIZE and max_position_pct times ``scale`` (the live
+    ramp); the same settings when ``scale`` is 1."""
+    if scale >= 1.0:
+        return settings
+    sf = settings.safety
+    safety = sf.model_copy(
+        update={"max_position_size": sf.max_position_size * scale, "max_position_pct": sf.max_position_pct * scale}
+    )
+    return settings.model_copy(update={"safety": safety})
 
 
 def inputs_here(settings: Settings, snapshot: MarketSnapshot, strategies: StrategyRun, session: dt.date) -> PlanInputs:

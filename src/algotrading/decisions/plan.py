@@ -71,6 +71,7 @@ class PlanInputs:
     open_orders: tuple[str, ...] = ()  # symbols with an order still open at the broker: no new order today
     account_notes: tuple[str, ...] = ()  # the reconciliation's findings
     previous_orders: tuple[dict[str, Any], ...] = ()  # the fate of the last plan's orders (execution.outcomes)
+    ramp_note: str | None = None  # live ramp: why the position limits in ``settings`` are scaled down today
 
 
 @dataclass(frozen=True)
@@ -416,6 +417,7 @@ def _limits(inputs: PlanInputs) -> dict[str, Any]:
         "max_positions": sf.max_positions,
         "max_drawdown_pct": rk.max_drawdown_pct,
         "max_daily_loss_pct": rk.max_daily_loss_pct,
+        "ramp_note": inputs.ramp_note,
     }
 
 

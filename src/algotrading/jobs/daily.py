@@ -36,6 +36,7 @@ from algotrading.monitor import run_alerts
 from algotrading.monitor.dashboard import write_status_page
 from algotrading.notify.daily import send_daily, send_failure
 from algotrading.notify.delivery import alert, resend_pending
+from algotrading.ops.transition import Ramp, live_ramp
 from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 from algotrading.storage.files import StorageError, atomic_write_json, check_writable
 from algotrading.storage.store import Store, StoreError, open_store
@@ -257,6 +258,10 @@ def _steps(
             log.warning("order %s", note)
         fates = [f.to_json() for f in followed]
         artifacts.write_previous_orders(staging, fates)
+        ramp = live_ramp(settings, store, session) if settings.mode is Mode.LIVE else Ramp(1.0, None)
+        artifacts.write_limits(staging, ramp.scale, ramp.note)
+        if ramp.note:
+            log.warning("%s", ramp.note)
         raised += run_alerts.after_account(settings, store, session, fates)
     kernel = ensure_kernel()
     for number, name in enumerate(artifacts.DAILY_NOTEBOOKS, start=4):

@@ -138,6 +138,8 @@ def daily_context(
         },
         "reconciliation": doc["reconciliation"],
         "previous_orders": doc.get("previous_orders", []),
+        "ramp_note": doc["limits"].get("ramp_note"),
+        "limits_max": doc["limits"]["max_position_size"],
         "top": top,
         "top_note": (
             "no strategy has positive momentum, so no signal is considered"

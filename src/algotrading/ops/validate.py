@@ -28,6 +28,7 @@ from algotrading.data.market import MarketData
 from algotrading.notify.smtp import EmailError, check_login
 from algotrading.ops import schedule
 from algotrading.ops.schedule import cron_daemon, host_zone, installed, installed_block, schedule_problems
+from algotrading.ops.transition import live_ramp, paper_sessions
 from algotrading.storage.files import StorageError, check_writable
 from algotrading.storage.store import FILE_NAME, Store, StoreError, open_store
 
@@ -90,6 +91,7 @@ CHECK_NAMES = (
     "risk_parameters",
     "alpaca_account",
     "account_size",
+    "paper_sessions",
     "smtp",
     "market_data",
     "state_database",
@@ -368,6 +370,32 @@ def check_reports_folder(s: Settings) -> Check:
     )
 
 
+def check_paper_sessions(s: Settings, live: bool, now: dt.datetime | None = None) -> Check:
+    """The seed's transition plan: enough clean paper sessions before live, and the live
+    ramp's scale of the position limits now."""
+    name, wanted = "paper_sessions", s.broker.paper_validation_sessions
+    if s.mode is Mode.DEMO and not live:
+        return Check(name, Level.PASS, f"demo mode: live trading needs {wanted} clean paper sessions first")
+    try:
+        with open_store(s.paths.state_dir, create=False) as store:
+            done = len(paper_sessions(s, store))
+            today = (now or dt.datetime.now(dt.UTC)).astimezone(cal.NY).date()
+            ramp = live_ramp(s, store, today)
+    except StoreError:
+        done, ramp = 0, live_ramp(s, None, dt.date.today())
+    counted = f"{done} of {wanted} paper sessions so far (run successfully, email delivered, reconciliation explained)"
+    if done < wanted:
+        return Check(
+            name,
+            _soft(live or s.mode is Mode.LIVE),
+            counted,
+            f"keep trading paper (PAPER_TRADING_MODE=true, email configured) for {wanted - done} more session(s); "
+            "live --submit is refused until then",
+        )
+    scale = f"; live position limits now at {ramp.scale:.0%} ({ramp.note})" if ramp.note else ""
+    return Check(name, Level.PASS, counted + (scale if s.mode is Mode.LIVE else ""))
+
+
 #: Sessions ahead whose fire times the schedule check evaluates (a year: both DST changes).
 SCHEDULE_CHECK_DAYS = 370
 
@@ -531,6 +559,7 @@ def validate(
         if network or s.mode is Mode.DEMO
         else Check("alpaca_account", Level.SKIP, later.format("account")),
         check_account_size(s, equity, source),
+        check_paper_sessions(s, live, now),
         check_smtp(s, live) if network else Check("smtp", Level.SKIP, later.format("email")),
         check_market_data(s, now)
         if network or s.mode is Mode.DEMO

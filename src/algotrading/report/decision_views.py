@@ -176,6 +176,7 @@ def orders_table(plan: Plan) -> Styler | HTML:
         .hide(axis="index")
         .set_caption(
             f"Next Day Trading Plan for the open after {plan.session}: sells first, then buys (DAY market orders)"
+            + (f"; {plan.limits['ramp_note']}" if plan.limits.get("ramp_note") else "")
         )
     )
 
