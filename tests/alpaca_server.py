@@ -95,6 +95,15 @@ class FakeAlpaca:
             self._server.shutdown()
             self._server.server_close()
 
+    def environment(self) -> dict[str, str]:
+        """The variables that point AlgoTrading (and alpaca-py) at this server, with its keys."""
+        return {
+            "ALPACA_API_KEY": KEY,
+            "ALPACA_SECRET_KEY": SECRET,
+            "ALPACA_BASE_URL": self.url,
+            "ALPACA_DATA_URL": self.url,
+        }
+
     @property
     def url(self) -> str:
         assert self._server is not None

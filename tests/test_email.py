@@ -306,12 +306,7 @@ def test_no_secret_reaches_reports_state_or_logs(workdirs, monkeypatch, smtp):
     fake.clock_at = dt.datetime(2022, 6, 13, 17, 0, tzinfo=NY)  # after that close
     try:
         configure(workdirs, monkeypatch, smtp, webhook=hook)
-        for key, value in {
-            "ALPACA_API_KEY": KEY,
-            "ALPACA_SECRET_KEY": SECRET,
-            "ALPACA_BASE_URL": fake.url,
-            "ALPACA_DATA_URL": fake.url,
-        }.items():
+        for key, value in fake.environment().items():
             monkeypatch.setenv(key, value)
         result = run_daily(load_settings(), dt.date(2022, 6, 13), submit=True)
         assert result.exit_code == 0, result.message

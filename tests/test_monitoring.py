@@ -306,12 +306,7 @@ def test_the_dashboard_notebook_reads_an_alpaca_paper_account(workdirs, monkeypa
         positions={"MSFT": {"qty": 0.6, "avg": 480.0, "price": 483.62}},
     ).start()
     try:
-        for key, value in {
-            "ALPACA_API_KEY": KEY,
-            "ALPACA_SECRET_KEY": SECRET,
-            "ALPACA_BASE_URL": fake.url,
-            "ALPACA_DATA_URL": fake.url,
-        }.items():
+        for key, value in fake.environment().items():
             monkeypatch.setenv(key, value)
         out = tmp_path / "dashboard.ipynb"
         execute_notebook(

@@ -20,7 +20,7 @@ from algotrading.data.market import MarketData
 from algotrading.jobs.daily import run_daily
 from algotrading.storage.store import open_store
 
-from .alpaca_server import KEY, SECRET, FakeAlpaca
+from .alpaca_server import FakeAlpaca
 
 pytestmark = pytest.mark.slow
 DAYS = [dt.date(2022, 6, 13), dt.date(2022, 6, 14), dt.date(2022, 6, 15)]
@@ -71,12 +71,7 @@ def alpaca(workdirs, monkeypatch):
     fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2019, 1, 2), dt.date(2022, 12, 30))).start()
     fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": s != "HON"} for s in symbols}
     fake.clock_at = dt.datetime(2022, 6, 13, 17, 0, tzinfo=NY)  # after the close of DAYS[0]
-    for key, value in {
-        "ALPACA_API_KEY": KEY,
-        "ALPACA_SECRET_KEY": SECRET,
-        "ALPACA_BASE_URL": fake.url,
-        "ALPACA_DATA_URL": fake.url,
-    }.items():
+    for key, value in fake.environment().items():
         monkeypatch.setenv(key, value)
     yield fake
     fake.stop()

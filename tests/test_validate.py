@@ -18,7 +18,7 @@ from algotrading.data.bundled import BundledBarsProvider
 from algotrading.ops import schedule
 from algotrading.ops.validate import CHECK_NAMES, Level, validate
 
-from .alpaca_server import KEY, SECRET, FakeAlpaca
+from .alpaca_server import FakeAlpaca
 from .smtp_server import PASSWORD, USER, SmtpServer
 
 # 2025-12-31 17:00 New York: the last bundled session's bar is final
@@ -44,12 +44,7 @@ def check(result, name: str):
 def alpaca(workdirs, monkeypatch):
     bars = BundledBarsProvider().get_bars(["SPY"], dt.date(2025, 11, 1), dt.date(2025, 12, 31))
     fake = FakeAlpaca(bars=bars).start()
-    for key, value in {
-        "ALPACA_API_KEY": KEY,
-        "ALPACA_SECRET_KEY": SECRET,
-        "ALPACA_BASE_URL": fake.url,
-        "ALPACA_DATA_URL": fake.url,
-    }.items():
+    for key, value in fake.environment().items():
         monkeypatch.setenv(key, value)
     yield fake
     fake.stop()

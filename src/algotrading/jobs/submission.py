@@ -23,6 +23,17 @@ from algotrading.storage.store import Store, StoreError, open_store
 log = logging.getLogger(__name__)
 
 
+def _refuse(settings: Settings, refusal: str | None) -> None:
+    """Stop before anything is sent: the market-clock guard's refusal, or in live mode any
+    failing production check (``validate --live``)."""
+    if refusal:
+        raise RunError(refusal)
+    if settings.mode is Mode.LIVE:
+        blockers = live_blockers(settings)
+        if blockers:
+            raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
+
+
 def submit_session(
     settings: Settings, result: RunResult, store: Store, allow_open: bool = False
 ) -> tuple[RunResult, str, list[str]]:
@@ -36,14 +47,8 @@ def submit_session(
     with make_broker(settings, MarketData.from_bars(snapshot.bars), result.session_date) as broker:
         try:
             clock = None if settings.mode is Mode.DEMO else broker.clock()
-            if clock is not None:
-                refusal = plan_refusal(clock, result.session_date, settings.schedule.bar_settle_minutes, allow_open)
-                if refusal:
-                    raise RunError(refusal)
-            if settings.mode is Mode.LIVE:
-                blockers = live_blockers(settings)
-                if blockers:
-                    raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
+            settle = settings.schedule.bar_settle_minutes
+            _refuse(settings, plan_refusal(clock, result.session_date, settle, allow_open) if clock else None)
             added, outcomes = submit_plan(store, broker, plan)
         except PlanRefused as exc:
             raise RunError(str(exc)) from exc
@@ -113,13 +118,7 @@ def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> R
             prices = {o.symbol: o.est_price for o in plan.orders}
             with make_broker(settings, MarketData.from_bars(empty_bars()), day) as broker:
                 try:
-                    refusal = pending_refusal(broker.clock(), day, settings.schedule.bar_settle_minutes)
-                    if refusal:
-                        raise RunError(refusal)
-                    if settings.mode is Mode.LIVE:
-                        blockers = live_blockers(settings)
-                        if blockers:
-                            raise RunError("live submission refused, nothing sent: " + "; ".join(blockers))
+                    _refuse(settings, pending_refusal(broker.clock(), day, settings.schedule.bar_settle_minutes))
                     outcomes = submit_pending(store, broker, day, settings.safety, prices)
                 except BrokerError as exc:
                     raise RunError(f"pending buys of {target} not submitted: {exc}") from exc
