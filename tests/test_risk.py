@@ -77,6 +77,18 @@ def test_breaker_on_volatility_and_vix():
     assert not circuit_breaker(spy_frame(calm, vix=None), "SPY", "^VIX", LIMITS, True).tripped  # VIX when available
 
 
+def test_without_vix_the_breaker_says_its_vix_part_is_off():
+    calm = [0.002, -0.002] * 12 + [0.001]
+    without = circuit_breaker(spy_frame(calm, vix=None), "SPY", "^VIX", LIMITS, True)
+    assert without.notes == (
+        "the ^VIX part is off: no ^VIX value for this session (Alpaca has no index data); SPY's move and volatility "
+        "are still checked",
+    )
+    assert without.to_json()["notes"] == list(without.notes)
+    assert circuit_breaker(spy_frame(calm, vix=20.0), "SPY", "^VIX", LIMITS, True).notes == ()
+    assert circuit_breaker(spy_frame(calm, vix=None), "SPY", "^VIX", LIMITS, False).notes == ()  # disabled: silent
+
+
 def test_breaker_fails_closed_without_spy_and_is_off_when_disabled():
     b = circuit_breaker(
         pd.DataFrame({"XOM": [1.0] * 30}, index=pd.bdate_range(end="2025-12-31", periods=30)), "SPY", None, LIMITS, True

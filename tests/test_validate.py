@@ -149,6 +149,9 @@ def test_a_paper_account_passes_its_checks_and_is_named(alpaca):
     assert check(result, "alpaca_account").detail == "paper account ****CCT1: ACTIVE, equity $1,000.00"
     assert check(result, "alpaca_account").level is Level.PASS
     assert check(result, "market_data").level is Level.PASS
+    assert check(result, "market_data").detail.endswith(
+        "; ^VIX is not served by Alpaca (no index data): the circuit breaker's ^VIX part is off"
+    )
     assert check(result, "environment").level is Level.WARN  # paper without email
     assert check(validate(load_settings(), live=True, now=AFTER_LAST_SESSION), "alpaca_account").level is Level.FAIL
 

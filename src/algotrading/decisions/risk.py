@@ -97,6 +97,7 @@ class CircuitBreaker:
     spy_move: float | None = None
     spy_volatility: float | None = None
     vix: float | None = None
+    notes: tuple[str, ...] = ()  # a part of the check that could not run (no ^VIX value), in words
 
     def to_json(self) -> dict[str, object]:
         def clean(x: float | None) -> float | None:
@@ -109,6 +110,7 @@ class CircuitBreaker:
             "spy_move": clean(self.spy_move),
             "spy_volatility_20d": clean(self.spy_volatility),
             "vix": clean(self.vix),
+            "notes": list(self.notes),
         }
 
 
@@ -124,8 +126,14 @@ def circuit_breaker(
     log_ret = np.log(series / series.shift(1)).iloc[-VOLATILITY_SESSIONS:]
     vol = float(log_ret.std(ddof=1) * math.sqrt(252))
     vix = None
+    notes: tuple[str, ...] = ()
     if vix_symbol and vix_symbol in close.columns and pd.notna(close[vix_symbol].iloc[-1]):
         vix = float(close[vix_symbol].iloc[-1])
+    elif vix_symbol and enabled:
+        notes = (
+            f"the {vix_symbol} part is off: no {vix_symbol} value for this session (Alpaca has no index data); "
+            f"{benchmark}'s move and volatility are still checked",
+        )
     reasons = []
     if abs(move) > params.spy_daily_move_pct / 100 + EPS:
         reasons.append(f"{benchmark} moved {move:+.1%} today (limit {params.spy_daily_move_pct:g}%)")
@@ -135,7 +143,7 @@ def circuit_breaker(
         reasons.append(f"{vix_symbol} at {vix:.1f} (limit {params.vix_max:g})")
     if not enabled:
         return CircuitBreaker(False, False, (), move, vol, vix)
-    return CircuitBreaker(True, bool(reasons), tuple(reasons), move, vol, vix)
+    return CircuitBreaker(True, bool(reasons), tuple(reasons), move, vol, vix, notes)
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ def daily_context(
         "reconciliation": doc["reconciliation"],
         "previous_orders": doc.get("previous_orders", []),
         "ramp_note": doc["limits"].get("ramp_note"),
+        "breaker_notes": risk["circuit_breaker"].get("notes", []),
         "limits_max": doc["limits"]["max_position_size"],
         "top": top,
         "top_note": (

@@ -315,7 +315,9 @@ def check_market_data(s: Settings, now: dt.datetime, fetch: Callable[[], Any] | 
             f"the latest {symbol} bar is {last_day or 'missing'}, the latest completed session is {latest}",
             "the feed is late or the data plan lacks it; run again later, or set data.alpaca.feed in params/data.yaml",
         )
-    return Check(name, Level.PASS, f"{symbol} bar of {latest} (the latest completed session) present")
+    vix = s.universe.volatility_index
+    off = f"; {vix} is not served by Alpaca (no index data): the circuit breaker's {vix} part is off" if vix else ""
+    return Check(name, Level.PASS, f"{symbol} bar of {latest} (the latest completed session) present{off}")
 
 
 # -- local files -------------------------------------------------------------------------

@@ -161,7 +161,8 @@ def breaker_table(plan: Plan) -> Styler:
         }
     )
     state = "tripped: " + "; ".join(b["reasons"]) if b["tripped"] else ("clear" if b["enabled"] else "disabled")
-    return t.style.hide(axis="index").set_caption(f"Circuit breaker: {state}")
+    notes = "".join(f"; {n}" for n in b.get("notes", []))
+    return t.style.hide(axis="index").set_caption(f"Circuit breaker: {state}{notes}")
 
 
 def orders_table(plan: Plan) -> Styler | HTML:
