@@ -209,16 +209,7 @@ class PrefixHealth:
     judged again by :func:`validate_bars` itself, so the answer is exactly its answer.
     """
 
-    _COUNTS = (
-        "duplicates",
-        "non_finite",
-        "non_positive",
-        "ohlc_inconsistent",
-        "off_calendar",
-        "missing_sessions",
-        "zero_volume",
-        "split_like_jumps",
-    )
+    _COUNTS = tuple(HEALTH_COLUMNS[HEALTH_COLUMNS.index("duplicates") :])  # every per-check count
 
     def __init__(
         self,

@@ -112,10 +112,9 @@ def order_fates(store: Store, session: dt.date) -> list[OrderFate]:
     """The fate of each order of the latest plan before ``session`` that recorded orders
     (sells first, as planned); the slippage is against the price the plan assumed (the
     intent's ``est_price``)."""
-    earlier = sorted({str(i["session_date"]) for i in store.intents() if str(i["session_date"]) < session.isoformat()})
-    if not earlier:
+    plan_session = store.latest_intent_session(session)
+    if plan_session is None:
         return []
-    plan_session = dt.date.fromisoformat(earlier[-1])
     out = []
     rows: list[dict[str, Any]] = store.intents(plan_session)
     for i in rows:

@@ -35,7 +35,7 @@ from algotrading.logs import add_redaction, run_log
 from algotrading.monitor import run_alerts
 from algotrading.monitor.dashboard import write_status_page
 from algotrading.notify.daily import send_daily, send_failure
-from algotrading.notify.delivery import alert, resend_pending
+from algotrading.notify.delivery import resend_pending
 from algotrading.ops.transition import Ramp, live_ramp
 from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 from algotrading.storage.files import StorageError, atomic_write_json, check_writable
@@ -128,7 +128,6 @@ def run_daily(
                     result, submission, problems = submit_session(settings, result, store, allow_open)
                 except RunError as exc:
                     submission, problems = f"NOT submitted: {exc}", [f"nothing was sent: {exc}"]
-                    alert(settings, f"AlgoTrading: orders of {result.session_date} not submitted", str(exc))
                     result = RunResult(1, "failed", f"{result.message}; {exc}", result.session_date, result.report_dir)
                 assert result.session_date is not None
                 run_alerts.after_submission(settings, store, result.session_date, problems)

@@ -22,7 +22,6 @@ import datetime as dt
 import os
 import re
 import shlex
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,10 +247,6 @@ def cron_daemon() -> str | None:
     return None
 
 
-def cron_installed() -> bool:
-    return any(shutil.which(b) for b in ("cron", "crond"))
-
-
 _FIELD = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(.+)$")
 
 
@@ -359,8 +354,12 @@ def schedule_problems(block: str, zone: ZoneInfo, daemon: str | None, start: dt.
 def installed(settings: Settings, systemd_dir: Path | None = None) -> str | None:
     """Where the daily run of this clone is scheduled: ``crontab`` (the managed block
     naming this folder), ``systemd`` (the user service naming it), or None."""
+    return scheduled_by(settings, installed_block(), systemd_dir)
+
+
+def scheduled_by(settings: Settings, block: str | None, systemd_dir: Path | None = None) -> str | None:
+    """:func:`installed` for a crontab ``block`` already read."""
     root = str(settings.paths.root)
-    block = installed_block()
     if block is not None and root in block:
         return "crontab"
     service = (systemd_dir or systemd_user_dir()) / f"{UNIT}.service"

@@ -27,7 +27,7 @@ from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.notify.smtp import EmailError, check_login
 from algotrading.ops import schedule
-from algotrading.ops.schedule import cron_daemon, host_zone, installed, installed_block, schedule_problems
+from algotrading.ops.schedule import cron_daemon, host_zone, installed_block, schedule_problems, scheduled_by
 from algotrading.ops.transition import live_ramp, paper_sessions
 from algotrading.storage.files import StorageError, check_writable
 from algotrading.storage.store import FILE_NAME, Store, StoreError, open_store
@@ -406,7 +406,8 @@ def check_schedule(s: Settings, live: bool, now: dt.datetime | None = None) -> C
     """What is really installed: the systemd timer (it names New York itself), or the
     crontab block evaluated the way the running cron daemon fires it, in the host's zone,
     over the next year of sessions."""
-    where = installed(s)
+    block = installed_block()
+    where = scheduled_by(s, block)
     at = s.schedule.daily_execution_time
     if where == "systemd":
         return Check(
@@ -415,7 +416,7 @@ def check_schedule(s: Settings, live: bool, now: dt.datetime | None = None) -> C
             f"the daily run is scheduled (systemd) at {at} New York time (the timer names the zone)",
         )
     if where == "crontab":
-        return _check_cron_block(s, live, now or dt.datetime.now(dt.UTC))
+        return _check_cron_block(s, live, now or dt.datetime.now(dt.UTC), block or "")
     return Check(
         "schedule",
         _soft(live),
@@ -424,8 +425,7 @@ def check_schedule(s: Settings, live: bool, now: dt.datetime | None = None) -> C
     )
 
 
-def _check_cron_block(s: Settings, live: bool, now: dt.datetime) -> Check:
-    block = installed_block() or ""
+def _check_cron_block(s: Settings, live: bool, now: dt.datetime, block: str) -> Check:
     zone, daemon = host_zone(), cron_daemon()
     fix = "run `algotrading schedule install` again: it writes lines in this host's time for Debian's cron"
     if daemon is None:

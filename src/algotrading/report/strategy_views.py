@@ -14,7 +14,7 @@ from pandas.io.formats.style import Styler
 
 from algotrading.backtest.engine import METRIC_NAMES
 from algotrading.backtest.walkforward import StrategyRun
-from algotrading.report.universe import LAYOUT
+from algotrading.report.universe import LAYOUT, benchmark_trace
 from algotrading.strategies import REGISTRY
 
 
@@ -109,15 +109,7 @@ def equity_figure(run: StrategyRun) -> go.Figure:
     fig = go.Figure()
     for name in perf.equity.columns:
         fig.add_trace(go.Scatter(x=perf.equity.index, y=perf.equity[name].round(2), name=_title(name), mode="lines"))
-    fig.add_trace(
-        go.Scatter(
-            x=perf.benchmark.index,
-            y=perf.benchmark.round(2),
-            name=f"{perf.benchmark.name} buy & hold",
-            mode="lines",
-            line={"dash": "dash", "color": "black"},
-        )
-    )
+    fig.add_trace(benchmark_trace(perf.benchmark))
     fig.update_layout(
         title="Strategy equity (walk-forward backtests, same starting capital)",
         yaxis_title="$",

@@ -12,7 +12,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from algotrading.backtest.engine import BacktestResult, benchmark_metrics
-from algotrading.report.universe import LAYOUT
+from algotrading.report.universe import LAYOUT, benchmark_trace
 from algotrading.storage.files import atomic_write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "page"
@@ -56,15 +56,7 @@ def format_metric(name: str, value: float) -> str:
 def equity_figure(result: BacktestResult) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=result.equity.index, y=result.equity.round(2), name=result.strategy, mode="lines"))
-    fig.add_trace(
-        go.Scatter(
-            x=result.benchmark.index,
-            y=result.benchmark.round(2),
-            name=f"{result.benchmark.name} buy & hold",
-            mode="lines",
-            line={"dash": "dash", "color": "black"},
-        )
-    )
+    fig.add_trace(benchmark_trace(result.benchmark))
     fig.update_layout(title="Equity", yaxis_title="$", hovermode="x unified", height=420, **LAYOUT)
     return fig
 

@@ -15,6 +15,17 @@ HORIZONS = {"1M": 21, "3M": 63, "6M": 126, "1Y": 252}
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 40}}
 
 
+def benchmark_trace(series: pd.Series) -> go.Scatter:
+    """The benchmark bought and held, drawn the same way in every equity chart."""
+    return go.Scatter(
+        x=series.index,
+        y=series.round(2),
+        name=f"{series.name} buy & hold",
+        mode="lines",
+        line={"dash": "dash", "color": "black"},
+    )
+
+
 def date_axis(days: pd.Series | pd.Index) -> dict[str, object]:
     """x-axis settings at least a week wide, so one or two points do not zoom to milliseconds."""
     lo, hi = pd.Timestamp(min(days)), pd.Timestamp(max(days))

@@ -392,6 +392,13 @@ class Store(Database):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def latest_intent_session(self, before: dt.date) -> dt.date | None:
+        """The latest session before ``before`` whose plan recorded orders, if any."""
+        row = self.conn.execute(
+            "SELECT MAX(session_date) FROM order_intents WHERE session_date < ?", (before.isoformat(),)
+        ).fetchone()
+        return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
     def update_intent(self, client_order_id: str, **fields: object) -> None:
         unknown = set(fields) - set(INTENT_FIELDS)
         if unknown:
