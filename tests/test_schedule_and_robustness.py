@@ -36,6 +36,19 @@ def test_deadline_interrupts_work_that_hangs():
     assert time.monotonic() - started < 2
 
 
+def test_a_deadline_whose_first_exception_is_swallowed_raises_again():
+    """Inside nbclient's event loop the first RunTimeout can land in a helper task whose
+    error is dropped; the deadline keeps raising until the block is left."""
+    swallowed = []
+    with pytest.raises(RunTimeout, match="the hung thing took longer than 0.2 s"), deadline(0.2, "the hung thing"):
+        try:
+            time.sleep(30)
+        except RunTimeout:
+            swallowed.append("dropped")  # what the event loop did with the first one
+        time.sleep(30)  # still hung
+    assert swallowed == ["dropped"]
+
+
 @pytest.mark.slow
 def test_a_hung_notebook_is_stopped_and_the_run_fails_cleanly(workdirs, monkeypatch, tmp_path):
     folder = tmp_path / "notebooks"
