@@ -29,6 +29,8 @@ import pandas as pd
 
 from algotrading import calendar as cal
 
+from .yahoo_server import FakeYahoo
+
 NY = ZoneInfo("America/New_York")
 KEY, SECRET = "PKTESTKEY0000000001", "test-secret-0000000000000000000000000001"
 
@@ -78,6 +80,9 @@ class FakeAlpaca:
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol -> {tradable, fractionable}
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> order JSON
     no_buying_power_for: set[str] = field(default_factory=set)
+    sip_allowed: bool = True  # False: the plan refuses SIP bars (403), as Alpaca does
+    iex_volume_share: float = 1.0  # IEX bars' volume as a share of the consolidated volume in ``bars``
+    yahoo: FakeYahoo = field(default_factory=FakeYahoo)  # Yahoo's chart API on the same port (FALLBACK_DATA_URL)
     clock_at: dt.datetime | None = None  # what /v2/clock says it is (None: now); open/close from the NYSE calendar
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -102,6 +107,7 @@ class FakeAlpaca:
             "ALPACA_SECRET_KEY": SECRET,
             "ALPACA_BASE_URL": self.url,
             "ALPACA_DATA_URL": self.url,
+            "FALLBACK_DATA_URL": self.url,
         }
 
     @property
@@ -353,6 +359,9 @@ class FakeAlpaca:
 
     def stock_bars(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         symbols = query["symbols"].split(",")
+        feed = query.get("feed", "sip")
+        if feed == "sip" and not self.sip_allowed:
+            return 403, {"code": 40310000, "message": "subscription does not permit querying recent SIP data"}
         if query.get("timeframe") != "1Day":
             return 422, {"code": 42210000, "message": f"unsupported timeframe {query.get('timeframe')}"}
         start = pd.Timestamp(query["start"]).tz_convert("UTC")
@@ -374,7 +383,7 @@ class FakeAlpaca:
                     "h": r.high,
                     "l": r.low,
                     "c": r.close,
-                    "v": r.volume,
+                    "v": r.volume if feed == "sip" else round(r.volume * self.iex_volume_share),
                     "n": 1000,
                     "vw": round((r.high + r.low + r.close) / 3, 4),
                 }
@@ -389,11 +398,11 @@ def _handler_for(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:  # keep test output quiet
             pass
 
-        def _reply(self, status: int, body: Any) -> None:
-            data = b"" if body is None else json.dumps(body).encode()
+        def _reply(self, status: int, body: Any, content_type: str = "application/json") -> None:
+            data = b"" if body is None else body.encode() if isinstance(body, str) else json.dumps(body).encode()
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -403,6 +412,10 @@ def _handler_for(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
         def _handle(self, method: str) -> None:
             parsed = urlparse(self.path)
             query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+            if method == "GET" and fake.yahoo.serves(parsed.path):  # no Alpaca keys on these
+                status, answer, content_type = fake.yahoo.route(parsed.path, query, fake.bars)
+                self._reply(status, answer, content_type)
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
             fake.requests.append(Recorded(method, parsed.path, query, dict(self.headers), body))

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-_SCRUB_PREFIXES = ("ALPACA_", "EMAIL_", "ALGOTRADING_", "APCA_")
+_SCRUB_PREFIXES = ("ALPACA_", "EMAIL_", "ALGOTRADING_", "APCA_", "FALLBACK_")
 _SEED_NAMES = {
     "PORTFOLIO_SIZE",
     "MAX_POSITION_SIZE",
@@ -41,6 +41,9 @@ for _name in list(os.environ):
     if _name.upper().startswith(_SCRUB_PREFIXES) or _name.upper() in _SEED_NAMES:
         del os.environ[_name]
 os.environ["ALGOTRADING_ENV_FILE"] = ""  # read no .env unless a test asks for one
+# The fallback source (Yahoo) never goes to the internet: FakeAlpaca's environment points
+# it at the fake's own port; any other paper-mode settings get a closed local port.
+os.environ["FALLBACK_DATA_URL"] = "http://127.0.0.1:9"
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="algotrading-tests-"))
 os.environ["ALGOTRADING_REPORTS_DIR"] = str(_SESSION_TMP / "reports")
 os.environ["ALGOTRADING_STATE_DIR"] = str(_SESSION_TMP / "state")

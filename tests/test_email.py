@@ -26,6 +26,7 @@ from algotrading.jobs.control import run_lock
 from algotrading.jobs.daily import run_daily
 from algotrading.notify.charts import chromium_available, email_charts
 from algotrading.notify.compose import daily_email
+from algotrading.notify.daily import source_notes
 from algotrading.notify.smtp import EmailError, send
 
 from .conftest import ROOT
@@ -354,3 +355,27 @@ def test_a_restricted_plan_email_leads_with_the_risk_banner(workdirs, tmp_path, 
     for line in restrictions:
         assert f"- {line}" in text
     assert not [o for o in plan.orders if o.side == "buy"], "no buy goes out under a restriction"
+
+
+def test_symbols_from_a_fallback_source_are_named_in_the_email_but_vix_is_not(workdirs):
+    outage = "alpaca-sip failed: Alpaca market data failed after 4 tries (last error: HTTP 503)"
+    data = {
+        "sources": {"AAPL": "yahoo", "XOM": "yahoo", "SPY": "alpaca-sip", "^VIX": "yahoo", "DUK": "alpaca-iex"},
+        "source_notes": {
+            "AAPL": outage,
+            "XOM": outage,
+            "^VIX": "alpaca-sip: an index: Alpaca's stock data does not offer it",
+            "DUK": "alpaca-sip: no bar for 2025-12-31 (last 2025-12-30)",
+            "ZZZ": "yahoo failed: no data",  # served by no source: the exclusion line names it
+        },
+    }
+    notes = source_notes(data, "^VIX")
+    assert notes == [
+        f"2 symbol(s) from yahoo (AAPL, XOM): {outage}",
+        "1 symbol(s) from alpaca-iex (DUK): alpaca-sip: no bar for 2025-12-31 (last 2025-12-30)",
+    ]
+    msg = daily_email(sample_plan(), load_settings(), None, {}, source_notes=notes)
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    assert f"Data source: 2 symbol(s) from yahoo (AAPL, XOM): {outage}\n" in text
+    assert "<b>Data source:</b> 1 symbol(s) from alpaca-iex (DUK)" in html_of(msg)
+    assert "Data source" not in daily_email(sample_plan(), load_settings(), None, {}).get_body(("plain",)).get_content()

@@ -81,7 +81,8 @@ def test_without_vix_the_breaker_says_its_vix_part_is_off():
     calm = [0.002, -0.002] * 12 + [0.001]
     without = circuit_breaker(spy_frame(calm, vix=None), "SPY", "^VIX", LIMITS, True)
     assert without.notes == (
-        "the ^VIX part is off: no ^VIX value for this session (Alpaca has no index data); SPY's move and volatility "
+        "the ^VIX part is off: no ^VIX value for this session (Alpaca has no index data and the fallback source "
+        "did not serve it; the data-health table says why); SPY's move and volatility "
         "are still checked",
     )
     assert without.to_json()["notes"] == list(without.notes)

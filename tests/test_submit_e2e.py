@@ -90,6 +90,13 @@ def test_a_paper_account_gets_each_order_once(alpaca, workdirs):
     assert hon["notional"] is None and hon["qty"] == int(hon["qty"]) >= 1
     posted = {r.body["client_order_id"]: r.body for r in alpaca.requests if r.method == "POST"}
     assert posted[hon["client_order_id"]]["qty"] == hon["qty"] and "notional" not in posted[hon["client_order_id"]]
+    data = json.loads((workdirs["reports"] / "2022-06-13" / "run.json").read_text())["data"]
+    assert data["provider"] == "alpaca-sip (60), yahoo (1)"  # ^VIX: Alpaca has no index data
+    assert set(data["sources"].values()) == {"alpaca-sip", "yahoo"} and data["sources"]["^VIX"] == "yahoo"
+    assert data["source_notes"] == {"^VIX": "alpaca-sip: an index: Alpaca's stock data does not offer it"}
+    report = (workdirs["reports"] / "2022-06-13" / "report.html").read_text()
+    assert "<b>Sources</b>: alpaca-sip: 60 symbols, yahoo: 1 symbol" in report
+    assert "<li><b>^VIX</b> from yahoo: alpaca-sip: an index: Alpaca's stock data does not offer it</li>" in report
     again = run_daily(load_settings(), DAYS[0], submit=True)
     assert again.exit_code == 0 and "4 already_sent" in again.message and "already ran successfully" in again.message
     replanned = run_daily(load_settings(), DAYS[0], submit=True, force=True)  # re-planned with those orders open

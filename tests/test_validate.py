@@ -42,7 +42,7 @@ def check(result, name: str):
 
 @pytest.fixture
 def alpaca(workdirs, monkeypatch):
-    bars = BundledBarsProvider().get_bars(["SPY"], dt.date(2025, 11, 1), dt.date(2025, 12, 31))
+    bars = BundledBarsProvider().get_bars(["SPY", "^VIX"], dt.date(2025, 11, 1), dt.date(2025, 12, 31))
     fake = FakeAlpaca(bars=bars).start()
     for key, value in fake.environment().items():
         monkeypatch.setenv(key, value)
@@ -149,11 +149,28 @@ def test_a_paper_account_passes_its_checks_and_is_named(alpaca):
     assert check(result, "alpaca_account").detail == "paper account ****CCT1: ACTIVE, equity $1,000.00"
     assert check(result, "alpaca_account").level is Level.PASS
     assert check(result, "market_data").level is Level.PASS
-    assert check(result, "market_data").detail.endswith(
-        "; ^VIX is not served by Alpaca (no index data): the circuit breaker's ^VIX part is off"
+    assert check(result, "market_data").detail == (
+        "SPY bar of 2025-12-31 (the latest completed session) present, from alpaca-sip; ^VIX from yahoo"
     )
     assert check(result, "environment").level is Level.WARN  # paper without email
     assert check(validate(load_settings(), live=True, now=AFTER_LAST_SESSION), "alpaca_account").level is Level.FAIL
+
+
+def test_no_vix_from_the_fallback_warns_that_the_breakers_vix_part_is_off(alpaca, monkeypatch):
+    alpaca.yahoo.missing = {"^VIX"}
+    c = check(validate(load_settings(), now=AFTER_LAST_SESSION), "market_data")
+    assert c.level is Level.WARN
+    assert c.detail.startswith("SPY bar of 2025-12-31 (the latest completed session) present, from alpaca-sip; no ^VIX")
+    assert "alpaca-sip: an index: Alpaca's stock data does not offer it" in c.detail
+    assert "yahoo failed" in c.detail and c.detail.endswith("the circuit breaker's ^VIX part is off")
+    assert "data.fallback.source: yahoo" in c.fix
+
+
+def test_sip_refused_is_served_by_iex_and_named(alpaca):
+    alpaca.sip_allowed = False
+    c = check(validate(load_settings(), now=AFTER_LAST_SESSION), "market_data")
+    assert c.level is Level.PASS
+    assert "present, from alpaca-iex (alpaca-sip refused: Alpaca refused SIP bars (HTTP 403" in c.detail
 
 
 def test_a_blocked_account_fails(alpaca):

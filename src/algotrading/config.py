@@ -111,11 +111,19 @@ class RankingParams(_Section):
 class AlpacaDataParams(_Section):
     """Alpaca market-data client behaviour (DESIGN §8)."""
 
-    feed: Literal["iex", "sip"] = Field(description="iex or sip")
+    feed: Literal["sip", "iex"] = Field(description="sip or iex")
     timeout_seconds: float = Field(gt=0, le=300, description="seconds, e.g. 30")
     retry_attempts: int = Field(ge=1, le=10, description="tries, e.g. 4")
     retry_wait_seconds: float = Field(ge=0, le=60, description="seconds, e.g. 1")
     retry_max_wait_seconds: float = Field(ge=0, le=600, description="seconds, e.g. 30")
+
+
+class FallbackParams(_Section):
+    """The source that takes over when Alpaca's data fails, and serves ^VIX (DESIGN §8)."""
+
+    source: Literal["yahoo", "none"] = Field(description="yahoo or none")
+    timeout_seconds: float = Field(gt=0, le=300, description="seconds, e.g. 30")
+    retry_attempts: int = Field(ge=1, le=10, description="tries, e.g. 3")
 
 
 class ValidationParams(_Section):
@@ -134,6 +142,7 @@ class DataParams(_Section):
 
     history_sessions: int = Field(ge=260, le=10_000, description="sessions, at least 260, e.g. 756")
     alpaca: AlpacaDataParams
+    fallback: FallbackParams
     validation: ValidationParams
 
 
@@ -377,6 +386,7 @@ class EnvSettings(BaseSettings):
     email_password: SecretStr | None = None
     alpaca_base_url: str | None = None
     alpaca_data_url: str | None = None
+    fallback_data_url: str | None = None
     alert_webhook_url: SecretStr | None = None
 
 
@@ -389,6 +399,9 @@ class AlpacaSettings(BaseModel):
     secret_key: SecretStr | None = None
     base_url: str | None = None
     data_url: str | None = None
+    #: FALLBACK_DATA_URL: where the fallback source's requests go instead of its own
+    #: hosts (tests point it at a local server).
+    fallback_data_url: str | None = None
 
     @property
     def has_keys(self) -> bool:
@@ -443,6 +456,7 @@ class Settings(BaseModel):
             "secret_key": hide(self.alpaca.secret_key),
             "base_url": self.alpaca.base_url,
             "data_url": self.alpaca.data_url,
+            "fallback_data_url": self.alpaca.fallback_data_url,
         }
         out["email"]["password"] = hide(self.email_password)
         out["alert_webhook_url"] = hide(self.alert_webhook_url)
@@ -481,6 +495,7 @@ def load_settings(paths: Paths | None = None) -> Settings:
         secret_key=env.alpaca_secret_key,
         base_url=env.alpaca_base_url,
         data_url=env.alpaca_data_url,
+        fallback_data_url=env.fallback_data_url,
     )
     mode = _derive_mode(*flags, alpaca, problems) if flags is not None else None
     if problems or flags is None or mode is None:

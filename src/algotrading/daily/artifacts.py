@@ -112,6 +112,9 @@ def read_snapshot(run_dir: Path) -> tuple[MarketSnapshot, RunContext]:
     doc = json.loads((run_dir / CONTEXT).read_text())
     context = RunContext.from_json(doc)
     health = pd.read_parquet(run_dir / HEALTH)
+    if "source" not in health.columns:  # a run folder written before sources were recorded
+        health["source"] = doc["provider"]
+        health["source_note"] = ""
     snapshot = MarketSnapshot(
         session_date=context.session_date,
         provider=doc["provider"],

@@ -1,9 +1,12 @@
 """Daily bars from Alpaca's market data API through alpaca-py (paper and live modes).
 
-Bars are split- and dividend-adjusted (``adjustment=all``) from the configured feed
-(``iex`` by default: the free plan refuses SIP data from the last 15 minutes). The
-request never ends later than 15 minutes before now, and a session's bar is kept only
-once it is final, so a run during market hours never sees a partial bar. alpaca-py
+Bars are split- and dividend-adjusted (``adjustment=all``) from one feed: ``sip``
+(consolidated, what the strategies' volume rules expect; the free plan serves it for
+requests ending at least 15 minutes in the past) or ``iex`` (one exchange, a few percent
+of the volume). A plan that refuses the feed raises :class:`DataRefused`, so the source
+chain (``algotrading.data.sources``) can ask IEX instead. The request never ends later
+than 15 minutes before now, and a session's bar is kept only once it is final, so a run
+during market hours never sees a partial bar. alpaca-py
 follows ``next_page_token`` itself; each page is retried with exponential backoff on
 429, 5xx, timeouts and dropped connections, then fails with a clear :class:`DataError`.
 """
@@ -24,7 +27,7 @@ from tenacity import RetryError, Retrying
 
 from algotrading import calendar as cal
 from algotrading.config import AlpacaDataParams
-from algotrading.data.bars import DataError, empty_bars, normalize_bars
+from algotrading.data.bars import DataError, DataRefused, empty_bars, normalize_bars
 from algotrading.data.http import describe_error, harden_client, read_retrying, status_of
 
 log = logging.getLogger(__name__)
@@ -56,9 +59,8 @@ class _RetryingDataClient(StockHistoricalDataClient):
 
 
 class AlpacaBarsProvider:
-    """``BarsProvider`` backed by Alpaca's ``/v2/stocks/bars`` endpoint."""
-
-    name = "alpaca"
+    """``BarsProvider`` backed by Alpaca's ``/v2/stocks/bars`` endpoint, one feed
+    (``feed``, default the configured one); its name says which: ``alpaca-sip``."""
 
     def __init__(
         self,
@@ -68,8 +70,11 @@ class AlpacaBarsProvider:
         data_url: str | None = None,
         settle_minutes: int = cal.DEFAULT_SETTLE_MINUTES,
         now: Callable[[], dt.datetime] | None = None,
+        feed: str | None = None,
     ) -> None:
         self.params = params
+        self.feed = feed or params.feed
+        self.name = f"alpaca-{self.feed}"
         self.settle_minutes = settle_minutes
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._client = _RetryingDataClient(
@@ -112,7 +117,7 @@ class AlpacaBarsProvider:
             start=start_at,
             end=end_at,
             adjustment=Adjustment.ALL,
-            feed=DataFeed(self.params.feed),
+            feed=DataFeed(self.feed),
         )
         try:
             raw = self._client.get_stock_bars(request)
@@ -125,16 +130,20 @@ class AlpacaBarsProvider:
                 "https://status.alpaca.markets, then run again; cached bars are kept."
             ) from last
         except Exception as exc:
+            if status_of(exc) in (403, 422):
+                raise DataRefused(
+                    f"Alpaca refused {self.feed.upper()} bars ({describe_error(exc)}): the account's data plan "
+                    f"may not include feed={self.feed}"
+                ) from exc
             raise DataError(self._explain(exc)) from exc
         return _raw_to_frame(cast(dict[str, list[dict[str, Any]]], raw))  # raw_data=True: a dict, not a BarSet
 
     def _explain(self, exc: Exception) -> str:
         status = status_of(exc)
-        if status in (401, 403):
+        if status == 401:
             return (
                 f"Alpaca refused the market data request ({describe_error(exc)}): check "
-                "ALPACA_API_KEY / ALPACA_SECRET_KEY, and that your plan includes "
-                f"feed={self.params.feed} (the free plan has iex only)."
+                "ALPACA_API_KEY / ALPACA_SECRET_KEY."
             )
         return f"Alpaca market data request failed ({describe_error(exc)})."
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -24,6 +25,23 @@ BAR_COLUMNS = ("symbol", "date", *PRICE_COLUMNS, "volume")
 
 class DataError(RuntimeError):
     """Market data could not be obtained; the message says why and what to do."""
+
+
+class DataRefused(DataError):
+    """The source answered but will not serve this request (e.g. the account's plan has
+    no SIP data): another feed of the same source may still work."""
+
+
+@dataclass(frozen=True)
+class SourcedBars:
+    """Bars with where each symbol's rows came from.
+
+    ``sources``: symbol -> the source that served it (``alpaca-sip``, ``yahoo``...);
+    ``notes``: symbol -> why it did not come from the preferred source, in words."""
+
+    bars: pd.DataFrame
+    sources: dict[str, str]
+    notes: dict[str, str]
 
 
 @runtime_checkable
@@ -83,3 +101,14 @@ def date_span(bars: pd.DataFrame) -> tuple[dt.date, dt.date] | None:
     if bars.empty:
         return None
     return bars["date"].min().date(), bars["date"].max().date()
+
+
+def sourced_bars(provider: BarsProvider, symbols: Sequence[str], start: dt.date, end: dt.date) -> SourcedBars:
+    """``provider``'s bars with each symbol's source: a chain of sources says per symbol
+    (it has ``get_sourced_bars``); any other provider is the source of all it returns."""
+    get_sourced = getattr(provider, "get_sourced_bars", None)
+    if get_sourced is not None:
+        result: SourcedBars = get_sourced(symbols, start, end)
+        return result
+    bars = provider.get_bars(symbols, start, end)
+    return SourcedBars(bars, {s: provider.name for s in bars["symbol"].unique()}, {})

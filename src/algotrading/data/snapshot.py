@@ -15,7 +15,7 @@ import pandas as pd
 
 from algotrading import calendar as cal
 from algotrading.config import DataParams, Universe
-from algotrading.data.bars import BarsProvider, DataError, fingerprint
+from algotrading.data.bars import BarsProvider, DataError, fingerprint, sourced_bars
 from algotrading.data.validation import EXCLUDED, usable_bars, validate_bars
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,17 @@ class MarketSnapshot:
         """Symbol -> reason, for every excluded symbol."""
         rows = self.health[self.health["status"] == EXCLUDED]
         return dict(zip(rows["symbol"], rows["reason"], strict=True))
+
+
+def source_summary(health: pd.DataFrame) -> str:
+    """ "alpaca-sip" when one source served every symbol, else each source with its count
+    ("alpaca-sip (58), yahoo (1)"), the most used first."""
+    counts = health.loc[health["source"] != "", "source"].value_counts()
+    if counts.empty:
+        return "none"
+    if len(counts) == 1:
+        return str(counts.index[0])
+    return ", ".join(f"{name} ({n})" for name, n in counts.items())
 
 
 @lru_cache(maxsize=4096)
@@ -67,12 +78,14 @@ def load_snapshot(
     symbol survives."""
     start = start or history_start(session_date, params.history_sessions)
     symbols = universe.all_symbols
-    raw = provider.get_bars(symbols, start, session_date)
-    raw = raw[raw["date"] <= pd.Timestamp(session_date)]
+    got = sourced_bars(provider, symbols, start, session_date)
+    raw = got.bars[got.bars["date"] <= pd.Timestamp(session_date)]
     health = validate_bars(raw, symbols, session_date, params.validation, provider.unavailable(symbols))
     health.insert(1, "group", [universe.group_of(s) for s in health["symbol"]])
+    health["source"] = [got.sources.get(s, "") for s in health["symbol"]]
+    health["source_note"] = [got.notes.get(s, "") for s in health["symbol"]]
     bars = usable_bars(raw, health)
-    snapshot = MarketSnapshot(session_date, provider.name, bars, health, fingerprint(bars))
+    snapshot = MarketSnapshot(session_date, source_summary(health), bars, health, fingerprint(bars))
     for symbol, reason in snapshot.excluded.items():
         log.warning("excluded %s: %s", symbol, reason)
     tradable = set(universe.symbols) - set(snapshot.excluded)

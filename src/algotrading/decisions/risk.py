@@ -131,7 +131,8 @@ def circuit_breaker(
         vix = float(close[vix_symbol].iloc[-1])
     elif vix_symbol and enabled:
         notes = (
-            f"the {vix_symbol} part is off: no {vix_symbol} value for this session (Alpaca has no index data); "
+            f"the {vix_symbol} part is off: no {vix_symbol} value for this session (Alpaca has no index data "
+            "and the fallback source did not serve it; the data-health table says why); "
             f"{benchmark}'s move and volatility are still checked",
         )
     reasons = []

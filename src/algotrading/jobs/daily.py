@@ -314,6 +314,8 @@ def _data_record(snapshot: MarketSnapshot) -> dict[str, Any]:
         "symbols_requested": int(len(snapshot.health)),
         "symbols_usable": int(len(snapshot.health) - len(snapshot.excluded)),
         "excluded": snapshot.excluded,
+        "sources": dict(zip(snapshot.health["symbol"], snapshot.health["source"], strict=True)),
+        "source_notes": {row.symbol: row.source_note for row in snapshot.health.itertuples() if row.source_note},
         "first_date": bars["date"].min().date().isoformat(),
         "last_date": bars["date"].max().date().isoformat(),
         "rows": int(len(bars)),

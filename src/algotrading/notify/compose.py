@@ -77,6 +77,7 @@ def daily_context(
     charts_note: str | None,
     attachment_name: str,
     alerts: list[dict[str, Any]] | None = None,
+    source_notes: list[str] | None = None,
 ) -> dict[str, Any]:
     doc = plan.to_json()
     p = plan.portfolio
@@ -153,6 +154,7 @@ def daily_context(
         "orders_note": "; ".join(risk["restrictions"]) or "No signal passed ranking and the safety limits.",
         "submission": submission,
         "excluded": excluded,
+        "source_notes": source_notes or [],
         "charts": [{"cid": c.cid, "title": c.title, "section": c.section} for c in charts],
         "charts_note": charts_note,
         "attachment_name": attachment_name,
@@ -181,12 +183,14 @@ def daily_email(
     charts: list[Chart] | None = None,
     charts_note: str | None = None,
     alerts: list[dict[str, Any]] | None = None,
+    source_notes: list[str] | None = None,
 ) -> EmailMessage:
     """The daily plan email; ``report_html`` is attached when given; ``alerts`` (the open
-    monitoring alerts, ``new`` marking this run's) go into a box under the risk banner."""
+    monitoring alerts, ``new`` marking this run's) go into a box under the risk banner;
+    ``source_notes`` (symbols served by a fallback source, and why) go with the data notes."""
     charts = charts or []
     attachment = f"report-{plan.session.isoformat()}.html"
-    context = daily_context(plan, settings, excluded, submission, charts, charts_note, attachment, alerts)
+    context = daily_context(plan, settings, excluded, submission, charts, charts_note, attachment, alerts, source_notes)
     env = _env()
     msg = _message(
         settings,

@@ -9,6 +9,7 @@ import json
 import logging
 from email import policy
 from pathlib import Path
+from typing import Any
 
 from algotrading.config import Settings
 from algotrading.daily import artifacts
@@ -23,13 +24,31 @@ log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 40
 
 
+def source_notes(data: dict[str, Any], volatility_index: str | None) -> list[str]:
+    """One line per (source, reason) for the symbols that did not come from the first
+    choice (run.json ``data.source_notes``), e.g. an Alpaca outage served by Yahoo. The
+    volatility index always comes from the fallback (Alpaca has no index data): not news."""
+    sources, notes = data.get("sources", {}), data.get("source_notes", {})
+    groups: dict[tuple[str, str], list[str]] = {}
+    for symbol, note in notes.items():
+        if symbol != volatility_index and sources.get(symbol):
+            groups.setdefault((sources[symbol], note), []).append(symbol)
+    lines = []
+    for (source, note), symbols in groups.items():
+        named = ", ".join(symbols[:5]) + (", ..." if len(symbols) > 5 else "")
+        lines.append(f"{len(symbols)} symbol(s) from {source} ({named}): {note}")
+    return lines
+
+
 def send_daily(
     settings: Settings, store: Store, session: dt.date, report_dir: Path, submission: str | None
 ) -> Delivery:
     """The plan email of a successful run: written to ``email.eml``/``email.html`` in the
     run folder, then delivered (or left in the outbox)."""
     plan = artifacts.read_plan(report_dir)
-    excluded = json.loads((report_dir / artifacts.RUN).read_text()).get("data", {}).get("excluded", {})
+    data = json.loads((report_dir / artifacts.RUN).read_text()).get("data", {})
+    excluded = data.get("excluded", {})
+    notes = source_notes(data, settings.universe.volatility_index)
     charts: list[Chart] = []
     note: str | None = None
     if settings.email.charts:
@@ -37,7 +56,9 @@ def send_daily(
         charts, note = email_charts(store.equity_history(), momentum, settings.ranking.min_momentum_threshold)
     alerts_file = report_dir / artifacts.ALERTS
     alerts = json.loads(alerts_file.read_text())["open"] if alerts_file.is_file() else []
-    msg = daily_email(plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, charts, note, alerts)
+    msg = daily_email(
+        plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, charts, note, alerts, notes
+    )
     atomic_write_bytes(report_dir / artifacts.EMAIL_EML, msg.as_bytes(policy=policy.SMTP))
     html = msg.get_body(preferencelist=("html",))
     if html is not None:  # a copy to open in a browser: the inline images as data: URIs instead of cid:

@@ -22,7 +22,7 @@ from algotrading.broker import BrokerError, make_broker
 from algotrading.broker.base import AccountInfo
 from algotrading.config import ConfigError, Mode, Settings
 from algotrading.data import make_provider
-from algotrading.data.bars import empty_bars
+from algotrading.data.bars import empty_bars, sourced_bars
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.notify.smtp import EmailError, check_login
@@ -296,9 +296,10 @@ def check_market_data(s: Settings, now: dt.datetime, fetch: Callable[[], Any] | 
         )
     latest = cal.latest_completed_session(now, s.schedule.bar_settle_minutes)
     symbol = s.universe.benchmark
+    vix = s.universe.volatility_index
     start = cal.session_window(latest, 10)[0]
     try:
-        bars = make_provider(s).get_bars([symbol], start, latest)
+        got = sourced_bars(make_provider(s), [symbol, *([vix] if vix else [])], start, latest)
     except Exception as exc:  # any data failure is this check's finding
         return Check(
             name,
@@ -306,18 +307,30 @@ def check_market_data(s: Settings, now: dt.datetime, fetch: Callable[[], Any] | 
             f"{symbol} bars up to {latest} could not be loaded: {exc}",
             "check the Alpaca keys, ALPACA_DATA_URL and the network",
         )
-    last = bars["date"].max() if len(bars) else None
-    last_day = None if last is None else dt.date.fromisoformat(str(last)[:10])
-    if last_day != latest:
+    last = {sym: rows["date"].max().date() for sym, rows in got.bars.groupby("symbol")}
+    if last.get(symbol) != latest:
         return Check(
             name,
             Level.FAIL,
-            f"the latest {symbol} bar is {last_day or 'missing'}, the latest completed session is {latest}",
+            f"the latest {symbol} bar is {last.get(symbol) or 'missing'}, the latest completed session is {latest}"
+            + (f" ({got.notes[symbol]})" if symbol in got.notes else ""),
             "the feed is late or the data plan lacks it; run again later, or set data.alpaca.feed in params/data.yaml",
         )
-    vix = s.universe.volatility_index
-    off = f"; {vix} is not served by Alpaca (no index data): the circuit breaker's {vix} part is off" if vix else ""
-    return Check(name, Level.PASS, f"{symbol} bar of {latest} (the latest completed session) present{off}")
+    served = f"{symbol} bar of {latest} (the latest completed session) present, from {got.sources[symbol]}"
+    if symbol in got.notes:
+        served += f" ({got.notes[symbol]})"
+    if not vix:
+        return Check(name, Level.PASS, served)
+    if last.get(vix) == latest:
+        return Check(name, Level.PASS, f"{served}; {vix} from {got.sources[vix]}")
+    why = got.notes.get(vix, "no bar")
+    return Check(
+        name,
+        Level.WARN,
+        f"{served}; no {vix} bar for {latest} ({why}): the circuit breaker's {vix} part is off",
+        "set data.fallback.source: yahoo in params/data.yaml (Alpaca has no index data), "
+        "or check that Yahoo Finance is reachable",
+    )
 
 
 # -- local files -------------------------------------------------------------------------

@@ -4,6 +4,8 @@ loads). Formatting only: no decisions, nothing written."""
 
 from __future__ import annotations
 
+from html import escape
+
 import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML
@@ -54,6 +56,7 @@ HEALTH_SHOWN = [
     "missing_sessions",
     "zero_volume",
     "split_like_jumps",
+    "source",
 ]
 
 
@@ -79,7 +82,19 @@ def health_table(view: DailyView) -> HTML:
             problems, "Symbols with data problems (excluded ones are not traded this session)"
         ).to_html()
     full = _health_styler(health, "Every symbol's checks").to_html()
-    return HTML(f"{head}<details><summary>All {len(health)} symbols</summary>{full}</details>")
+    return HTML(f"{head}{_sources_html(health)}<details><summary>All {len(health)} symbols</summary>{full}</details>")
+
+
+def _sources_html(health: pd.DataFrame) -> str:
+    """Which source served how many symbols, and why a symbol came from a later source."""
+    counts = health.loc[health["source"] != "", "source"].value_counts()
+    line = ", ".join(f"{name}: {n} symbol{'s' if n != 1 else ''}" for name, n in counts.items())
+    noted = health[health["source_note"] != ""]
+    items = "".join(
+        f"<li><b>{escape(row.symbol)}</b> from {escape(row.source or 'no source')}: {escape(row.source_note)}</li>"
+        for row in noted.itertuples()
+    )
+    return f"<p><b>Sources</b>: {escape(line or 'none')}</p>" + (f"<ul>{items}</ul>" if items else "")
 
 
 def universe_figure(view: DailyView) -> go.Figure:
