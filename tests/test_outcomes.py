@@ -132,3 +132,18 @@ def test_only_fates_that_need_a_person_raise_alerts(store):
 def test_no_earlier_plan_no_fates(tmp_path):
     with open_store(tmp_path) as s:
         assert order_fates(s, NEXT) == []
+
+
+def test_a_plans_fates_are_reported_by_the_first_successful_run_after_it_only(store):
+    """Plan of Jan 5 (orders), Jan 6 (no orders): Jan 6's run reports Jan 5's orders; Jan
+    7's run does not repeat them. Had Jan 6's run failed, Jan 7's reports them instead."""
+    assert len(order_fates(store, NEXT)) == 10
+    store.start_run("r-jan6", NEXT, "paper")
+    day_after = dt.date(2026, 1, 7)
+    assert len(order_fates(store, day_after)) == 10  # Jan 6's run has not succeeded (yet)
+    store.finish_run("r-jan6", "failed", failed_step="report")
+    assert len(order_fates(store, day_after)) == 10
+    store.start_run("r-jan6b", NEXT, "paper")
+    store.finish_run("r-jan6b", "ok")
+    assert order_fates(store, day_after) == []  # already in Jan 6's report and email
+    assert len(order_fates(store, NEXT)) == 10  # a rerun of Jan 6 reports them again

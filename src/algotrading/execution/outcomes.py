@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from algotrading import calendar as cal
 from algotrading.storage.store import NOT_SENT, Store
 
 #: Fates that need a person's attention (each raises an alert).
@@ -108,12 +109,20 @@ def _fate(intent: Mapping[str, Any]) -> tuple[str, str]:
     return "open", f"still open at the broker ({status}{part})"
 
 
+def _reported_since(store: Store, plan_session: dt.date, session: dt.date) -> bool:
+    """Whether a session between the plan's and ``session`` ran successfully: its report
+    and email already said what became of the plan's orders (final by then: DAY orders
+    end at the close, a waiting buy expires)."""
+    between = cal.sessions_between(cal.next_session(plan_session), cal.previous_session(session))
+    return any(store.successful_run(day) is not None for day in between if day < session)
+
+
 def order_fates(store: Store, session: dt.date) -> list[OrderFate]:
     """The fate of each order of the latest plan before ``session`` that recorded orders
-    (sells first, as planned); the slippage is against the price the plan assumed (the
-    intent's ``est_price``)."""
+    (sells first, as planned), unless a successful run since has reported them already;
+    the slippage is against the price the plan assumed (the intent's ``est_price``)."""
     plan_session = store.latest_intent_session(session)
-    if plan_session is None:
+    if plan_session is None or _reported_since(store, plan_session, session):
         return []
     out = []
     rows: list[dict[str, Any]] = store.intents(plan_session)
