@@ -108,6 +108,9 @@ def test_429_on_post_leaves_exactly_one_order(fake):
     assert posts(fake) == 2  # refused once (not created), looked up (absent), sent again
     assert fake.hits("/v2/orders:by_client_order_id") == 1
     assert len(fake.orders) == 1
+    assert result.reason == (
+        "sent on try 2 of 3 (before: HTTP 429: injected HTTP 429; Alpaca confirmed it did not have it)"
+    )  # submission.json's detail: the user sees the 429 and that it was handled
 
 
 @pytest.mark.parametrize(
@@ -120,6 +123,7 @@ def test_a_failed_post_that_did_create_the_order_is_looked_up_not_resent(fake, f
     result = broker(fake).submit(buy("AAA", "at-created"))
     assert result.outcome == "submitted" and result.order is not None
     assert posts(fake) == 1 and len(fake.orders) == 1
+    assert result.reason is not None and result.reason.endswith(", but Alpaca has the order: not re-sent")
 
 
 def test_a_504_that_did_not_create_the_order_is_sent_once_more(fake):

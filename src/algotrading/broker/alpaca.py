@@ -211,7 +211,9 @@ class AlpacaBroker(BrokerSession):
         last = "no attempt"
         for attempt in range(1, attempts + 1):
             try:
-                return SubmitResult("submitted", _status(self.client.submit_order(request)))
+                sent = _status(self.client.submit_order(request))
+                recovered = f"sent on try {attempt} of {attempts} (before: {last}; Alpaca confirmed it did not have it)"
+                return SubmitResult("submitted", sent, recovered if attempt > 1 else None)
             except APIError as exc:
                 status, text = status_of(exc), _message(exc)
                 if status == 422 and "client_order_id" in text.lower():
@@ -237,7 +239,7 @@ class AlpacaBroker(BrokerSession):
                     last,
                     existing.status,
                 )
-                return SubmitResult("submitted", existing)
+                return SubmitResult("submitted", existing, f"{last}, but Alpaca has the order: not re-sent")
             if attempt < attempts:
                 log.warning(
                     "order %s: %s and Alpaca confirms it does not have it: sending again (%d of %d)",
