@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 import random
+from decimal import Decimal
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
 from algotrading.decisions.plan import make_plan
 from algotrading.decisions.risk import RiskState
+from algotrading.execution.submit import fit_pending
 from algotrading.portfolio import Asset, Position
 
 from .planning import STRATEGIES, base_settings, buy, inputs, sell, with_safety
@@ -108,8 +110,6 @@ def test_every_plan_keeps_the_safety_limits(s):
     portfolio = data.portfolio
     cap = min(lim.max_position_size, lim.max_position_pct / 100 * portfolio.equity)
     sold = {o.symbol for o in plan.sells}
-    proceeds = sum(p.market_value for p in portfolio.positions if p.symbol in sold)
-    spent = sum(o.est_value for o in plan.buys)
 
     for o in plan.orders:
         for value in (o.notional, o.qty, o.est_value, o.est_price):
@@ -119,11 +119,14 @@ def test_every_plan_keeps_the_safety_limits(s):
         assert o.est_value <= cap + 1e-6, (o, cap)  # nor above $ max or % of equity
         assert o.notional is None or o.notional == o.est_value
         assert o.qty is None or (o.qty >= 1 and o.qty == int(o.qty))
-    if plan.buys:
-        assert spent <= portfolio.cash + proceeds - lim.min_cash_buffer + 1e-6  # buys <= cash + sales - buffer
-        assert portfolio.cash + proceeds - spent >= lim.min_cash_buffer - 1e-6  # so the buffer survives
+    if plan.buys:  # exactly, in decimal: the buffer survives to the cent, no tolerance
+        sales = sum((dec(p.market_value) for p in portfolio.positions if p.symbol in sold), Decimal(0))
+        buys = sum((dec(o.est_value) for o in plan.buys), Decimal(0))
+        assert dec(portfolio.cash) + sales - buys >= dec(lim.min_cash_buffer), (portfolio.cash, sales, buys)
         cash_only = [o for o in plan.buys if not o.after_sells_fill]
-        assert sum(o.est_value for o in cash_only) <= max(portfolio.cash - lim.min_cash_buffer, 0) + 0.011
+        if cash_only:  # the buys sent at the close are paid by today's cash alone
+            paid = sum((dec(o.est_value) for o in cash_only), Decimal(0))
+            assert dec(portfolio.cash) - paid >= dec(lim.min_cash_buffer), (portfolio.cash, paid)
     kept = len(portfolio.positions) - len(sold)
     assert kept + len(plan.buys) <= max(lim.max_positions, kept)
     if kept >= lim.max_positions:
@@ -143,6 +146,54 @@ def test_every_plan_keeps_the_safety_limits(s):
     # orders: sells first, then buys
     sides = [o.side for o in plan.orders]
     assert sides == sorted(sides, key=lambda x: x != "sell")
+
+
+def dec(x: float) -> Decimal:
+    """A float as the decimal it is spelled as (Alpaca's money strings, our cent amounts)."""
+    return Decimal(repr(float(x)))
+
+
+cents_amounts = st.integers(0, 300_000).map(lambda c: c / 100)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    buying_power=cents_amounts,
+    buffer=cents_amounts,
+    wants=st.lists(
+        st.one_of(
+            st.tuples(st.floats(1, 700).map(lambda x: round(x, 2)), st.none(), st.just(0.0)),  # notional
+            st.tuples(st.none(), st.integers(1, 20).map(float), prices),  # whole shares at a price
+        ),
+        max_size=6,
+    ),
+)
+def test_waiting_buys_never_take_a_cent_of_the_buffer(buying_power, buffer, wants):
+    """The morning's waiting buys, resized to the buying power the sells left: what they
+    spend never exceeds buying power - MIN_CASH_BUFFER, to the cent, and no buy exceeds
+    its plan (``fit_pending`` in the order ``submit_pending`` calls it)."""
+    available = buying_power - buffer
+    spent = Decimal(0)
+    for notional, qty, price in wants:
+        planned = notional if notional is not None else qty * price
+        amount, sent_notional, sent_qty = fit_pending(planned, qty, price, available)
+        if sent_notional is not None:
+            assert sent_notional == amount and dec(sent_notional) == dec(sent_notional).quantize(Decimal("0.01"))
+            assert dec(sent_notional) <= dec(notional)
+            spent += dec(sent_notional)
+        else:
+            assert sent_qty is not None and sent_qty == int(sent_qty) and 0 <= sent_qty <= qty
+            spent += dec(price) * int(sent_qty)
+        available -= amount
+    assert spent <= max(dec(buying_power) - dec(buffer), Decimal(0)), (spent, buying_power, buffer)
+
+
+def test_a_resized_waiting_buy_rounds_down_to_the_cent():
+    # $125.00999... left: the old nearest-cent rounding sent $125.01, a cent of the buffer
+    assert fit_pending(300.0, None, 0.0, 225.0 - 99.990001) == (125.0, 125.0, None)
+    assert fit_pending(300.0, None, 0.0, 1000.29 - 100.0) == (300.0, 300.0, None)
+    assert fit_pending(300.0, None, 0.0, 280.29 - 100.0) == (180.29, 180.29, None)  # 180.29 * 100 = 18028.999...
+    assert fit_pending(3 * 99.99, 3.0, 99.99, 250.0) == (2 * 99.99, None, 2.0)  # whole shares, down
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -2,7 +2,8 @@
 what is known about each position (its strategy, entry, stop and target).
 
 Money is in dollars as floats rounded to cents where it is shown or ordered; ratios are
-fractions of 1.
+fractions of 1. An amount to spend is rounded *down* to the cent (:func:`cents_down`),
+never to the nearest: rounding must not take money from the cash buffer.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ import datetime as dt
 import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+#: Float noise of cent arithmetic, in cents: 0.29 * 100 is 28.999999999999996.
+CENT_NOISE = 1e-6
+
+
+def cents_down(amount: float) -> float:
+    """``amount`` rounded down to the cent; a value a float's noise below a whole cent
+    (what cent-valued arithmetic produces) counts as that cent."""
+    return math.floor(amount * 100 + CENT_NOISE) / 100
 
 
 @dataclass(frozen=True)

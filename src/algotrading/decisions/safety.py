@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from algotrading.config import SafetyParams
-from algotrading.portfolio import Asset, AssetBook, Portfolio
+from algotrading.portfolio import Asset, AssetBook, Portfolio, cents_down
 
 ACCEPTED, RESIZED, REJECTED = "accepted", "resized", "rejected"
 CENT = 0.01
@@ -100,10 +100,6 @@ def position_cap(params: SafetyParams, equity: float) -> float:
     return max(0.0, min(params.max_position_size, params.max_position_pct / 100 * equity))
 
 
-def _cents(x: float) -> float:
-    return math.floor(x * 100 + 1e-6) / 100
-
-
 @dataclass(frozen=True)
 class Candidate:
     """One ranked candidate as the controls see it: the session's price (NaN when there is
@@ -147,7 +143,7 @@ class SizingState:
             cash_only=max(0.0, portfolio.cash - params.min_cash_buffer),
             spent=0.0,
             open_after=len([p for p in portfolio.positions if p.symbol not in closing]),
-            cap=_cents(position_cap(params, equity)),
+            cap=cents_down(position_cap(params, equity)),
             equity=equity,
             candidates=candidates,
         )
@@ -228,7 +224,7 @@ def size(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParam
             f"${params.min_position_size:,.2f}",
         )
     cap = state.cap
-    target = _cents(min(cap, left / possible))
+    target = cents_down(min(cap, left / possible))
     split = f"${left:,.2f} for buys / {possible} buy(s)"
     note = (
         f"{split} = ${target:,.2f} (cap ${cap:,.2f})"

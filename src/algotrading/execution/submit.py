@@ -22,6 +22,7 @@ from typing import Any
 from algotrading.broker.base import Broker, BrokerError, OrderRequest
 from algotrading.config import SafetyParams
 from algotrading.decisions.plan import Plan
+from algotrading.portfolio import cents_down
 from algotrading.storage.store import Store, is_sent
 
 log = logging.getLogger(__name__)
@@ -165,16 +166,9 @@ def submit_pending(
         if is_sent(i["status"]):
             batch.append((i, i["notional"], i["qty"]))
             continue
-        planned = (
-            float(i["notional"]) if i["notional"] is not None else float(i["qty"]) * prices.get(str(i["symbol"]), 0.0)
-        )
-        amount = min(planned, max(available, 0.0))
-        if i["qty"] is not None:  # whole shares
-            price = prices.get(str(i["symbol"]), 0.0)
-            qty = float(min(float(i["qty"]), math.floor(amount / price))) if price > 0 else 0.0
-            amount, notional = qty * price, None
-        else:
-            qty, notional = None, round(amount, 2)
+        price = prices.get(str(i["symbol"]), 0.0)
+        planned = float(i["notional"]) if i["notional"] is not None else float(i["qty"]) * price
+        amount, notional, qty = fit_pending(planned, None if i["qty"] is None else float(i["qty"]), price, available)
         if amount < safety.min_position_size - 1e-9:
             detail = (
                 f"only ${max(available, 0):,.2f} of buying power left after the sells (MIN_CASH_BUFFER "
@@ -190,6 +184,23 @@ def submit_pending(
         available -= amount
         batch.append((i, notional, qty))
     return out + _send_all(store, broker, batch)
+
+
+def fit_pending(
+    planned: float, qty: float | None, price: float, available: float
+) -> tuple[float, float | None, float | None]:
+    """(amount, notional, qty) of a waiting buy given the buying power ``available`` over
+    the cash buffer: never more than planned nor than available. A notional is rounded
+    down to the cent, whole shares down to the share (at ``price``), so the buffer is kept
+    to the cent."""
+    room = max(min(planned, available), 0.0)
+    if qty is None:
+        notional = cents_down(room)
+        return notional, notional, None
+    shares = float(min(qty, math.floor(room / price + 1e-9))) if price > 0 else 0.0
+    while shares > 0 and shares * price > room:  # the division's float noise never buys a share too many
+        shares -= 1
+    return shares * price, None, shares
 
 
 def summary(outcomes: list[Outcome]) -> str:
