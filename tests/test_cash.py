@@ -228,7 +228,7 @@ def test_the_margin_comes_from_the_params():
 def test_swap_reason_text():
     swap = Swap("WEAK", "mean_reversion", 0.3, "NEW", "golden_cross", 0.6, 0.15)
     assert swap.reason == (
-        "swap: sell WEAK (held score 0.300) for NEW (score 0.600), which beats it by more than the 0.15 margin"
+        "swap: sell WEAK (held score 0.300) for NEW (score 0.600), which beats it by at least the 0.15 margin"
     )
 
 
@@ -401,7 +401,7 @@ def test_full_slots_and_a_strong_signal_swap_out_the_weakest_holding():
     assert a.unfunded == ("NEW", "N2")
     assert [c.symbol for c in a.liquidation] == ["WEAK", "H3", "H2", "H1"]  # 0.30, 0.65, 0.90, 0.95
     assert a.message == (
-        "swap: sell WEAK (held score 0.300) for NEW (score 0.450), which beats it by more than the 0.15 margin"
+        "swap: sell WEAK (held score 0.300) for NEW (score 0.450), which beats it by at least the 0.15 margin"
         ". Still unfunded: N2."
     )
 

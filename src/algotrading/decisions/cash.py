@@ -63,7 +63,7 @@ class Swap:
     def reason(self) -> str:
         return (
             f"swap: sell {self.sell_symbol} (held score {self.sell_score:.3f}) for {self.buy_symbol} "
-            f"(score {self.buy_score:.3f}), which beats it by more than the {self.margin:.2f} margin"
+            f"(score {self.buy_score:.3f}), which beats it by at least the {self.margin:.2f} margin"
         )
 
 
