@@ -1,9 +1,10 @@
 """Sources in order of preference, each symbol served by the first one that has it.
 
-Paper and live ask Alpaca's SIP feed first, then its IEX feed (only when SIP was
-*refused*: an outage would fail IEX the same way, after the same retries), then the
-fallback source (Yahoo). A symbol is served by a source when that source has its bar
-for the last session asked for; otherwise the next source is asked for it. A symbol's
+Paper and live ask Alpaca's SIP feed first, then its IEX feed, then the fallback source
+(Yahoo). A symbol is served by a source when that source has its bar for the last
+session asked for; otherwise the next source is asked for it. So IEX is asked when SIP
+was *refused* (the plan lacks it) or lacked a symbol's last bar, never after an outage:
+an outage fails both feeds of one API alike, after the same retries. A symbol's
 whole history comes from one source (mixing two sources' adjustments and volumes in
 one series would make false jumps). Every symbol not served by the first source gets a
 note saying why, for the data-health table and run.json.
