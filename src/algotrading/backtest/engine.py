@@ -199,7 +199,13 @@ def compute_metrics(
 ) -> dict[str, float]:
     """Total return, CAGR, Sharpe and Sortino (daily, annualised with 252, no risk-free
     rate), max drawdown (a negative fraction), win rate of closed trades, number of
-    trades, exposure (share of sessions with a position), fees paid."""
+    trades, exposure (share of sessions with a position), fees paid.
+
+    Checked against quantstats on the same returns (tests/test_metrics_quantstats.py).
+    Two differences are deliberate: the CAGR's years are calendar years
+    ((last - first).days / 365.25, so a holiday-light year is not longer), where
+    quantstats counts sessions / 252; and the win rate counts a closed trade with zero
+    pnl as not won, where quantstats leaves zeros out."""
     out: dict[str, float] = dict.fromkeys(METRIC_NAMES, float("nan"))
     if len(equity) < 2:
         return out
