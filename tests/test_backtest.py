@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from algotrading.backtest.engine import compute_metrics, run_backtest
+from algotrading.backtest.performance import track
 from algotrading.cli import main
 from algotrading.config import BacktestParams, load_settings
 from algotrading.data.bundled import BundledBarsProvider
@@ -94,6 +95,27 @@ def test_equity_before_a_date_does_not_depend_on_later_bars(workdirs):
         full = run_backtest(strategy, market, settings.backtest, start=dt.date(2020, 3, 2))
         part = run_backtest(strategy, market, settings.backtest, start=dt.date(2020, 3, 2), end=cut)
         pd.testing.assert_series_equal(full.equity.loc[:cut], part.equity, obj=strategy.name)
+
+
+def test_a_sessions_metrics_from_a_longer_backtest_are_those_of_a_backtest_ending_there(workdirs):
+    """A replay backtests once for many sessions: session D's metrics (total return,
+    trades, win rate, fees ...) must be what a backtest ending on D says, not the whole run's."""
+    settings = load_settings()
+    bars = BundledBarsProvider().get_bars(settings.universe.all_symbols, dt.date(2019, 1, 2), dt.date(2022, 12, 30))
+    market = MarketData.from_bars(bars)
+    costly = settings.backtest.model_copy(update={"fees_pct": 0.1})
+    cut = dt.date(2021, 9, 30)
+    for strategy in load_strategies(settings):
+        full = run_backtest(strategy, market, costly, start=dt.date(2020, 3, 2))
+        part = run_backtest(strategy, market, costly, start=dt.date(2020, 3, 2), end=cut)
+        got, want = full.metrics_asof(cut), part.metrics
+        assert set(got) == set(want)
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value, rel=1e-9, nan_ok=True), (strategy.name, key)
+        assert want["fees_paid"] > 0 and want["trades"] > 0
+        assert full.metrics["total_return"] != pytest.approx(want["total_return"])  # the future differs
+        tracked = track([full], cut, 90, 0.0, 252).table().loc[strategy.name]
+        assert tracked["total_return"] == pytest.approx(want["total_return"], rel=1e-9)  # what ranking shows
 
 
 def test_metrics_by_hand():

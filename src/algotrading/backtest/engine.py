@@ -55,6 +55,20 @@ class BacktestResult:
     metrics: dict[str, float]
     positions: pd.Series  # open positions after each session
     book: PositionBook = field(repr=False)
+    fees: pd.Series = field(default_factory=lambda: pd.Series(dtype="float64"), repr=False)  # paid per session
+
+    def metrics_asof(self, session: dt.date | pd.Timestamp) -> dict[str, float]:
+        """The metrics as a backtest ending ``session`` gives them: a replay computes one
+        backtest for many sessions, and a session's numbers must not see its future.
+        A trade still open at ``session`` counts as open (its later exit is not known)."""
+        end = pd.Timestamp(session)
+        if len(self.equity) == 0 or self.equity.index[-1] <= end:
+            return self.metrics
+        trades = self.trades[self.trades["entry_date"] <= end].copy()
+        later = trades["exit_date"] > end
+        trades.loc[later, "status"] = "open"
+        fees = float(self.fees.loc[:end].sum())
+        return compute_metrics(self.equity.loc[:end], trades, self.positions.loc[:end], fees)
 
 
 def vectorbt() -> Any:
@@ -131,8 +145,11 @@ def run_backtest(
     positions = (asset_value.abs() > 1e-9).sum(axis=1).rename("positions")
     trades = _trades(pf, symbols)
     bench = _benchmark(market, strategy.universe.benchmark, equity.index, params.initial_capital)
-    metrics = compute_metrics(equity, trades, positions, float(pf.orders.records["fees"].sum()))
-    return BacktestResult(strategy.name, equity, bench, trades, metrics, positions, book)
+    records = pf.orders.records
+    paid = np.asarray(records["fees"], dtype="float64")
+    fees = pd.Series(paid, index=close.index[np.asarray(records["idx"])]).groupby(level=0).sum().loc[first:]
+    metrics = compute_metrics(equity, trades, positions, float(paid.sum()))
+    return BacktestResult(strategy.name, equity, bench, trades, metrics, positions, book, fees)
 
 
 def _trades(pf: Any, symbols: list[str]) -> pd.DataFrame:

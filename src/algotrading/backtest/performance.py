@@ -105,7 +105,7 @@ def track(
         {r.strategy: momentum_asof(r.equity, session, lookback_days) for r in results}, name="momentum"
     )
     returns = equity.pct_change().iloc[1:].tail(correlation_sessions)
-    metrics = pd.DataFrame({r.strategy: r.metrics for r in results}).T
+    metrics = pd.DataFrame({r.strategy: r.metrics_asof(session) for r in results}).T
     return StrategyPerformance(
         session=session,
         lookback_days=lookback_days,
