@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -38,8 +39,17 @@ class StrategyPerformance:
     momentum_history: pd.DataFrame
     correlation: pd.DataFrame
     weights: pd.Series
-    metrics: pd.DataFrame  # strategies x metric names
     benchmark: pd.Series  # buy-and-hold of the benchmark from the same capital, same sessions
+    stored_metrics: pd.DataFrame | None = None  # strategies x metric names, as read back from a run folder
+    results: tuple[BacktestResult, ...] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        """Strategies x metric names as of the session: computed from the backtests on
+        first use (a replay tracks every session and reads them on none)."""
+        if self.stored_metrics is not None:
+            return self.stored_metrics
+        return pd.DataFrame({r.strategy: r.metrics_asof(self.session) for r in self.results}).T
 
     def table(self) -> pd.DataFrame:
         """One row per strategy: momentum, eligibility, weight and backtest metrics."""
@@ -105,7 +115,6 @@ def track(
         {r.strategy: momentum_asof(r.equity, session, lookback_days) for r in results}, name="momentum"
     )
     returns = equity.pct_change().iloc[1:].tail(correlation_sessions)
-    metrics = pd.DataFrame({r.strategy: r.metrics_asof(session) for r in results}).T
     return StrategyPerformance(
         session=session,
         lookback_days=lookback_days,
@@ -115,6 +124,6 @@ def track(
         momentum_history=rolling_momentum(equity, lookback_days),
         correlation=returns.corr(),
         weights=capital_weights(momentum, threshold).rename("weight"),
-        metrics=metrics,
         benchmark=results[0].benchmark.reindex(equity.index),
+        results=tuple(results),
     )

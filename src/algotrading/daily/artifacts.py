@@ -172,8 +172,8 @@ def read_strategy_run(run_dir: Path) -> StrategyRun:
         momentum_history=pd.read_parquet(run_dir / STRATEGY_MOMENTUM).set_index("date"),
         correlation=pd.read_parquet(run_dir / STRATEGY_CORRELATION).set_index("strategy"),
         weights=table["weight"],
-        metrics=table.drop(columns=["momentum", "eligible", "weight"]),
         benchmark=equity_all[BENCHMARK_COLUMN].rename(doc["benchmark"]),
+        stored_metrics=table.drop(columns=["momentum", "eligible", "weight"]),
     )
     return StrategyRun(perf.session, pd.read_parquet(run_dir / SIGNALS), perf, doc["skipped"])
 
