@@ -22,11 +22,18 @@ from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 from algotrading.strategies import load_strategies
 
-with warnings.catch_warnings():  # quantstats imports seaborn and matplotlib settings it may warn about
-    warnings.simplefilter("ignore")
-    import quantstats.stats as qs
-
 START, END = dt.date(2018, 1, 2), dt.date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def qs():
+    """quantstats.stats, imported here: it costs ~2.6 s (seaborn, matplotlib), which every
+    xdist worker would pay at collection with a module-level import."""
+    with warnings.catch_warnings():  # quantstats imports seaborn and matplotlib settings it may warn about
+        warnings.simplefilter("ignore")
+        import quantstats.stats
+
+    return quantstats.stats
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +44,7 @@ def backtests():
     return {s.name: run_backtest(s, market, settings.backtest, start=START, end=END) for s in load_strategies(settings)}
 
 
-def _check(metrics: dict[str, float], equity) -> None:
+def _check(qs, metrics: dict[str, float], equity) -> None:
     returns = equity.pct_change().dropna()
     years = (equity.index[-1] - equity.index[0]).days / 365.25
     assert metrics["total_return"] == pytest.approx(qs.comp(returns), rel=1e-9, abs=1e-12)
@@ -48,15 +55,15 @@ def _check(metrics: dict[str, float], equity) -> None:
 
 
 @pytest.mark.parametrize("name", ["golden_cross", "mean_reversion", "dual_momentum", "sector_rotation"])
-def test_strategy_metrics_match_quantstats(backtests, name):
+def test_strategy_metrics_match_quantstats(qs, backtests, name):
     result = backtests[name]
     assert len(result.equity) > 1900 and result.metrics["trades"] > 0  # eight years, with trades
-    _check(result.metrics, result.equity)
+    _check(qs, result.metrics, result.equity)
     closed = result.trades[result.trades["status"] == "closed"]
     assert len(closed) > 0 and (closed["pnl"] != 0).all()
     assert result.metrics["win_rate"] == pytest.approx(qs.win_rate(closed["pnl"].reset_index(drop=True)), rel=1e-12)
 
 
-def test_benchmark_metrics_match_quantstats(backtests):
+def test_benchmark_metrics_match_quantstats(qs, backtests):
     bench = next(iter(backtests.values())).benchmark.dropna()
-    _check(benchmark_metrics(bench), bench)
+    _check(qs, benchmark_metrics(bench), bench)
