@@ -55,7 +55,12 @@ def spy() -> MarketData:
 
 def costs(fees: float = 0.0, slippage: float = 0.0) -> BacktestParams:
     return BacktestParams(
-        initial_capital=1000, fees_pct=fees, slippage_pct=slippage, warmup_sessions=0, correlation_sessions=20
+        initial_capital=1000,
+        fees_pct=fees,
+        slippage_pct=slippage,
+        min_entry_value=50,
+        warmup_sessions=0,
+        correlation_sessions=20,
     )
 
 

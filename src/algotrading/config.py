@@ -152,6 +152,7 @@ class BacktestParams(_Section):
     initial_capital: float = Field(gt=0, description="dollars, e.g. 1000")
     fees_pct: float = Field(ge=0, lt=10, description="a percent of order value, e.g. 0")
     slippage_pct: float = Field(ge=0, lt=10, description="a percent, e.g. 0.05")
+    min_entry_value: float = Field(ge=0, description="dollars, e.g. 50")
     warmup_sessions: int = Field(ge=0, le=2000, description="sessions, e.g. 252")
     correlation_sessions: int = Field(ge=20, le=5000, description="sessions, e.g. 252")
 

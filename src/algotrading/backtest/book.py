@@ -1,13 +1,23 @@
-"""One strategy's own book of positions, derived from its signal frames.
+"""One strategy's own book: positions its capital paid for, derived from its signal frames.
 
-A position opens on a session whose entry rule fires (the order fills at the next
-open) and closes on the first later session where, at the close, the stop is hit, the
-target is hit, the position has been held ``max_hold`` sessions, or the exit rule holds,
-in that order of precedence. Both the backtest and the daily run's view of "what this
-strategy would hold" come from here, so they cannot disagree.
+The rule (README "A strategy's book"), one session at a time:
 
-The loop runs over sessions and is vectorised over symbols (a few thousand numpy steps
-for ten years), which keeps it free of compilation.
+* At session D's close a held position is closed when the close is at or below its stop,
+  else at or above its target, else it has been held ``max_hold`` sessions (counted from
+  its entry signal's session), else the exit rule holds. A symbol not held, not closed
+  at that close and priced on D gets a buy when its entry rule fires.
+* At D+1's open the sells fill first (the whole position), then the buys by confidence
+  (highest first, ties by symbol): each buys ``fraction`` of the book's equity at that
+  open, or the cash that is left when that is less; a buy that would get less than
+  ``min_entry_value`` is skipped and blocks nothing later.
+
+Backtests (and so walk-forward momentum and replay) take their orders from here: this is
+the one place the rule lives. vectorbt then executes the orders and values the book, an
+independent accountant of the same fills. Several books can share the walk (a parameter
+sweep): ``groups`` gives each column its book, each with its own cash.
+
+The walk is a loop over sessions, vectorised over symbols; only a session's buys are
+taken one by one, since each spends cash the next cannot.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from algotrading.config import BacktestParams
 from algotrading.strategies.base import SignalFrames
 
 EXIT_REASONS = ("", "exit_signal", "stop", "target", "max_hold")
@@ -25,45 +36,101 @@ EXIT_REASONS = ("", "exit_signal", "stop", "target", "max_hold")
 
 @dataclass(frozen=True)
 class PositionBook:
-    """Sessions x symbols: where positions opened and closed (signal days), why they
-    closed, and whether one is held after each session's decisions."""
+    """Sessions x symbols. ``entries``, ``exits``, ``exit_reason`` and ``skipped`` are on
+    signal sessions (a funded entry, an exit and why, an entry the cash could not fund);
+    ``holding`` is whether a paid-for position is held after each session's decisions;
+    ``orders`` are the shares filled at each session's open (+ bought, - sold, NaN none)."""
 
     entries: pd.DataFrame
     exits: pd.DataFrame
     exit_reason: pd.DataFrame  # "" where no exit, else one of EXIT_REASONS
     holding: pd.DataFrame
-    entry_close: pd.DataFrame  # the entry session's close while the position is open, else NaN
+    skipped: pd.DataFrame
+    orders: pd.DataFrame
 
 
-def simulate(frames: SignalFrames, close: pd.DataFrame, start: dt.date | None = None) -> PositionBook:
-    """Walk the sessions in order, opening and closing positions by the frames' rules.
+def fill_prices(opens: pd.DataFrame, close: pd.DataFrame) -> pd.DataFrame:
+    """The price an order fills at on each session: the open, else that session's close,
+    else the last known price (before a symbol's first bar, its first price, where no
+    position can exist). The book and vectorbt use the same prices."""
+    return opens.fillna(close).ffill().bfill()
 
-    No position opens before ``start``. ``close`` must cover the frames' symbols.
+
+def simulate(
+    frames: SignalFrames,
+    close: pd.DataFrame,
+    prices: pd.DataFrame,
+    params: BacktestParams,
+    fraction: float | np.ndarray,
+    start: dt.date | None = None,
+    groups: np.ndarray | None = None,
+    names: list[str] | None = None,
+) -> PositionBook:
+    """Walk the sessions in order by the rule above; no buy is decided before ``start``.
+
+    ``close`` and ``prices`` (from :func:`fill_prices`) must cover the frames' symbols.
+    ``groups``: the book each column belongs to (default: one book), ``fraction`` one
+    for all books or one per book; ``names``: the symbol each column is, for ties
+    (default: the column names).
     """
     symbols = frames.symbols
     index = frames.entry.index
+    n_rows, n_cols = frames.entry.shape
     px = close.reindex(index=index, columns=symbols).to_numpy(dtype="float64")
+    fill = prices.reindex(index=index, columns=symbols).to_numpy(dtype="float64")
     entry = frames.entry.to_numpy(dtype=bool)
     exit_ = frames.exit.to_numpy(dtype=bool)
+    confidence = np.nan_to_num(frames.confidence.reindex(index=index, columns=symbols).to_numpy(dtype="float64"))
     stop = _levels(frames.stop, index, symbols)
     target = _levels(frames.target, index, symbols)
     first = int(index.searchsorted(pd.Timestamp(start))) if start is not None else 0
+    group = np.zeros(n_cols, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+    tie = _tie_ranks(names if names is not None else symbols)
     max_hold = frames.max_hold
+    sell_gain = (1 - params.slippage_pct / 100) * (1 - params.fees_pct / 100)
 
-    n_rows, n_cols = entry.shape
+    n_books = int(group.max()) + 1 if n_cols else 1
+    cash = np.full(n_books, float(params.initial_capital))
+    fractions = np.broadcast_to(np.asarray(fraction, dtype="float64"), (n_books,))
+    shares = np.zeros(n_cols)
     holding = np.zeros(n_cols, dtype=bool)
     opened_at = np.full(n_cols, -1)
     stop_level = np.full(n_cols, np.nan)
     target_level = np.full(n_cols, np.nan)
-    entry_px = np.full(n_cols, np.nan)
+    to_sell = np.zeros(n_cols, dtype=bool)
+    to_buy = np.zeros(n_cols, dtype=bool)
     out_entry = np.zeros((n_rows, n_cols), dtype=bool)
     out_exit = np.zeros((n_rows, n_cols), dtype=bool)
     out_reason = np.zeros((n_rows, n_cols), dtype=np.int8)
     out_hold = np.zeros((n_rows, n_cols), dtype=bool)
-    out_entry_px = np.full((n_rows, n_cols), np.nan)
+    out_skip = np.zeros((n_rows, n_cols), dtype=bool)
+    out_orders = np.full((n_rows, n_cols), np.nan)
 
     with np.errstate(invalid="ignore"):
         for t in range(n_rows):
+            # The open: fill what the previous close decided, sells before buys.
+            if to_sell.any():
+                cash += np.bincount(group[to_sell], shares[to_sell] * fill[t, to_sell] * sell_gain, len(cash))
+                out_orders[t, to_sell] = -shares[to_sell]
+                shares[to_sell] = 0.0
+                to_sell[:] = False
+            if to_buy.any():
+                bought = _buy(
+                    np.flatnonzero(to_buy), fill[t], shares, cash, group, confidence[t - 1], tie, fractions, params
+                )
+                paid = bought > 0
+                out_orders[t, paid] = bought[paid]
+                out_entry[t - 1, paid] = True
+                out_hold[t - 1, paid] = True
+                holding |= paid
+                unpaid = to_buy & ~paid
+                out_skip[t - 1, unpaid] = True
+                opened_at[unpaid] = -1
+                stop_level[unpaid] = np.nan
+                target_level[unpaid] = np.nan
+                to_buy[:] = False
+
+            # The close: exits of held positions, then new entries.
             c = px[t]
             priced = ~np.isnan(c)
             hit_stop = holding & priced & (c <= stop_level)
@@ -73,26 +140,67 @@ def simulate(frames: SignalFrames, close: pd.DataFrame, start: dt.date | None = 
             done |= hit_age
             hit_rule = holding & ~done & exit_[t]
             done |= hit_rule
-            reason = np.where(hit_stop, 2, np.where(hit_target, 3, np.where(hit_age, 4, np.where(hit_rule, 1, 0))))
-            out_reason[t] = reason
+            out_reason[t] = np.where(
+                hit_stop, 2, np.where(hit_target, 3, np.where(hit_age, 4, np.where(hit_rule, 1, 0)))
+            )
             out_exit[t] = done
             holding &= ~done
+            to_sell = done.copy()
 
-            opening = ~holding & ~done & entry[t] & priced & (t >= first)
-            holding |= opening
+            opening = ~holding & ~done & entry[t] & priced & (t >= first) & (t + 1 < n_rows)
+            to_buy = opening
             opened_at[opening] = t
             stop_level[opening] = stop[t][opening]
             target_level[opening] = target[t][opening]
-            entry_px[opening] = c[opening]
-            out_entry[t] = opening
             out_hold[t] = holding
-            out_entry_px[t] = np.where(holding, entry_px, np.nan)
 
     def frame(values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=index, columns=symbols)
 
     reasons = np.asarray(EXIT_REASONS, dtype=object)[out_reason]
-    return PositionBook(frame(out_entry), frame(out_exit), frame(reasons), frame(out_hold), frame(out_entry_px))
+    return PositionBook(
+        frame(out_entry), frame(out_exit), frame(reasons), frame(out_hold), frame(out_skip), frame(out_orders)
+    )
+
+
+def _buy(
+    cols: np.ndarray,
+    price: np.ndarray,
+    shares: np.ndarray,
+    cash: np.ndarray,
+    group: np.ndarray,
+    confidence: np.ndarray,
+    tie: np.ndarray,
+    fractions: np.ndarray,
+    params: BacktestParams,
+) -> np.ndarray:
+    """Fill one open's buys (``cols``) in their order: by book, confidence (highest
+    first), symbol. Each gets its book's fraction of the book's equity at this open (cash plus
+    positions at the open, before any buy), or the cash left when that is less, and is
+    skipped below ``params.min_entry_value``. Updates ``shares`` and ``cash`` in place;
+    returns the shares bought per column (0 where none)."""
+    slip = 1 + params.slippage_pct / 100
+    fee = 1 + params.fees_pct / 100
+    equity = cash + np.bincount(group, np.nan_to_num(shares * price), len(cash))
+    bought = np.zeros(len(shares))
+    for j in cols[np.lexsort((tie[cols], -confidence[cols], group[cols]))]:
+        g = group[j]
+        paid_price = price[j] * slip
+        value = min(fractions[g] * equity[g], cash[g] / fee)  # the position's worth at its fill price
+        if not np.isfinite(paid_price) or value < params.min_entry_value:
+            continue
+        bought[j] = value / paid_price
+        shares[j] = bought[j]
+        cash[g] = max(cash[g] - value * fee, 0.0)
+    return bought
+
+
+def _tie_ranks(names: list[str]) -> np.ndarray:
+    """Each column's place in A-to-Z order of its symbol: ties of confidence go by it."""
+    order = sorted(range(len(names)), key=lambda i: names[i])
+    ranks = np.empty(len(names), dtype=np.int64)
+    ranks[order] = np.arange(len(names))
+    return ranks
 
 
 def _levels(frame: pd.DataFrame | None, index: pd.Index, symbols: list[str]) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Backtests on vectorbt: one strategy's book over its symbols, with the live rules'
-timing and sizing.
+timing.
 
-* A signal at session D's close fills at D+1's open (``price=open``, orders shifted one
-  session): no look-ahead.
-* Each position is a fraction of the strategy's current capital (vectorbt
-  ``targetpercent`` on one cash-sharing group), in fractional shares; an exit sells the
-  whole position; sells are processed before buys each session.
-* Fees and slippage are percentages of each order (``params/backtest.yaml``).
+* A signal at session D's close fills at D+1's open (orders shifted one session): no
+  look-ahead.
+* What is bought and sold, and how much, is the book's (``backtest/book.py``, README
+  "A strategy's book"): positions its cash paid for, in fractional shares. vectorbt fills
+  those orders at the same prices, with the fees and slippage of ``params/backtest.yaml``,
+  and values the book: equity, positions and round trips come from vectorbt.
 
 vectorbt runs with an explicitly chosen engine (DESIGN §9: ``engine='auto'`` switches to
 vectorbt-rust silently once it is installed): "rust" when vectorbt-rust is importable
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from algotrading.backtest.book import PositionBook, simulate
+from algotrading.backtest.book import PositionBook, fill_prices, simulate
 from algotrading.config import BacktestParams
 from algotrading.data.market import MarketData
 from algotrading.indicators import TRADING_DAYS
@@ -86,26 +86,25 @@ def vectorbt() -> Any:
     return vbt
 
 
-def order_targets(book: PositionBook, fraction: float) -> pd.DataFrame:
-    """Target weights executed at the next session: ``fraction`` on the session after an
-    entry signal, 0 after an exit signal, NaN (no order) otherwise."""
-    targets = pd.DataFrame(np.nan, index=book.entries.index, columns=book.entries.columns)
-    targets = targets.mask(book.exits, 0.0).mask(book.entries, fraction)
-    return targets.shift(1)
-
-
 def portfolio(
-    close: pd.DataFrame, opens: pd.DataFrame, targets: pd.DataFrame, params: BacktestParams, group_by: Any
+    close: pd.DataFrame, prices: pd.DataFrame, book: PositionBook, params: BacktestParams, group_by: Any
 ) -> Any:
-    """The vectorbt portfolio of target-weight orders filled at the open; each group
-    shares one cash account. Missing prices are filled only where no position can exist
-    (before a symbol's first bar), so valuations stay defined."""
+    """The vectorbt portfolio of the book's orders at ``prices`` (:func:`fill_prices`):
+    a buy of the book's shares, a sell of the whole position (target 0 shares, so the
+    position closes exactly); each group shares one cash account. Missing closes are
+    filled only where no position can exist (before a symbol's first bar), so
+    valuations stay defined."""
     vbt = vectorbt()
+    from vectorbt.portfolio.enums import SizeType  # local, with vectorbt (see vectorbt())
+
+    orders = book.orders.to_numpy()
+    sells = orders < 0
     return vbt.Portfolio.from_orders(
         close=close.ffill().bfill(),
-        size=targets,
-        size_type="targetpercent",
-        price=opens.fillna(close).ffill().bfill(),
+        size=np.where(sells, 0.0, orders),
+        size_type=np.where(sells, SizeType.TargetAmount, SizeType.Amount),
+        direction="longonly",
+        price=prices,
         fees=params.fees_pct / 100,
         slippage=params.slippage_pct / 100,
         init_cash=params.initial_capital,
@@ -135,10 +134,9 @@ def run_backtest(
         frames = frames.upto(end)
     symbols = frames.symbols
     close = data.close[symbols]
-    book = simulate(frames, close, start)
-    targets = order_targets(book, strategy.params.position_fraction)
-
-    pf = portfolio(close, data.open[symbols], targets, params, group_by=True)
+    prices = fill_prices(data.open[symbols], close)
+    book = simulate(frames, close, prices, params, strategy.params.position_fraction, start)
+    pf = portfolio(close, prices, book, params, group_by=True)
     first = pd.Timestamp(start) if start is not None else close.index[0]
     equity = pf.value().loc[first:].rename(strategy.name)
     asset_value = pf.asset_value(group_by=False).loc[first:]
@@ -308,11 +306,12 @@ def _sweep_chunk(
     )
     close = side_by_side([data.close[symbols]] * len(chunk))
     opens = side_by_side([data.open[symbols]] * len(chunk))
-    assert close is not None  # side_by_side returns None only for a missing part, and close has none
-    book = simulate(combined, close, start)
-    targets = order_targets(book, chunk[0][1].params.position_fraction)
+    assert close is not None and opens is not None  # side_by_side returns None only for a missing part
+    prices = fill_prices(opens, close)
     group = np.repeat(np.arange(len(chunk)), len(symbols))
-    pf = portfolio(close, opens, targets, params, group_by=group)
+    fraction = np.asarray([s.params.position_fraction for _, s in chunk])
+    book = simulate(combined, close, prices, params, fraction, start, groups=group, names=symbols * len(chunk))
+    pf = portfolio(close, prices, book, params, group_by=group)
     first = pd.Timestamp(start) if start is not None else close.index[0]
     values = pf.value().loc[first:]
     if isinstance(values, pd.Series):  # one group: vectorbt returns a Series
