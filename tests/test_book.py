@@ -197,3 +197,11 @@ def test_books_of_a_sweep_keep_their_own_cash():
     groups = np.asarray([0, 0, 0, 0, 0, 1])
     book = simulate(wide(3, entries), flat(3, entries), groups=groups, names=names)
     assert book.orders.iloc[1].fillna(0).tolist() == [2.5, 2.5, 2.5, 2.5, 0.0, 2.5]
+
+
+def test_confidences_equal_but_for_float_noise_tie_and_go_by_symbol():
+    # 0.35 + 0.35 + 0.20 + 0.10 is 0.9999999999999999 in floats: a tie with a capped 1.0
+    summed = 0.35 + 0.35 + 0.20 + 0.10
+    assert summed < 1.0
+    book = simulate(wide(3, {"B": [0], "A": [0]}, {"B": 1.0, "A": summed}), flat(3, "BA"), fraction=0.96)
+    assert book.orders.iloc[1].fillna(0).to_dict() == {"B": 0.0, "A": 9.6}  # A first: $960; $40 left < $50

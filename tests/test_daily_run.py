@@ -303,29 +303,29 @@ def test_plan_json_of_the_demo_run_validates_and_says_why_nothing_is_bought(demo
 
 
 def test_a_session_with_orders_then_the_same_session_halted(workdirs):
-    """2022-06-13: four buys within every limit; after a HALT the re-run sends none."""
+    """2022-03-01: four buys within every limit; after a HALT the re-run sends none."""
     from algotrading.decisions.risk import RiskState
     from algotrading.storage.store import open_store
 
     settings = load_settings()
-    day = dt.date(2022, 6, 13)
+    day = dt.date(2022, 3, 1)
     assert run_daily(settings, day).exit_code == 0
-    doc = validate_plan(workdirs["reports"] / "2022-06-13" / "plan.json")
+    doc = validate_plan(workdirs["reports"] / "2022-03-01" / "plan.json")
     lim = settings.safety
     buys = [o for o in doc["orders"] if o["side"] == "buy"]
     assert len(buys) == 4
     for o in buys:
         assert lim.min_position_size <= o["notional"] <= min(lim.max_position_size, 0.3 * 1000)
-        assert o["client_order_id"].startswith("at-20220613-buy-")
+        assert o["client_order_id"].startswith("at-20220301-buy-")
     assert sum(o["notional"] for o in buys) <= 1000 - lim.min_cash_buffer
 
     with open_store(workdirs["state"]) as store:
         store.set_risk_state(RiskState.HALTED, "halted by the test", "user")
     assert run_daily(load_settings(), day, force=True).exit_code == 0
-    doc = validate_plan(workdirs["reports"] / "2022-06-13" / "plan.json")
+    doc = validate_plan(workdirs["reports"] / "2022-03-01" / "plan.json")
     assert doc["orders"] == [] and doc["risk"]["state"] == "HALTED"
     assert "HALTED since" in doc["risk"]["restrictions"][0]
-    html = (workdirs["reports"] / "2022-06-13" / "report.html").read_text()
+    html = (workdirs["reports"] / "2022-03-01" / "report.html").read_text()
     assert "Risk: HALTED" in html
     with open_store(workdirs["state"]) as store:
         assert store.runs()["status"].tolist() == ["ok", "ok"]

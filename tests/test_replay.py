@@ -26,7 +26,7 @@ from algotrading.replay import ReplayError, replay
 
 pytestmark = pytest.mark.slow
 
-START, END = dt.date(2022, 6, 1), dt.date(2022, 6, 13)
+START, END = dt.date(2022, 1, 3), dt.date(2022, 1, 13)
 
 
 def plan_doc(plan: Plan | dict) -> dict:
@@ -40,8 +40,9 @@ def plan_doc(plan: Plan | dict) -> dict:
 
 @pytest.fixture(scope="module")
 def full_replay(tmp_path_factory):
-    """2022-06-01 .. 2022-06-13: first buys on 06-06, swaps with buys waiting for the sells
-    on 06-09 and 06-10 (the next session's catch-up sends them), another swap on 06-13."""
+    """2022-01-03 .. 2022-01-13: first buys on 01-03 and 01-04, then a swap on each of
+    01-05, 01-06 and 01-07 with the buy waiting for the sell (the next session's catch-up
+    sends it)."""
     out = tmp_path_factory.mktemp("replay") / "full"
     plans: dict[dt.date, Plan] = {}
     result = replay(load_settings(), START, END, out, on_plan=lambda p: plans.__setitem__(p.session, p))
@@ -88,7 +89,7 @@ def test_replay_plans_equal_the_daily_runs_from_the_same_state(full_replay, tmp_
     """For sampled sessions: replay up to the session before, copy its state, run
     `algotrading daily --date D` on it (papermill notebooks and all); the plans agree."""
     _, _, plans = full_replay
-    for day in (dt.date(2022, 6, 9), dt.date(2022, 6, 13)):
+    for day in (dt.date(2022, 1, 5), dt.date(2022, 1, 7)):
         before = tmp_path / f"before-{day}"
         replay(load_settings(), START, cal.previous_session(day), before)
         state = tmp_path / f"daily-state-{day}"
@@ -148,7 +149,7 @@ def test_a_longer_replay_makes_the_same_plans_for_the_sessions_they_share(full_r
     replay(
         load_settings(),
         START,
-        dt.date(2022, 6, 8),
+        dt.date(2022, 1, 6),
         tmp_path / "short",
         on_plan=lambda p: shorter.__setitem__(p.session, p),
     )
@@ -204,7 +205,7 @@ def test_an_interrupted_replay_leaves_readable_partial_outputs(tmp_path):
     result = replay(load_settings(), START, END, out, on_plan=stop_after_three)
     assert not result.complete and result.sessions_done == 3  # the third was recorded before on_plan stopped it
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] is False and summary["last_session"] == "2022-06-03"
+    assert summary["complete"] is False and summary["last_session"] == "2022-01-05"
     assert summary["sessions_done"] == 3 and summary["error"] is None
     equity = pd.read_csv(out / "equity.csv")
     assert len(equity) == 3
@@ -213,11 +214,11 @@ def test_an_interrupted_replay_leaves_readable_partial_outputs(tmp_path):
 
 
 def test_auto_resume_resumes_after_the_given_sessions_and_the_drawdown_restarts(tmp_path, monkeypatch):
-    """With MAX_DRAWDOWN_PCT 2% the account halts in June 2022; --auto-resume 5 resumes it
+    """With MAX_DRAWDOWN_PCT 2% the account halts in January 2022; --auto-resume 5 resumes it
     5 sessions later (as `risk resume` would), and buying starts again."""
     monkeypatch.setenv("MAX_DRAWDOWN_PCT", "2")
     out = tmp_path / "resume"
-    replay(load_settings(), START, dt.date(2022, 7, 15), out, auto_resume=5)
+    replay(load_settings(), START, dt.date(2022, 2, 15), out, auto_resume=5)
     events = pd.read_csv(out / "events.csv")
     halts = events[events["kind"] == "risk_halted"]
     resumes = events[events["kind"] == "risk_resumed"]
@@ -229,12 +230,12 @@ def test_auto_resume_resumes_after_the_given_sessions_and_the_drawdown_restarts(
     assert len(cal.sessions_between(first_halt, first_resume)) - 1 == 5
     equity = pd.read_csv(out / "equity.csv").set_index("session")
     assert not equity.loc[halts["session"].iloc[0], "buys_allowed"]
-    # the peak restarts at the resume: $1,015.45 before, the equity of the session before after
-    assert equity.loc["2022-06-15", "peak_equity"] == pytest.approx(1015.4458)
-    assert equity.loc["2022-06-16", "peak_equity"] == equity.loc["2022-06-15", "equity"]
+    # the peak restarts at the resume: $1,015.42 before, the equity of the session before after
+    assert equity.loc["2022-01-24", "peak_equity"] == pytest.approx(1015.4219)
+    assert equity.loc["2022-01-25", "peak_equity"] == equity.loc["2022-01-24", "equity"]
     # a resume that holds (no new 2% fall that day) trades again
     assert (equity.loc[resumes["session"], "risk_state"] == "ACTIVE").any()
-    assert equity.loc[equity["risk_state"] == "ACTIVE", "buys"].loc["2022-06-24":].sum() > 0
+    assert equity.loc[equity["risk_state"] == "ACTIVE", "buys"].loc["2022-01-25":].sum() > 0
     rules = pd.read_csv(out / "rules.csv")
     assert rules.query("rule == 'auto_resume'")["count"].iloc[0] == len(resumes)
 

@@ -23,7 +23,7 @@ from algotrading.storage.store import open_store
 from .alpaca_server import FakeAlpaca
 
 pytestmark = pytest.mark.slow
-DAYS = [dt.date(2022, 6, 13), dt.date(2022, 6, 14), dt.date(2022, 6, 15)]
+DAYS = [dt.date(2022, 3, 1), dt.date(2022, 3, 2), dt.date(2022, 3, 3)]
 
 
 def ledger(workdirs, day: dt.date) -> SimulatedBroker:
@@ -35,7 +35,7 @@ def test_consecutive_demo_sessions_build_a_ledger_and_never_duplicate(workdirs):
     for day in DAYS:
         result = run_daily(load_settings(), day, submit=True)
         assert result.exit_code == 0, result.message
-    first = json.loads((workdirs["reports"] / "2022-06-13" / "plan.json").read_text())
+    first = json.loads((workdirs["reports"] / "2022-03-01" / "plan.json").read_text())
     sent = {o["client_order_id"] for o in first["orders"]}
     assert len(sent) == 4
     b = ledger(workdirs, DAYS[-1])
@@ -51,14 +51,14 @@ def test_consecutive_demo_sessions_build_a_ledger_and_never_duplicate(workdirs):
         assert portfolio["equity"] == pytest.approx(at_close.equity, abs=0.01)
         assert portfolio["cash"] == pytest.approx(at_close.cash, abs=0.01)
     assert "bought" in " ".join(
-        json.loads((workdirs["reports"] / "2022-06-14" / "portfolio.json").read_text())["reconciliation"]
+        json.loads((workdirs["reports"] / "2022-03-02" / "portfolio.json").read_text())["reconciliation"]
     )
 
     before = len(orders)
     again = run_daily(load_settings(), DAYS[-1], submit=True)  # the same session once more
     assert again.exit_code == 0
     assert len(ledger(workdirs, DAYS[-1]).orders()) == before
-    submission = json.loads((workdirs["reports"] / "2022-06-15" / "submission.json").read_text())
+    submission = json.loads((workdirs["reports"] / "2022-03-03" / "submission.json").read_text())
     assert all(o["result"] == "already_sent" for o in submission["outcomes"])
     with open_store(workdirs["state"]) as store:
         assert store.equity_history()["session_date"].dt.date.tolist() == DAYS
@@ -69,8 +69,8 @@ def alpaca(workdirs, monkeypatch):
     settings = load_settings()
     symbols = settings.universe.all_symbols
     fake = FakeAlpaca(bars=BundledBarsProvider().get_bars(symbols, dt.date(2019, 1, 2), dt.date(2022, 12, 30))).start()
-    fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": s != "HON"} for s in symbols}
-    fake.clock_at = dt.datetime(2022, 6, 13, 17, 0, tzinfo=NY)  # after the close of DAYS[0]
+    fake.assets = {s.replace("-", "."): {"tradable": True, "fractionable": s != "BAC"} for s in symbols}
+    fake.clock_at = dt.datetime(2022, 3, 1, 17, 0, tzinfo=NY)  # after the close of DAYS[0]
     for key, value in fake.environment().items():
         monkeypatch.setenv(key, value)
     yield fake
@@ -82,26 +82,28 @@ def test_a_paper_account_gets_each_order_once(alpaca, workdirs):
     assert settings.mode.value == "paper"
     result = run_daily(settings, DAYS[0], submit=True)
     assert result.exit_code == 0, result.message
-    plan = json.loads((workdirs["reports"] / "2022-06-13" / "plan.json").read_text())
+    plan = json.loads((workdirs["reports"] / "2022-03-01" / "plan.json").read_text())
     assert plan["broker"] == {"name": "alpaca", "account": "****CCT1"}
     buys = [o for o in plan["orders"] if o["side"] == "buy"]
     assert len(buys) == 4 and alpaca.hits("/v2/orders", "POST") == 4
-    hon = next(o for o in buys if o["symbol"] == "HON")  # not fractionable at this broker: whole shares
-    assert hon["notional"] is None and hon["qty"] == int(hon["qty"]) >= 1
+    whole = next(o for o in buys if o["symbol"] == "BAC")  # not fractionable at this broker: whole shares
+    assert whole["notional"] is None and whole["qty"] == int(whole["qty"]) >= 1
     posted = {r.body["client_order_id"]: r.body for r in alpaca.requests if r.method == "POST"}
-    assert posted[hon["client_order_id"]]["qty"] == hon["qty"] and "notional" not in posted[hon["client_order_id"]]
-    data = json.loads((workdirs["reports"] / "2022-06-13" / "run.json").read_text())["data"]
+    assert (
+        posted[whole["client_order_id"]]["qty"] == whole["qty"] and "notional" not in posted[whole["client_order_id"]]
+    )
+    data = json.loads((workdirs["reports"] / "2022-03-01" / "run.json").read_text())["data"]
     assert data["provider"] == "alpaca-sip (60), yahoo (1)"  # ^VIX: Alpaca has no index data
     assert set(data["sources"].values()) == {"alpaca-sip", "yahoo"} and data["sources"]["^VIX"] == "yahoo"
     assert data["source_notes"] == {"^VIX": "alpaca-sip: an index: Alpaca's stock data does not offer it"}
-    report = (workdirs["reports"] / "2022-06-13" / "report.html").read_text()
+    report = (workdirs["reports"] / "2022-03-01" / "report.html").read_text()
     assert "<b>Sources</b>: alpaca-sip: 60 symbols, yahoo: 1 symbol" in report
     assert "<li><b>^VIX</b> from yahoo: alpaca-sip: an index: Alpaca's stock data does not offer it</li>" in report
     again = run_daily(load_settings(), DAYS[0], submit=True)
     assert again.exit_code == 0 and "4 already_sent" in again.message and "already ran successfully" in again.message
     replanned = run_daily(load_settings(), DAYS[0], submit=True, force=True)  # re-planned with those orders open
     assert replanned.exit_code == 1 and "were already sent from an earlier plan" in replanned.message
-    run = json.loads((workdirs["reports"] / "2022-06-13" / "run.json").read_text())
+    run = json.loads((workdirs["reports"] / "2022-03-01" / "run.json").read_text())
     assert run["submission"].startswith("NOT submitted:")  # and the email says so
     assert alpaca.hits("/v2/orders", "POST") == 4  # nothing sent twice
 
@@ -109,7 +111,7 @@ def test_a_paper_account_gets_each_order_once(alpaca, workdirs):
 def test_live_submission_needs_confirmation_and_sends_nothing_without_it(alpaca, monkeypatch, capsys):
     monkeypatch.setenv("PAPER_TRADING_MODE", "false")
     monkeypatch.setenv("PRODUCTION_MODE", "true")
-    assert main(["daily", "--date", "2022-06-13", "--submit"]) == 2
+    assert main(["daily", "--date", "2022-03-01", "--submit"]) == 2
     assert "Add --confirm-live" in capsys.readouterr().err
     assert alpaca.requests == []  # refused before any request
 
@@ -137,34 +139,34 @@ def test_before_todays_bar_is_final_a_paper_run_catches_up_once_then_waits(alpac
 def test_nothing_is_sent_while_the_market_is_open_unless_asked(alpaca, workdirs):
     """A DAY market order sent during trading fills at once at intraday prices: the
     broker's clock, not this machine's, decides."""
-    alpaca.clock_at = dt.datetime(2022, 6, 14, 11, 30, tzinfo=NY)  # the next session, trading
+    alpaca.clock_at = dt.datetime(2022, 3, 2, 11, 30, tzinfo=NY)  # the next session, trading
     refused = run_daily(load_settings(), DAYS[0], submit=True)
     assert refused.exit_code == 1 and alpaca.hits("/v2/orders", "POST") == 0
     assert (
-        "the market is open now (2022-06-14 11:30 New York time, the broker's clock): DAY market orders would fill "
-        "at once at intraday prices. Nothing was sent; the plan of 2022-06-13 is written. Send it after the close "
-        "(2022-06-14 16:00 New York time) with `algotrading daily --submit`, or add --allow-market-open to send it now"
+        "the market is open now (2022-03-02 11:30 New York time, the broker's clock): DAY market orders would fill "
+        "at once at intraday prices. Nothing was sent; the plan of 2022-03-01 is written. Send it after the close "
+        "(2022-03-02 16:00 New York time) with `algotrading daily --submit`, or add --allow-market-open to send it now"
     ) in refused.message
-    assert (workdirs["reports"] / "2022-06-13" / "plan.json").is_file()
+    assert (workdirs["reports"] / "2022-03-01" / "plan.json").is_file()
     asked = run_daily(load_settings(), DAYS[0], submit=True, allow_open=True)
     assert asked.exit_code == 0 and alpaca.hits("/v2/orders", "POST") == 4
     assert "sent while the market was open (--allow-market-open): these DAY market orders fill at once" in (
         asked.message
     )
-    run = json.loads((workdirs["reports"] / "2022-06-13" / "run.json").read_text())
+    run = json.loads((workdirs["reports"] / "2022-03-01" / "run.json").read_text())
     assert "sent while the market was open" in run["submission"]  # what the email shows
 
 
 def test_a_stale_plan_is_never_sent(alpaca, workdirs, capsys):
-    """After 2022-06-15 closed, the plan of 06-13 is two sessions old: refused, and the
+    """After 2022-03-03 closed, the plan of 03-01 is two sessions old: refused, and the
     message points at today's plan, not at a command that would send the old one."""
-    alpaca.clock_at = dt.datetime(2022, 6, 15, 17, 0, tzinfo=NY)
-    assert main(["daily", "--date", "2022-06-13", "--submit"]) == 1
+    alpaca.clock_at = dt.datetime(2022, 3, 3, 17, 0, tzinfo=NY)
+    assert main(["daily", "--date", "2022-03-01", "--submit"]) == 1
     out = capsys.readouterr()
     assert (
-        "the plan is for 2022-06-13, but the latest completed session is 2022-06-15 (now 2022-06-15 17:00 New York "
+        "the plan is for 2022-03-01, but the latest completed session is 2022-03-03 (now 2022-03-03 17:00 New York "
         "time): a stale plan is not sent, nothing was. Run `algotrading daily --submit` (no --date) for the plan of "
-        "2022-06-15"
+        "2022-03-03"
     ) in out.out + out.err
     assert alpaca.hits("/v2/orders", "POST") == 0
 
@@ -173,36 +175,36 @@ def test_the_next_report_and_email_say_what_became_of_each_order(alpaca, workdir
     """A fill with slippage, a partial fill whose rest is canceled, a rejection at the open
     and an order still open: the next session's plan.json, email and alerts name each."""
     assert run_daily(load_settings(), DAYS[0], submit=True).exit_code == 0
-    plan = json.loads((workdirs["reports"] / "2022-06-13" / "plan.json").read_text())
+    plan = json.loads((workdirs["reports"] / "2022-03-01" / "plan.json").read_text())
     buys = {o["symbol"]: o for o in plan["orders"] if o["side"] == "buy"}
-    hon = buys.pop("HON")  # whole shares at this broker
+    whole = buys.pop("BAC")  # whole shares at this broker
     filled, rejected, still_open = sorted(buys)
     alpaca.fill(buys[filled]["client_order_id"], price=round(buys[filled]["est_price"] * 1.002, 2))
-    alpaca.fill(hon["client_order_id"], price=hon["est_price"], qty=1.0)
-    alpaca.by_cid(hon["client_order_id"])["status"] = "canceled"  # the rest canceled at the end of the day
+    alpaca.fill(whole["client_order_id"], price=whole["est_price"], qty=1.0)
+    alpaca.by_cid(whole["client_order_id"])["status"] = "canceled"  # the rest canceled at the end of the day
     alpaca.by_cid(buys[rejected]["client_order_id"])["status"] = "rejected"
-    alpaca.clock_at = dt.datetime(2022, 6, 14, 17, 0, tzinfo=NY)
+    alpaca.clock_at = dt.datetime(2022, 3, 2, 17, 0, tzinfo=NY)
     assert run_daily(load_settings(), DAYS[1]).exit_code == 0
-    out = workdirs["reports"] / "2022-06-14"
+    out = workdirs["reports"] / "2022-03-02"
     fates = {o["symbol"]: o for o in json.loads((out / "plan.json").read_text())["previous_orders"]}
     assert {s: o["fate"] for s, o in fates.items()} == {
         filled: "filled",
-        "HON": "partially_filled",
+        "BAC": "partially_filled",
         rejected: "rejected",
         still_open: "open",
     }
     assert 15 <= fates[filled]["slippage_bps"] <= 25  # 0.2% above the close the plan assumed, cents rounded
-    assert fates["HON"]["detail"].startswith(f"bought 1 of {hon['qty']:g} HON at ")
-    assert "the rest canceled" in fates["HON"]["detail"]
+    assert fates["BAC"]["detail"].startswith(f"bought 1 of {whole['qty']:g} BAC at ")
+    assert "the rest canceled" in fates["BAC"]["detail"]
     assert fates[still_open]["detail"] == "still open at the broker (accepted)"
-    raw = (workdirs["reports"] / "outbox" / "daily-2022-06-14.eml").read_bytes()
+    raw = (workdirs["reports"] / "outbox" / "daily-2022-03-02.eml").read_bytes()
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     text = msg.get_body(("plain",)).get_content()
-    assert "YESTERDAY'S ORDERS (2022-06-13 plan)" in text
+    assert "YESTERDAY'S ORDERS (2022-03-01 plan)" in text
     assert f"BUY {rejected}" in text and "rejected: rejected by the broker" in text
     assert "Yesterday's Orders</h2>" in msg.get_body(("html",)).get_content()
     alerts = json.loads((out / "alerts.json").read_text())["open"]
     assert [a["message"] for a in alerts if a["kind"] == "order_fate"] == [
-        f"BUY {rejected} of the 2022-06-13 plan: rejected by the broker: no reason on the order (Alpaca gives none "
+        f"BUY {rejected} of the 2022-03-01 plan: rejected by the broker: no reason on the order (Alpaca gives none "
         "after acceptance)"
     ]

@@ -32,6 +32,7 @@ from algotrading.config import BacktestParams
 from algotrading.strategies.base import SignalFrames
 
 EXIT_REASONS = ("", "exit_signal", "stop", "target", "max_hold")
+CONFIDENCE_DIGITS = 9  # confidences equal to this many digits tie (a sum of weights is not exact)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ def _buy(
     fee = 1 + params.fees_pct / 100
     equity = cash + np.bincount(group, np.nan_to_num(shares * price), len(cash))
     bought = np.zeros(len(shares))
-    for j in cols[np.lexsort((tie[cols], -confidence[cols], group[cols]))]:
+    rounded = np.round(confidence[cols], CONFIDENCE_DIGITS)  # 0.35+0.35+0.2+0.1 ties with a capped 1.0
+    for j in cols[np.lexsort((tie[cols], -rounded, group[cols]))]:
         g = group[j]
         paid_price = price[j] * slip
         value = min(fractions[g] * equity[g], cash[g] / fee)  # the position's worth at its fill price
