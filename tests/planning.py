@@ -30,6 +30,7 @@ SEED_SAFETY = SafetyParams(
     min_trade_size=50.0,
     min_cash_buffer=100.0,
     max_positions=4,
+    allocation="equal",
 )
 
 

@@ -77,11 +77,11 @@ def sized(target: float) -> Buy:
     return Buy(target=target, amount=target, steps=(Step("size", target, f"${target:,.2f}"),))
 
 
-def frame(*symbols: str) -> pd.DataFrame:
+def frame(*symbols: str, strategies: Iterable[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "symbol": list(symbols),
-            "strategy": ["mean_reversion"] * len(symbols),
+            "strategy": list(strategies) if strategies is not None else ["mean_reversion"] * len(symbols),
             "score": [0.9 - i / 100 for i in range(len(symbols))],
         }
     )
@@ -458,6 +458,7 @@ def test_small_splits_below_the_minimum_trade_are_rejected_and_the_money_waits()
 # --- invariants on random accounts ---------------------------------------------------
 
 SYMBOLS = [f"S{i}" for i in range(10)]
+STRATEGIES = ["golden_cross", "mean_reversion", "dual_momentum", "sector_rotation"]
 HELD = [f"H{i}" for i in range(7)]
 money = st.floats(0, 3000).map(lambda x: round(x, 2))
 
@@ -472,6 +473,7 @@ def sizing_inputs(draw: st.DrawFn) -> dict[str, Any]:
         min_cash_buffer=draw(st.floats(0, 300).map(lambda x: round(x, 2))),
         max_position_pct=draw(st.floats(5, 60)),
         min_trade_size=draw(st.floats(1, 150)),
+        allocation=draw(st.sampled_from(["equal", "performance"])),
     )
     positions = [
         Position(s, draw(st.floats(0.01, 20.0)), 100.0, draw(st.floats(1.0, 500.0)))
@@ -488,8 +490,12 @@ def sizing_inputs(draw: st.DrawFn) -> dict[str, Any]:
     price = st.floats(1.0, 2000.0).map(lambda x: round(x, 2)) | st.sampled_from([float("nan"), 0.0])
     prices = {s: draw(price) for s in symbols if draw(st.integers(0, 9))}  # now and then no price
     assets = {s: Asset(s, draw(st.integers(0, 9)) > 0, draw(st.booleans())) for s in symbols}
+    strategies = [draw(st.sampled_from(STRATEGIES)) for _ in symbols]
+    weights = {k: draw(st.floats(0, 1)) for k in STRATEGIES}
     return dict(
         symbols=symbols,
+        strategies=strategies,
+        weights=weights,
         prices=prices,
         portfolio=account(draw(money), positions),
         sells=sells,
@@ -499,7 +505,8 @@ def sizing_inputs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def sized_buys(s: dict[str, Any]) -> list[BuyDecision]:
-    return size_buys(frame(*s["symbols"]), s["prices"], s["portfolio"], s["sells"], s["assets"], s["params"])
+    table = frame(*s["symbols"], strategies=s["strategies"])
+    return size_buys(table, s["prices"], s["portfolio"], s["sells"], s["assets"], s["params"], s["weights"])
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -541,6 +548,40 @@ def test_sizing_keeps_the_safety_limits(s):
     assert kept + len(bought) <= max(params.max_positions, kept)
     if kept >= params.max_positions:
         assert bought == []
+
+
+def test_performance_allocation_gives_the_better_strategy_more_dollars():
+    # $900 for buys, caps raised to $600 so that the split shows: weights 0.5, 0.3, 0.2
+    params = limits(allocation="performance", max_position_size=600.0, max_position_pct=60.0)
+    weights = {"golden_cross": 0.5, "mean_reversion": 0.3, "dual_momentum": 0.2}
+    table = frame("AAA", "BBB", "CCC", strategies=["golden_cross", "mean_reversion", "dual_momentum"])
+    book = AssetBook({}, default=Asset("*", True, True))
+    prices = dict.fromkeys(["AAA", "BBB", "CCC"], 100.0)
+    out = size_buys(table, prices, account(1000.0), [], book, params, weights)
+    # 900 x 0.5 / 1.0 = 450; then 450 x 0.3 / 0.5 = 270; then the 180 left
+    assert [d.notional for d in out] == [450.0, 270.0, 180.0]
+    assert out[0].reason == (
+        "buy $450.00: $900.00 for buys x golden_cross's weight 0.50 / 1.00 "
+        "(the weights of the 3 buy(s) still possible) = $450.00 (cap $600.00)"
+    )
+    equal = size_buys(table, prices, account(1000.0), [], book, limits(max_position_size=600.0, max_position_pct=60.0))
+    assert [d.notional for d in equal] == [300.0, 300.0, 300.0]
+    # equal weights (or none known) split equally under "performance" too
+    same = dict.fromkeys(weights, 0.25)
+    assert [d.notional for d in size_buys(table, prices, account(1000.0), [], book, params, same)] == [300.0] * 3
+    assert [d.notional for d in size_buys(table, prices, account(1000.0), [], book, params, None)] == [300.0] * 3
+
+
+def test_performance_allocation_stays_within_the_limits():
+    # a weak strategy ranked first is raised to MIN_POSITION_SIZE; the strong one is capped
+    params = limits(allocation="performance")
+    table = frame("AAA", "BBB", strategies=["mean_reversion", "golden_cross"])
+    book = AssetBook({}, default=Asset("*", True, True))
+    weights = {"golden_cross": 0.95, "mean_reversion": 0.05}
+    out = size_buys(table, {"AAA": 100.0, "BBB": 100.0}, account(1000.0), [], book, params, weights)
+    assert [d.notional for d in out] == [50.0, 300.0]  # 900 x 0.05 = 45 -> 50; 850 -> the $300 cap
+    assert "= $45.00, raised to MIN_POSITION_SIZE" in out[0].reason
+    assert out[1].reason.startswith("buy $300.00: the cap $300.00")
 
 
 def test_the_random_accounts_reach_every_control():

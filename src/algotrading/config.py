@@ -67,6 +67,7 @@ class SafetyParams(_Section):
     min_trade_size: float = Field(gt=0, description="dollars, e.g. 50")
     min_cash_buffer: float = Field(ge=0, description="dollars, e.g. 100")
     max_positions: int = Field(ge=1, le=50, description="a whole number of positions, e.g. 4")
+    allocation: Literal["performance", "equal"] = Field(description="performance or equal")
 
 
 class CashParams(_Section):

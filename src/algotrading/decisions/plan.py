@@ -233,7 +233,7 @@ def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
 
     def one_pass(swaps: list[Swap]) -> tuple[list[BuyDecision], CashAnalysis]:
         sells = _sells(inputs, exits, swaps)
-        buys = size_buys(selected, prices, inputs.portfolio, sells, inputs.assets, s.safety)
+        buys = size_buys(selected, prices, inputs.portfolio, sells, inputs.assets, s.safety, inputs.weights)
         analysis = cash_mod.analyze(
             selected,
             buys,

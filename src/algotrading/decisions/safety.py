@@ -9,12 +9,16 @@ Candidates are sized one by one in rank order. :func:`size_buys` passes each buy
                       a price for it;
 :func:`slots`         open positions after the plan (holdings not being sold + buys) stay
                       <= ``MAX_POSITIONS``;
-:func:`size`          the target is the money left for buys divided by the buys still
-                      possible, capped at ``MAX_POSITION_SIZE`` and ``max_position_pct`` of
-                      current equity. Money for buys = cash + proceeds of the plan's sells -
+:func:`size`          the target is the buy's share of the money left for buys, capped at
+                      ``MAX_POSITION_SIZE`` and ``max_position_pct`` of current equity.
+                      Money for buys = cash + proceeds of the plan's sells -
                       ``MIN_CASH_BUFFER``; buys still possible = min(free slots, candidates
                       left, money / ``MIN_POSITION_SIZE``), so small accounts make fewer,
-                      valid buys instead of many too-small ones;
+                      valid buys instead of many too-small ones. The share is 1 / buys
+                      still possible (``allocation: equal``), or (``performance``, seed 3.2)
+                      the buy's strategy weight over the weights of the buys still possible
+                      (this one and the next ones in rank order), at least
+                      ``MIN_POSITION_SIZE``: better strategies get more dollars;
 :func:`whole_shares`  a non-fractionable asset is bought in whole shares (rounded down);
                       one share above the target means no buy;
 :func:`minimum`       a buy below ``MIN_POSITION_SIZE`` is rejected;
@@ -33,7 +37,7 @@ broker checks buying power when an order arrives, so it waits for the sells.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -127,10 +131,16 @@ class SizingState:
     equity: float  # the account's equity, which the cap is a percent of
     candidates: int  # how many candidates this pass sizes
     index: int = 0  # the candidate being sized
+    weights: tuple[float, ...] = ()  # each candidate's strategy weight (performance allocation), else ()
 
     @classmethod
     def start(
-        cls, portfolio: Portfolio, sells: list[PlannedSell], params: SafetyParams, candidates: int
+        cls,
+        portfolio: Portfolio,
+        sells: list[PlannedSell],
+        params: SafetyParams,
+        candidates: int,
+        weights: tuple[float, ...] = (),
     ) -> SizingState:
         """The state before the first candidate: sells that close a position free its slot."""
         equity = portfolio.equity
@@ -146,6 +156,7 @@ class SizingState:
             cap=cents_down(position_cap(params, equity)),
             equity=equity,
             candidates=candidates,
+            weights=weights,
         )
 
     @property
@@ -208,8 +219,9 @@ def slots(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyPara
 
 
 def size(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParams) -> Buy | Rejection:
-    """The target: the money left for buys over the buys still possible, floored to cents
-    and capped at ``state.cap``; no buy when the money left is below ``MIN_POSITION_SIZE``."""
+    """The target: the buy's share of the money left for buys (:func:`share`), floored to
+    cents and capped at ``state.cap``; no buy when the money left is below
+    ``MIN_POSITION_SIZE``."""
     left = state.left
     possible = min(
         params.max_positions - state.open_after,
@@ -224,8 +236,8 @@ def size(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParam
             f"${params.min_position_size:,.2f}",
         )
     cap = state.cap
-    target = cents_down(min(cap, left / possible))
-    split = f"${left:,.2f} for buys / {possible} buy(s)"
+    amount, split = share(candidate, state, possible, params)
+    target = cents_down(min(cap, amount))
     note = (
         f"{split} = ${target:,.2f} (cap ${cap:,.2f})"
         if target < cap
@@ -233,6 +245,28 @@ def size(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParam
         f"{params.max_position_pct:g}% of equity ${state.equity:,.2f}; {split})"
     )
     return replace(buy, target=target, amount=target, steps=(*buy.steps, Step("size", target, note)))
+
+
+def share(candidate: Candidate, state: SizingState, possible: int, params: SafetyParams) -> tuple[float, str]:
+    """This buy's dollars before the cap, and the sizing line that says how.
+
+    Equal: the money left over the buys still possible. Performance: the money left x this
+    buy's strategy weight / the weights of the ``possible`` buys from this one on (with
+    equal weights, the equal split), raised to ``MIN_POSITION_SIZE`` when the weight
+    gives less (``possible`` guarantees that much is left)."""
+    left = state.left
+    ahead = state.weights[state.index : state.index + possible]
+    total = sum(ahead)
+    if not ahead or not total > 0:
+        return left / possible, f"${left:,.2f} for buys / {possible} buy(s)"
+    amount = left * ahead[0] / total
+    line = (
+        f"${left:,.2f} for buys x {candidate.strategy}'s weight {ahead[0]:.2f} / {total:.2f} "
+        f"(the weights of the {possible} buy(s) still possible)"
+    )
+    if amount < params.min_position_size:
+        return params.min_position_size, f"{line} = ${amount:,.2f}, raised to MIN_POSITION_SIZE"
+    return amount, line
 
 
 def whole_shares(candidate: Candidate, state: SizingState, buy: Buy, params: SafetyParams) -> Buy | Rejection:
@@ -320,12 +354,17 @@ def size_buys(
     sells: list[PlannedSell],
     assets: AssetBook,
     params: SafetyParams,
+    weights: Mapping[str, float] | None = None,
 ) -> list[BuyDecision]:
     """Size ``candidates`` (rows with ``symbol``, ``strategy``, ``score``, in rank order):
     one :class:`BuyDecision` each, in the same order; an accepted buy spends its money and
-    takes a slot before the next candidate is sized."""
+    takes a slot before the next candidate is sized. ``weights``: each strategy's capital
+    weight, used when ``params.allocation`` is "performance" (none known: equal split)."""
     rows = list(candidates.itertuples())
-    state = SizingState.start(portfolio, sells, params, len(rows))
+    by_weight: tuple[float, ...] = ()
+    if params.allocation == "performance" and weights is not None:
+        by_weight = tuple(max(0.0, float(weights.get(r.strategy, 0.0) or 0.0)) for r in rows)
+    state = SizingState.start(portfolio, sells, params, len(rows), by_weight)
     out: list[BuyDecision] = []
     for k, row in enumerate(rows):
         price = float(prices.get(row.symbol, float("nan")))
