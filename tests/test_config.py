@@ -61,6 +61,23 @@ def test_dotenv_file_is_read(workdirs, monkeypatch, tmp_path):
     assert s.mode is Mode.DEMO
 
 
+def test_the_folders_of_env_example_work_from_dotenv(workdirs, monkeypatch, tmp_path):
+    """.env.example lists ALGOTRADING_REPORTS_DIR and ALGOTRADING_STATE_DIR: set in .env
+    they move the folders (a relative one is under the project), and the environment wins."""
+    from algotrading.paths import project_root
+
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"ALGOTRADING_REPORTS_DIR={tmp_path / 'my-reports'}\nALGOTRADING_STATE_DIR=my-state\n")
+    monkeypatch.setenv("ALGOTRADING_ENV_FILE", str(env_file))
+    monkeypatch.delenv("ALGOTRADING_REPORTS_DIR")
+    monkeypatch.delenv("ALGOTRADING_STATE_DIR")
+    s = load_settings()
+    assert s.paths.reports_dir == tmp_path / "my-reports"
+    assert s.paths.state_dir == project_root() / "my-state"
+    monkeypatch.setenv("ALGOTRADING_STATE_DIR", str(tmp_path / "from-environment"))
+    assert load_settings().paths.state_dir == tmp_path / "from-environment"
+
+
 def test_misspelt_dotenv_name_is_refused(workdirs, monkeypatch, tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text("MAX_POSITON_SIZE=250\n")

@@ -390,6 +390,11 @@ class EnvSettings(BaseSettings):
     alpaca_data_url: str | None = None
     fallback_data_url: str | None = None
     alert_webhook_url: SecretStr | None = None
+    # the folders (read by algotrading.paths; known here so that .env may hold them)
+    algotrading_params_dir: str | None = None
+    algotrading_reports_dir: str | None = None
+    algotrading_state_dir: str | None = None
+    algotrading_notebooks_dir: str | None = None
 
 
 class AlpacaSettings(BaseModel):

@@ -26,9 +26,40 @@ def project_root() -> Path:
     return Path.cwd()
 
 
-def _env_path(name: str, default: Path) -> Path:
+def _env_path(name: str, default: Path, dotenv: dict[str, str | None], root: Path) -> Path:
+    """The folder ``name`` names: the process environment first, then ``.env`` (a
+    relative path there is relative to the project folder), else ``default``."""
     value = os.environ.get(name)
-    return Path(value).expanduser().resolve() if value else default
+    if value:
+        return Path(value).expanduser().resolve()
+    value = dotenv.get(name)
+    if value:
+        path = Path(value).expanduser()
+        return (path if path.is_absolute() else root / path).resolve()
+    return default
+
+
+def _dotenv_paths(env_file: Path | None) -> dict[str, str | None]:
+    """The ``ALGOTRADING_*_DIR`` lines of ``env_file`` (none when it is missing or
+    unreadable: reading the settings reports an unreadable ``.env`` with its fix)."""
+    if env_file is None or not env_file.is_file():
+        return {}
+    from dotenv import dotenv_values  # local: pydantic-settings' own dotenv reader
+
+    try:
+        values = dotenv_values(env_file)
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {k.upper(): v for k, v in values.items() if k.upper() in PATH_VARIABLES}
+
+
+#: The folders a ``.env`` (or the environment) can move (``.env.example``).
+PATH_VARIABLES = (
+    "ALGOTRADING_PARAMS_DIR",
+    "ALGOTRADING_REPORTS_DIR",
+    "ALGOTRADING_STATE_DIR",
+    "ALGOTRADING_NOTEBOOKS_DIR",
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +78,8 @@ class Paths:
         """Resolve every location from the environment, with project-relative defaults.
 
         ``ALGOTRADING_ENV_FILE`` names the dotenv file; set it to an empty string to read
-        none (the tests do, so a developer's own ``.env`` never leaks into them).
+        none (the tests do, so a developer's own ``.env`` never leaks into them). The
+        folders may be set in that file too; the environment wins, as for every setting.
         """
         root = project_root()
         env_file_var = os.environ.get("ALGOTRADING_ENV_FILE")
@@ -57,11 +89,12 @@ class Paths:
             env_file = None
         else:
             env_file = Path(env_file_var).expanduser().resolve()
+        dotenv = _dotenv_paths(env_file)
         return cls(
             root=root,
-            params_dir=_env_path("ALGOTRADING_PARAMS_DIR", root / "params"),
-            reports_dir=_env_path("ALGOTRADING_REPORTS_DIR", root / "reports"),
-            state_dir=_env_path("ALGOTRADING_STATE_DIR", root / "state"),
-            notebooks_dir=_env_path("ALGOTRADING_NOTEBOOKS_DIR", root / "notebooks"),
+            params_dir=_env_path("ALGOTRADING_PARAMS_DIR", root / "params", dotenv, root),
+            reports_dir=_env_path("ALGOTRADING_REPORTS_DIR", root / "reports", dotenv, root),
+            state_dir=_env_path("ALGOTRADING_STATE_DIR", root / "state", dotenv, root),
+            notebooks_dir=_env_path("ALGOTRADING_NOTEBOOKS_DIR", root / "notebooks", dotenv, root),
             env_file=env_file,
         )
