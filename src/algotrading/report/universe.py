@@ -43,12 +43,12 @@ def period_returns(close: pd.DataFrame, universe: Universe) -> pd.DataFrame:
     """
     indices = [s for s in close.columns if s.startswith("^")]  # an index level is not a return
     close = close.drop(columns=indices)
-    last = {name: period_return(close, n).iloc[-1] for name, n in HORIZONS.items() if n < len(close)}
+    never = pd.Series(float("nan"), index=close.columns)
+    last = {name: period_return(close, n).iloc[-1] if n < len(close) else never for name, n in HORIZONS.items()}
     table = pd.DataFrame(last)
     table.insert(0, "group", [universe.group_of(s) for s in table.index])
     table.index.name = "symbol"
-    sort_by = "3M" if "3M" in table else table.columns[-1]
-    return table.sort_values(sort_by, ascending=False)
+    return table.sort_values("3M", ascending=False)
 
 
 def group_indices(close: pd.DataFrame, universe: Universe, sessions: int = 252) -> pd.DataFrame:
@@ -94,10 +94,13 @@ def returns_bar_figure(returns: pd.DataFrame, horizon: str = "3M") -> go.Figure:
     """Every symbol's return over ``horizon``, coloured by group."""
     data = returns.dropna(subset=[horizon]).sort_values(horizon)
     fig = go.Figure()
+    title = f"{horizon} return by symbol (%)"
+    if data.empty:  # the data's first sessions: no symbol has that much history yet
+        title = f"{horizon} return by symbol: not enough history yet"
     for group, rows in data.groupby("group", sort=False):
         fig.add_trace(go.Bar(x=rows.index, y=(rows[horizon] * 100).round(2), name=str(group).replace("_", " ")))
     fig.update_layout(
-        title=f"{horizon} return by symbol (%)",
+        title=title,
         xaxis={"categoryorder": "total ascending", "tickangle": -60},
         yaxis_title="%",
         barmode="relative",
