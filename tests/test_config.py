@@ -149,6 +149,16 @@ def test_misspelt_dotenv_name_is_refused(workdirs, monkeypatch, tmp_path):
             id="half-a-key-pair",
         ),
         pytest.param(
+            {"PORTFOLIO_SIZE": "inf"},
+            "PORTFOLIO_SIZE = 'inf': input should be a finite number. Expected account size in dollars",
+            id="infinite-account",
+        ),
+        pytest.param(
+            {"MAX_POSITION_SIZE": "nan"},
+            "MAX_POSITION_SIZE = 'nan': input should be a finite number. Expected dollars, e.g. 300.",
+            id="nan-limit",
+        ),
+        pytest.param(
             {"PAPER_TRADING_MODE": "maybe"},
             "PAPER_TRADING_MODE = 'maybe': not a boolean",
             id="flag-not-boolean",
@@ -332,3 +342,36 @@ def test_cli_exits_2_with_one_line_per_problem(workdirs, monkeypatch, capsys):
     assert code == 2
     assert err.startswith("Configuration problems:\n")
     assert err.count("\n  - ") == 2  # min > max, and 4 x 400 > 900
+
+
+def test_typos_in_the_environment_are_named_with_the_closest_known_name():
+    from algotrading.config import environment_typos
+
+    environ = {
+        "MAX_POSITON_SIZE": "250",  # a near-miss of a setting
+        "ALGOTRADING_STATE_DIRS": "/srv/state",  # our prefix, a name nothing reads
+        "ALGOTRADING_SMTP_TIMEOUT_SECONDS_X": "1",
+        "MAX_POSITION_SIZE": "250",  # known: silent
+        "ALGOTRADING_REPORTS_DIR": "/srv/reports",
+        "PATH": "/usr/bin",  # somebody else's: silent
+        "EMAIL": "me@example.com",
+    }
+    assert environment_typos(environ) == [
+        "ALGOTRADING_SMTP_TIMEOUT_SECONDS_X is set in the environment but AlgoTrading does not read it: "
+        "remove it or check its spelling.",
+        "ALGOTRADING_STATE_DIRS is set in the environment but AlgoTrading does not read it: "
+        "did you mean ALGOTRADING_STATE_DIR?",
+        "MAX_POSITON_SIZE is set in the environment but is not a setting AlgoTrading knows: "
+        "did you mean MAX_POSITION_SIZE?",
+    ]
+
+
+def test_a_typo_in_the_environment_is_logged_once(workdirs, monkeypatch, caplog):
+    monkeypatch.setenv("MIN_CASH_BUFER", "100")
+    with caplog.at_level("WARNING", logger="algotrading.config"):
+        load_settings()
+        load_settings()
+    notes = [r.getMessage() for r in caplog.records if "MIN_CASH_BUFER" in r.getMessage()]
+    assert notes == [
+        "MIN_CASH_BUFER is set in the environment but is not a setting AlgoTrading knows: did you mean MIN_CASH_BUFFER?"
+    ]

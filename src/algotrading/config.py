@@ -11,8 +11,10 @@ checks run once every single value is valid). Secrets are ``SecretStr`` and only
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -21,10 +23,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from algotrading.paths import Paths
+from algotrading.paths import PATH_VARIABLES, Paths
 
 SYMBOL_RE = re.compile(r"^\^?[A-Z][A-Z0-9.\-]{0,9}$")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+log = logging.getLogger(__name__)
 
 
 class UsageError(ValueError):
@@ -54,7 +58,9 @@ class Mode(StrEnum):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: PORTFOLIO_SIZE=inf would pass gt=0, and NaN fails every comparison
+    # for the wrong reason; both are refused as "not a finite number"
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SafetyParams(_Section):
@@ -474,11 +480,55 @@ class Settings(BaseModel):
 # --------------------------------------------------------------------------- loading
 
 
+#: The ALGOTRADING_* variables something reads (paths, the schedule, the test harness).
+KNOWN_ALGOTRADING_VARIABLES = (
+    *PATH_VARIABLES,
+    "ALGOTRADING_HOME",
+    "ALGOTRADING_ENV_FILE",
+    "ALGOTRADING_HOST_TZ",
+    "ALGOTRADING_CRONTAB_CMD",
+    "ALGOTRADING_CRON_DAEMON",
+    "ALGOTRADING_PYTHON",
+    "ALGOTRADING_TEST_WORKERS",
+    "ALGOTRADING_NBREFS_RUN_DIR",
+    "ALGOTRADING_NBREFS_REPLAY_DIR",
+)
+_WARNED: set[str] = set()
+
+
+def environment_typos(environ: Mapping[str, str]) -> list[str]:
+    """Variables of the environment that look meant for AlgoTrading but that it does not
+    read: an unknown ``ALGOTRADING_*`` name, or a near-miss of a setting's name (``.env``
+    typos are errors; the environment is shared with other programs, so these warn)."""
+    settings = [name.upper() for name in EnvSettings.model_fields]
+    out = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper in settings or upper in KNOWN_ALGOTRADING_VARIABLES:
+            continue
+        if upper.startswith("ALGOTRADING_"):
+            ours = {k.removeprefix("ALGOTRADING_"): k for k in KNOWN_ALGOTRADING_VARIABLES}
+            close = difflib.get_close_matches(upper.removeprefix("ALGOTRADING_"), list(ours), n=1, cutoff=0.75)
+            hint = f"did you mean {ours[close[0]]}?" if close else "remove it or check its spelling."
+            out.append(f"{name} is set in the environment but AlgoTrading does not read it: {hint}")
+            continue
+        close = difflib.get_close_matches(upper, settings, n=1, cutoff=0.9)
+        if close:
+            out.append(
+                f"{name} is set in the environment but is not a setting AlgoTrading knows: did you mean {close[0]}?"
+            )
+    return out
+
+
 def load_settings(paths: Paths | None = None) -> Settings:
     """Read, merge and check the configuration; raise :class:`ConfigError` listing every
     problem. Touches only local files and the environment, never the network."""
     paths = paths or Paths.from_env()
     problems: list[str] = []
+    for note in environment_typos(os.environ):
+        if note not in _WARNED:  # once per process: settings are loaded by every step
+            _WARNED.add(note)
+            log.warning("%s", note)
 
     env = _read_env(paths, problems)
     raw_sections, sources = _read_yaml_sections(paths.params_dir, problems)
