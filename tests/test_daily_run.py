@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -51,6 +52,9 @@ def demo_run(tmp_path_factory):
 def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
     settings, result, reports = demo_run
     assert (result.exit_code, result.status, result.session_date) == (0, "ok", LAST)
+    # the folders holding the account's state, positions and outbox are the user's only
+    assert stat.S_IMODE(reports.stat().st_mode) == 0o700
+    assert stat.S_IMODE(settings.paths.state_dir.stat().st_mode) == 0o700
     out = reports / "2025-12-31"
     assert result.report_dir == out
     assert {p.name for p in out.iterdir()} == {

@@ -75,6 +75,27 @@ def test_the_demo_setup_passes_with_only_the_schedule_to_do(workdirs, crontab, c
     assert levels(validate(load_settings()))["schedule"] == "PASS"
 
 
+def test_a_dotenv_others_can_read_warns_on_paper_and_fails_live(workdirs, monkeypatch, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("MAX_POSITION_SIZE=250\n")
+    env_file.chmod(0o644)  # what an editor or `cp .env.example .env` leaves under umask 022
+    monkeypatch.setenv("ALGOTRADING_ENV_FILE", str(env_file))
+    paper = {c.name: c for c in validate(load_settings()).checks}["secrets_at_rest"]
+    assert paper.level is Level.WARN and paper.fix == f"chmod 600 {env_file}"
+    assert paper.detail == (
+        f"{env_file} (mode 644) can be read by its group and every user; it holds the API keys and SMTP password"
+    )
+    live = {c.name: c for c in validate(load_settings(), live=True).checks}["secrets_at_rest"]
+    assert live.level is Level.FAIL
+    env_file.chmod(0o640)
+    assert (
+        "can be read by its group;" in {c.name: c for c in validate(load_settings()).checks}["secrets_at_rest"].detail
+    )
+    env_file.chmod(0o600)
+    fixed = {c.name: c for c in validate(load_settings(), live=True).checks}["secrets_at_rest"]
+    assert (fixed.level, fixed.detail) == (Level.PASS, f"{env_file}: mode 600, its owner's only")
+
+
 def test_json_output(workdirs, crontab, capsys):
     assert main(["validate", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

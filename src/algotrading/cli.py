@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -452,6 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # called in-process (tests, notebooks): a process-wide SIG_DFL would kill the
         # caller on its next write to a closed pipe or socket.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Everything a command creates is private to the user (folders 0700, files 0600): the
+    # state and reports hold the account number, positions and the outbox. The notebooks'
+    # kernels inherit it. In-process callers (tests, notebooks) keep their own umask.
+    if argv is None:
+        os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_console(args.verbose)

@@ -38,7 +38,7 @@ from algotrading.notify.daily import send_daily, send_failure
 from algotrading.notify.delivery import resend_pending
 from algotrading.ops.transition import Ramp, live_ramp
 from algotrading.report.render import ensure_kernel, execute_notebook, render_html
-from algotrading.storage.files import StorageError, atomic_write_json, check_writable
+from algotrading.storage.files import StorageError, atomic_write_json, check_writable, private_dir
 from algotrading.storage.store import Store, StoreError, open_store
 from algotrading.strategies import load_strategies
 
@@ -89,8 +89,12 @@ def run_daily(
     preflight(settings)
     try:
         check_writable(settings.paths.reports_dir, settings.schedule.min_free_disk_mb)
+        private_dir(settings.paths.reports_dir)
+        private_dir(settings.paths.state_dir)
     except StorageError as exc:
         raise RunError(str(exc)) from exc
+    except OSError as exc:
+        raise RunError(f"cannot create or secure {exc.filename}: {exc.strerror}; fix its permissions") from exc
     with run_lock(settings.paths.state_dir):
         try:
             store = open_store(settings.paths.state_dir)

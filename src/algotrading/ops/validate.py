@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -86,6 +87,7 @@ class Readiness:
 CHECK_NAMES = (
     "configuration",
     "environment",
+    "secrets_at_rest",
     "trading_mode",
     "safety_limits",
     "risk_parameters",
@@ -123,6 +125,31 @@ def check_environment(s: Settings, live: bool) -> Check:
     if level is Level.PASS:
         return Check("environment", level, detail + " (demo needs none: emails go to reports/outbox/)")
     return Check("environment", level, detail, "set them in .env (see .env.example); live trading must email every run")
+
+
+def check_secrets_at_rest(s: Settings, live: bool) -> Check:
+    """``.env`` holds the API keys and the SMTP password: readable by its owner only. One
+    that group or others can read is a warning on paper and a failure under ``--live``.
+    (The state and reports folders need no check: the daily run makes them 0700.)"""
+    name = "secrets_at_rest"
+    env_file = s.paths.env_file
+    if env_file is None or not env_file.is_file():
+        return Check(name, Level.PASS, "no .env file: the secrets come from the environment")
+    mode = stat.S_IMODE(env_file.stat().st_mode)
+    if mode & 0o077:
+        return Check(
+            name,
+            _soft(live),
+            f"{env_file} (mode {mode:o}) can be read by {_others(mode)}; it holds the API keys and SMTP password",
+            f"chmod 600 {env_file}",
+        )
+    return Check(name, Level.PASS, f"{env_file}: mode {mode:o}, its owner's only")
+
+
+def _others(mode: int) -> str:
+    """Who besides the owner may read a file of ``mode``."""
+    who = [w for w, bits in (("its group", 0o070), ("every user", 0o007)) if mode & bits]
+    return " and ".join(who)
 
 
 def check_trading_mode(s: Settings, live: bool) -> Check:
@@ -567,6 +594,7 @@ def validate(
     checks = [
         Check("configuration", Level.PASS, f"environment, .env and params/*.yaml valid ({len(s.sources)} values)"),
         check_environment(s, live),
+        check_secrets_at_rest(s, live),
         check_trading_mode(s, live),
         check_safety_limits(s, live),
         check_risk_parameters(s, live),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,18 @@ def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
 
 class StorageError(RuntimeError):
     """Outputs cannot be written here; the message says why and what to do."""
+
+
+def private_dir(folder: Path) -> Path:
+    """``folder``, created private to the user (0700) if missing; one of ours that group or
+    others may read is tightened to the owner only. The state and reports folders hold the
+    account number, positions and the outbox (a git clone makes ``reports/`` 0755). A
+    folder owned by someone else is left alone: ``algotrading validate`` warns about it."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        folder.chmod(stat.S_IMODE(info.st_mode) & ~0o077)
+    return folder
 
 
 def check_writable(folder: Path, min_free_mb: int = 0) -> float:
