@@ -44,10 +44,16 @@ class PositionBook:
 
     entries: pd.DataFrame
     exits: pd.DataFrame
-    exit_reason: pd.DataFrame  # "" where no exit, else one of EXIT_REASONS
+    exit_code: pd.DataFrame  # index into EXIT_REASONS (0: no exit), small ints: a sweep has millions of cells
     holding: pd.DataFrame
     skipped: pd.DataFrame
     orders: pd.DataFrame
+
+    @property
+    def exit_reason(self) -> pd.DataFrame:
+        """Why each exit happened: "" where none, else one of ``EXIT_REASONS``."""
+        names = np.asarray(EXIT_REASONS, dtype=object)[self.exit_code.to_numpy()]
+        return pd.DataFrame(names, index=self.exit_code.index, columns=self.exit_code.columns)
 
 
 def fill_prices(opens: pd.DataFrame, close: pd.DataFrame) -> pd.DataFrame:
@@ -158,9 +164,8 @@ def simulate(
     def frame(values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=index, columns=symbols)
 
-    reasons = np.asarray(EXIT_REASONS, dtype=object)[out_reason]
     return PositionBook(
-        frame(out_entry), frame(out_exit), frame(reasons), frame(out_hold), frame(out_skip), frame(out_orders)
+        frame(out_entry), frame(out_exit), frame(out_reason), frame(out_hold), frame(out_skip), frame(out_orders)
     )
 
 
