@@ -384,3 +384,69 @@ def test_symbols_from_a_fallback_source_are_named_in_the_email_but_vix_is_not(wo
     assert f"Data source: 2 symbol(s) from yahoo (AAPL, XOM): {outage}\n" in text
     assert "<b>Data source:</b> 1 symbol(s) from alpaca-iex (DUK)" in html_of(msg)
     assert "Data source" not in daily_email(sample_plan(), load_settings(), None, {}).get_body(("plain",)).get_content()
+
+
+class HangingServer:
+    """Accepts TCP connections and never says a word (an SMTP server that hangs)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[object] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(conn)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+        for conn in self.accepted:
+            conn.close()  # type: ignore[attr-defined]
+        self.sock.close()
+
+
+def test_resends_before_a_run_stop_at_their_budget_when_the_server_hangs(workdirs, monkeypatch):
+    """Two emails wait in the outbox; the server accepts and hangs. With a 30 s socket
+    timeout and 4 tries that used to cost minutes before the run could start; now the
+    re-sends stop at resend_budget_seconds (1 s here) and the second is not tried."""
+    from algotrading.notify.delivery import outbox_dir, resend_pending
+    from algotrading.storage.store import open_store
+
+    hang = HangingServer()
+    try:
+        configure(workdirs, monkeypatch, None, port=hang.port)
+        path = workdirs["params"] / "email.yaml"
+        doc = yaml.safe_load(path.read_text()) | {"timeout_seconds": 30, "resend_budget_seconds": 1.0}
+        path.write_text(yaml.safe_dump(doc))
+        settings = load_settings()
+        outbox = outbox_dir(settings)
+        outbox.mkdir(parents=True)
+        with open_store(settings.paths.state_dir) as store:
+            for day in ("2025-12-30", "2025-12-31"):
+                eml = outbox / f"daily-{day}.eml"
+                eml.write_bytes(b"Subject: AlgoTrading Daily Signals - " + day.encode() + b"\r\n\r\nplan\r\n")
+                store.save_email(f"daily-{day}", dt.date.fromisoformat(day), "daily", "s", str(eml), "pending")
+            started = time.monotonic()
+            out = resend_pending(settings, store)
+            spent = time.monotonic() - started
+            assert [d.status for d in out] == ["pending", "pending"]
+            assert "the time for re-sends was spent" in out[0].detail or "timed out" in out[0].detail, out[0].detail
+            assert out[1].detail == "not tried: an earlier re-send failed; the next run tries it"
+            assert [r["status"] for r in store.emails()] == ["pending", "pending"]
+        assert len(hang.accepted) >= 1 and all(
+            (outbox / f"daily-{d}.eml").is_file() for d in ("2025-12-30", "2025-12-31")
+        )
+        assert spent < 15  # about 1 s; a budget that did not hold would take 4 x 30 s
+    finally:
+        hang.stop()

@@ -222,6 +222,7 @@ class EmailParams(_Section):
     retry_attempts: int = Field(ge=1, le=10, description="tries, e.g. 4")
     retry_wait_seconds: float = Field(ge=0, le=600, description="seconds, e.g. 5")
     retry_max_wait_seconds: float = Field(ge=0, le=3600, description="seconds, e.g. 60")
+    resend_budget_seconds: float = Field(gt=0, le=3600, description="seconds, e.g. 60")
     charts: bool = Field(description="true or false")
 
     @field_validator("to", mode="before")

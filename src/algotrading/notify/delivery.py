@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -53,10 +54,12 @@ def alert(settings: Settings, title: str, message: str) -> bool:
     return webhook.notify(settings.alert_webhook_url.get_secret_value(), title, message)
 
 
-def _send(settings: Settings, store: Store, email_id: str, msg: EmailMessage, path: Path) -> Delivery:
+def _send(
+    settings: Settings, store: Store, email_id: str, msg: EmailMessage, path: Path, deadline: float | None = None
+) -> Delivery:
     password = settings.email_password.get_secret_value() if settings.email_password else None
     try:
-        tries = send(msg, settings.email, password)
+        tries = send(msg, settings.email, password, deadline=deadline)
     except EmailError as exc:
         store.email_attempt(email_id, "pending", str(exc))
         warned = alert(
@@ -93,17 +96,25 @@ def deliver(
 
 
 def resend_pending(settings: Settings, store: Store) -> list[Delivery]:
-    """Send what earlier runs could not, oldest first (before today's own messages)."""
+    """Send what earlier runs could not, oldest first (before today's own messages), within
+    ``resend_budget_seconds`` in all: a server that is down or hangs must not hold up the
+    run. After a failed re-send the rest wait for the next run (the server is the same)."""
     if not smtp_configured(settings):
         return []
-    out = []
+    deadline = time.monotonic() + settings.email.resend_budget_seconds
+    out: list[Delivery] = []
+    server_failed = False
     for row in store.emails(status="pending"):
         email_id, path = str(row["id"]), Path(str(row["path"]))
         if not path.is_file():
             store.email_attempt(email_id, "pending", f"the outbox file {path} is missing")
             out.append(Delivery(email_id, "pending", f"outbox file {path} missing"))
             continue
+        if server_failed:
+            out.append(Delivery(email_id, "pending", "not tried: an earlier re-send failed; the next run tries it"))
+            continue
         msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
         log.info("re-sending %s from the outbox (%s)", email_id, row["subject"])
-        out.append(_send(settings, store, email_id, msg, path))
+        out.append(_send(settings, store, email_id, msg, path, deadline))
+        server_failed = out[-1].failed
     return out

@@ -6,6 +6,7 @@ when the login is refused or the server says 5xx."""
 from __future__ import annotations
 
 import logging
+import math
 import smtplib
 import ssl
 import time
@@ -71,24 +72,43 @@ def check_login(params: EmailParams, password: str | None) -> None:
     """Connect, encrypt and log in, then quit without sending anything (for
     ``algotrading validate``). One try; raises :class:`EmailError` naming the fix."""
     once = params.model_copy(update={"retry_attempts": 1})
-    _with_retries(lambda: _login_once(once, password), once, "login")
+    _with_retries(lambda p: _login_once(p, password), once, "login")
 
 
 def send(
-    msg: EmailMessage, params: EmailParams, password: str | None, sleep: Callable[[float], None] = time.sleep
+    msg: EmailMessage,
+    params: EmailParams,
+    password: str | None,
+    sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> int:
-    """Deliver ``msg``; returns the number of tries. Raises :class:`EmailError`."""
-    return _with_retries(lambda: _send_once(msg, params, password), params, "email", sleep)
+    """Deliver ``msg``; returns the number of tries. Raises :class:`EmailError`.
+
+    ``deadline`` (a ``time.monotonic()`` value): no try starts after it, a try's socket
+    timeout and the waits are cut to the time left, so a server that accepts and then
+    hangs costs at most about that long."""
+    return _with_retries(lambda p: _send_once(msg, p, password), params, "email", sleep, deadline)
 
 
 def _with_retries(
-    action: Callable[[], None], params: EmailParams, what: str, sleep: Callable[[float], None] = time.sleep
+    action: Callable[[EmailParams], None],
+    params: EmailParams,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> int:
     """Run ``action`` with the retry rules of the module docstring; returns the tries."""
     last = ""
     for attempt in range(1, params.retry_attempts + 1):
+        left = math.inf if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            raise EmailError(
+                f"email not delivered: the time for re-sends was spent after {attempt - 1} tr"
+                f"{'y' if attempt == 2 else 'ies'} (last: {last or 'none'}); it stays in the outbox",
+                retryable=True,
+            )
         try:
-            action()
+            action(params if left >= params.timeout_seconds else params.model_copy(update={"timeout_seconds": left}))
             return attempt
         except smtplib.SMTPAuthenticationError as exc:
             raise EmailError(
@@ -116,6 +136,8 @@ def _with_retries(
             last = f"{type(exc).__name__}: {exc}"
         if attempt < params.retry_attempts:
             wait = min(params.retry_wait_seconds * 2 ** (attempt - 1), params.retry_max_wait_seconds)
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
             log.warning(
                 "%s to %s:%s failed (%s); try %d of %d in %.1f s",
                 what,
