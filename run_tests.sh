@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: sets up .venv with the test extras on first use, then runs the
-# lint and type gate (ruff, mypy) and pytest (unit and integration tests, plus nbval over
-# the notebooks).
-# Extra arguments go to pytest, e.g. ./run_tests.sh -k calendar
+# lint and type gate (ruff, mypy), pytest (unit and integration tests, plus nbval over
+# the notebooks, --nbval-lax) and then nbval in its comparing mode over the notebook
+# references in tests/notebook_refs (a second pytest invocation, one process: the
+# references re-execute in order on a freshly made daily run and replay).
+#   ./run_tests.sh                   everything
+#   ./run_tests.sh -k calendar       arguments go to the first pytest only; the references are not compared
+#   ./run_tests.sh --notebook-refs   the lint gate and the references only (more arguments go to that pytest)
 # Two workers (pytest-xdist, one per core; ALGOTRADING_TEST_WORKERS=0 runs in one process),
 # each test file on one worker so its shared fixtures (a demo run, a replay) are made once.
 set -euo pipefail
@@ -12,8 +16,27 @@ echo "lint: ruff check (E, F, B, I, UP; line length 120) and mypy (src/)" >&2
 .venv/bin/ruff check --quiet src tests benchmarks scripts
 .venv/bin/mypy
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/state/numba-cache}"
-workers="${ALGOTRADING_TEST_WORKERS:-2}"
-if [[ "$workers" == "0" ]]; then
-  exec .venv/bin/python -m pytest "$@"
+
+# nbval compares every output of tests/notebook_refs (regenerate them after an intended
+# change: .venv/bin/python scripts/regenerate_notebook_refs.py); -o addopts= drops the
+# suite's --nbval-lax and its sanitizers for the references' own.
+refs=(.venv/bin/python -m pytest -o addopts= -ra --strict-markers -p no:cacheprovider
+  --nbval --nbval-current-env --nbval-sanitize-with tests/notebook_refs/nbval_sanitize.cfg tests/notebook_refs)
+if [[ "${1:-}" == "--notebook-refs" ]]; then
+  shift
+  exec "${refs[@]}" "$@"
 fi
-exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@"
+
+workers="${ALGOTRADING_TEST_WORKERS:-2}"
+suite=(.venv/bin/python -m pytest)
+if [[ "$workers" != "0" ]]; then
+  suite+=(-n "$workers" --dist loadfile)
+fi
+if (( $# )); then
+  exec "${suite[@]}" "$@"
+fi
+status=0
+"${suite[@]}" || status=$?
+echo "notebook references: nbval compares tests/notebook_refs (about a minute)" >&2
+"${refs[@]}" || status=$?
+exit "$status"
