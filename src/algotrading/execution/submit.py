@@ -19,6 +19,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from algotrading import faults
 from algotrading.broker.base import Broker, BrokerError, OrderRequest
 from algotrading.config import SafetyParams
 from algotrading.decisions.plan import Plan
@@ -76,6 +77,7 @@ def _send(store: Store, broker: Broker, intent: dict[str, Any], notional: float 
             cid, symbol, side, "already_sent", f"the broker already has it ({existing.status})", notional, qty
         )
     result = broker.submit(OrderRequest(symbol, side, cid, notional=notional, qty=qty))
+    faults.reach("submit:after_first_order")  # at the broker, not yet in the store: get_order finds it again
     if result.outcome in ("submitted", "duplicate"):
         order_id = result.order.id if result.order else None
         store.update_intent(

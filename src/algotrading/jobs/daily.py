@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from algotrading import calendar as cal
+from algotrading import faults
 from algotrading.config import ConfigError, Mode, Settings, UsageError
 from algotrading.daily import artifacts
 from algotrading.daily.artifacts import RunContext
@@ -30,11 +31,12 @@ from algotrading.data.snapshot import MarketSnapshot, load_snapshot
 from algotrading.execution.account import load_account
 from algotrading.execution.outcomes import follow_up
 from algotrading.jobs.control import RunError, RunResult, StepTimer, deadline, run_lock, short_error
+from algotrading.jobs.recovery import recover
 from algotrading.jobs.submission import submit_session
 from algotrading.logs import add_redaction, run_log
 from algotrading.monitor import run_alerts
 from algotrading.monitor.dashboard import write_status_page
-from algotrading.notify.daily import send_daily, send_failure
+from algotrading.notify.daily import queue_daily, send_daily, send_failure
 from algotrading.notify.delivery import resend_pending
 from algotrading.ops.transition import Ramp, live_ramp
 from algotrading.report.render import ensure_kernel, execute_notebook, render_html
@@ -101,6 +103,7 @@ def run_daily(
         except StoreError as exc:
             raise RunError(str(exc)) from exc
         with store:
+            recover(settings.paths.reports_dir, store)  # what a killed run left behind
             for d in resend_pending(settings, store):  # what earlier runs could not send goes first
                 log.info("outbox: %s %s (%s)", d.email_id, d.status, d.detail)
             done = store.successful_run(choice.session_date)
@@ -226,9 +229,14 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
     record["outputs"] = sorted(p.name for p in staging.iterdir()) + [artifacts.RUN]
     atomic_write_json(staging / artifacts.RUN, record)
     _promote(staging, final)
+    try:  # the email is in the outbox before the run is marked done: a kill after that loses nothing
+        queue_daily(settings, store, session, final)
+    except Exception:  # composing is tried again (and reported) by the email step
+        log.warning("the plan email could not be queued before the run was marked done", exc_info=True)
     store.finish_run(
         run_id, "ok", report_dir=str(final), steps=timer.seconds, duration_seconds=record["duration_seconds"]
     )
+    faults.reach("run:marked_done")
     message = f"report for {session}: {final / artifacts.REPORT_HTML}"
     log.info("run for %s done in %.1f s", session, record["duration_seconds"])
     return RunResult(0, "ok", message, session, final)
@@ -273,6 +281,7 @@ def _steps(
             raise RunError(
                 f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR"
             )
+        faults.reach(f"notebook:{Path(name).stem}")
         with (
             timer.step(f"notebook:{Path(name).stem}", number, total),
             deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"),
@@ -332,6 +341,7 @@ def _promote(staging: Path, final: Path) -> None:
     if final.exists():
         previous = staging.parent / f"{staging.name}.replaced"
         os.replace(final, previous)
+        faults.reach("promote:between_renames")  # jobs/recovery.py finishes or undoes this
         os.replace(staging, final)
         shutil.rmtree(previous, ignore_errors=True)
     else:

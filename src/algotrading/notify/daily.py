@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from algotrading.config import Settings
 from algotrading.daily import artifacts
 from algotrading.notify.charts import email_charts
 from algotrading.notify.compose import Chart, alert_email, daily_email, failure_email
-from algotrading.notify.delivery import Delivery, alert, deliver
+from algotrading.notify.delivery import Delivery, alert, deliver, queue
 from algotrading.report.render import render_html
 from algotrading.storage.files import atomic_write_bytes, atomic_write_text
 from algotrading.storage.store import Alert, Store
@@ -45,6 +46,25 @@ def send_daily(
 ) -> Delivery:
     """The plan email of a successful run: written to ``email.eml``/``email.html`` in the
     run folder, then delivered (or left in the outbox)."""
+    msg = compose_daily(settings, store, report_dir, submission)
+    return deliver(settings, store, daily_email_id(session), session, "daily", msg)
+
+
+def queue_daily(settings: Settings, store: Store, session: dt.date, report_dir: Path) -> Delivery | None:
+    """The plan email put in the outbox, not sent: a run does this before the ledger marks
+    it done, so a run killed after that leaves the email for the next run to deliver
+    (the email step then replaces it with the version that says what was submitted)."""
+    msg = compose_daily(settings, store, report_dir, None)
+    return queue(settings, store, daily_email_id(session), session, "daily", msg)
+
+
+def daily_email_id(session: dt.date) -> str:
+    return f"daily-{session.isoformat()}"
+
+
+def compose_daily(settings: Settings, store: Store, report_dir: Path, submission: str | None) -> EmailMessage:
+    """The plan email of the run in ``report_dir``, also written there as ``email.eml``
+    and ``email.html`` (a browser copy with the charts inline)."""
     plan = artifacts.read_plan(report_dir)
     data = json.loads((report_dir / artifacts.RUN).read_text()).get("data", {})
     excluded = data.get("excluded", {})
@@ -66,7 +86,7 @@ def send_daily(
         for chart in charts:
             page = page.replace(f"cid:{chart.cid}", "data:image/png;base64," + base64.b64encode(chart.png).decode())
         atomic_write_text(report_dir / artifacts.EMAIL_HTML, page)
-    return deliver(settings, store, f"daily-{session.isoformat()}", session, "daily", msg)
+    return msg
 
 
 def send_alert(settings: Settings, store: Store, session: dt.date, alerts: list[Alert]) -> Delivery:

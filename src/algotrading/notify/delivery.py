@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+from algotrading import faults
 from algotrading.config import Settings
 from algotrading.notify import webhook
 from algotrading.notify.smtp import EmailError, send
@@ -60,6 +61,7 @@ def _send(
     password = settings.email_password.get_secret_value() if settings.email_password else None
     try:
         tries = send(msg, settings.email, password, deadline=deadline)
+        faults.reach("email:accepted")
     except EmailError as exc:
         store.email_attempt(email_id, "pending", str(exc))
         warned = alert(
@@ -79,10 +81,12 @@ def _send(
     return Delivery(email_id, "sent", f"delivered to {', '.join(settings.email.to)}")
 
 
-def deliver(
+def queue(
     settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage
-) -> Delivery:
-    """Put ``msg`` in the outbox and, with SMTP configured, send it (once, ever)."""
+) -> Delivery | None:
+    """Put ``msg`` in the outbox (``pending`` with SMTP configured, else ``outbox``, the
+    demo's destination), replacing a version not yet sent. Returns the final
+    :class:`Delivery` when there is nothing to send, else None (:func:`deliver` sends)."""
     known = store.email(email_id)
     if known is not None and known["status"] == "sent":
         return Delivery(email_id, "skipped", f"already delivered at {known['sent_at']}; not sent again")
@@ -92,7 +96,17 @@ def deliver(
         store.save_email(email_id, session, kind, str(msg["Subject"]), str(path), "outbox")
         return Delivery(email_id, "outbox", f"no SMTP configured: written to {path}")
     store.save_email(email_id, session, kind, str(msg["Subject"]), str(path), "pending")
-    return _send(settings, store, email_id, msg, path)
+    return None
+
+
+def deliver(
+    settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage
+) -> Delivery:
+    """Put ``msg`` in the outbox and, with SMTP configured, send it (once, ever)."""
+    done = queue(settings, store, email_id, session, kind, msg)
+    if done is not None:
+        return done
+    return _send(settings, store, email_id, msg, outbox_dir(settings) / f"{email_id}.eml")
 
 
 def resend_pending(settings: Settings, store: Store) -> list[Delivery]:

@@ -329,6 +329,17 @@ class Store(Database):
                 ),
             )
 
+    def interrupt_runs(self, why: str) -> list[str]:
+        """Mark every run still ``running`` as ``interrupted`` (call it holding the run
+        lock: no run can really be running then). Returns their run ids."""
+        with self._tx() as c:
+            ids = [str(r[0]) for r in c.execute("SELECT run_id FROM runs WHERE status = 'running'")]
+            c.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? WHERE status = 'running'",
+                (_now(), why),
+            )
+        return ids
+
     def runs(self) -> pd.DataFrame:
         """The run ledger, oldest first; ``steps`` parsed to a dict of seconds."""
         frame = pd.read_sql_query("SELECT * FROM runs ORDER BY started_at, run_id", self.conn)

@@ -1,0 +1,28 @@
+"""Named points where a test can kill the real process (``kill -9``), to prove that a run
+killed anywhere loses nothing and sends nothing twice.
+
+``ALGOTRADING_FAULT_AT=<point>`` makes the process SIGKILL itself when it reaches that
+point: no ``finally``, no atexit, exactly what a power cut or the OOM killer leaves.
+Unset (always, outside the crash tests) a point costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+#: The points, in the order a run reaches them.
+POINTS = (
+    "notebook:30_safety",  # the strategies and ranking notebooks done, the safety one about to run
+    "promote:between_renames",  # the old reports/<D> moved aside, the new one not yet in place
+    "run:marked_done",  # the ledger says ok; the email not yet sent
+    "email:accepted",  # the SMTP server accepted the email; the outbox not yet updated
+    "submit:after_first_order",  # one order of the plan at the broker, the rest not yet sent
+)
+VARIABLE = "ALGOTRADING_FAULT_AT"
+
+
+def reach(point: str) -> None:
+    """Die here, as by ``kill -9``, when the environment names this point."""
+    if os.environ.get(VARIABLE) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
