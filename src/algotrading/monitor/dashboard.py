@@ -30,6 +30,7 @@ TIMELINE_COLOURS = {
     "no run": "#bdbdbd",
     "market closed": "#90caf9",
     "running": "#f9a825",
+    "interrupted": "#ef6c00",  # killed before it finished (jobs/recovery.py marks it at the next start)
 }
 
 

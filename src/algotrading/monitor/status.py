@@ -212,6 +212,7 @@ def format_status(s: Status) -> str:
         lines.append(
             f"  {r['session_date']}  {r['status']:<7} {took:>8}  {slowest}"
             + (f"  [{r['failed_step']}: {r['error']}]" if r["status"] == "failed" else "")
+            + (f"  [{r['error']}]" if r["status"] == "interrupted" else "")
         )
     if not s.runs:
         lines.append("  (none)")
