@@ -101,8 +101,15 @@ def test_a_paper_account_gets_each_order_once(alpaca, workdirs):
     assert "<li><b>^VIX</b> from yahoo: alpaca-sip: an index: Alpaca's stock data does not offer it</li>" in report
     again = run_daily(load_settings(), DAYS[0], submit=True)
     assert again.exit_code == 0 and "4 already_sent" in again.message and "already ran successfully" in again.message
+    first_run = json.loads((workdirs["reports"] / "2022-03-01" / "run.json").read_text())["run_id"]
+    sent_plan = (workdirs["reports"] / "2022-03-01" / "plan.json").read_bytes()
     replanned = run_daily(load_settings(), DAYS[0], submit=True, force=True)  # re-planned with those orders open
     assert replanned.exit_code == 1 and "were already sent from an earlier plan" in replanned.message
+    # the record of what is at the broker survives the re-plan, beside the new plan
+    kept = workdirs["reports"] / "2022-03-01" / "replaced" / first_run
+    assert (kept / "plan.json").read_bytes() == sent_plan
+    kept_submission = json.loads((kept / "submission.json").read_text())
+    assert sorted(o["result"] for o in kept_submission["outcomes"]) == ["already_sent"] * 4
     run = json.loads((workdirs["reports"] / "2022-03-01" / "run.json").read_text())
     assert run["submission"].startswith("NOT submitted:")  # and the email says so
     assert alpaca.hits("/v2/orders", "POST") == 4  # nothing sent twice

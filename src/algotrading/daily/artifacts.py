@@ -51,6 +51,10 @@ EMAIL_EML = "email.eml"  # the plan email as sent (or put in the outbox)
 EMAIL_HTML = "email.html"  # its HTML body, to open in a browser
 LIMITS = "limits.json"  # the live ramp's scale of the position limits today (1: the full limits)
 PREVIOUS_ORDERS = "previous_orders.json"  # the fate of the last plan's orders (filled, rejected, ...)
+#: Where a re-run (--force) of a submitted session keeps the plan, submission and run.json
+#: it replaces ({run_id}: the replaced run's id): the record of what is at the broker.
+REPLACED = "replaced"
+REPLACED_DIR = REPLACED + "/{run_id}"
 #: Notebooks of the daily run, in order (executed copies are kept in the run's folder);
 #: each reads the artifacts of the ones before.
 DAILY_NOTEBOOKS: tuple[str, ...] = (

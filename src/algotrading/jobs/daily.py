@@ -226,6 +226,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
 
     record["status"] = "ok"
     final = reports / session.isoformat()
+    _keep_what_was_sent(final, staging)
     record["outputs"] = sorted(p.name for p in staging.iterdir()) + [artifacts.RUN]
     atomic_write_json(staging / artifacts.RUN, record)
     _promote(staging, final)
@@ -334,6 +335,29 @@ def _data_record(snapshot: MarketSnapshot) -> dict[str, Any]:
         "rows": int(len(bars)),
         "fingerprint": snapshot.fingerprint,
     }
+
+
+def _keep_what_was_sent(final: Path, staging: Path) -> None:
+    """A re-run (``--force``) of a session whose plan was submitted keeps the replaced
+    plan, submission and run record in ``replaced/<run id>/`` of the new folder (and
+    whatever earlier re-runs kept): they are the record of the orders at the broker."""
+    if not (final / artifacts.SUBMISSION).is_file() and not (final / artifacts.REPLACED).is_dir():
+        return
+    if (final / artifacts.REPLACED).is_dir():
+        shutil.copytree(final / artifacts.REPLACED, staging / artifacts.REPLACED, dirs_exist_ok=True)
+    if (final / artifacts.SUBMISSION).is_file():
+        try:
+            old_id = str(json.loads((final / artifacts.RUN).read_text()).get("run_id") or "unknown")
+        except (OSError, ValueError):
+            old_id = "unknown"
+        keep = staging / artifacts.REPLACED_DIR.format(run_id=old_id)
+        keep.mkdir(parents=True, exist_ok=True)
+        for name in (artifacts.PLAN, artifacts.SUBMISSION, artifacts.RUN):
+            if (final / name).is_file():
+                shutil.copy2(final / name, keep / name)
+    log.warning(
+        "re-run of a submitted session: the replaced plan and submission are kept in %s", final / artifacts.REPLACED
+    )
 
 
 def _promote(staging: Path, final: Path) -> None:
