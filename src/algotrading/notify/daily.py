@@ -9,6 +9,7 @@ import json
 import logging
 from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,14 @@ def send_daily(
     settings: Settings, store: Store, session: dt.date, report_dir: Path, submission: str | None
 ) -> Delivery:
     """The plan email of a successful run: written to ``email.eml``/``email.html`` in the
-    run folder, then delivered (or left in the outbox)."""
-    msg = compose_daily(settings, store, report_dir, submission)
+    run folder, then delivered (or left in the outbox). Without a submission to tell of,
+    the message :func:`queue_daily` composed for this run is sent as it is (the charts
+    are not drawn twice)."""
+    queued = report_dir / artifacts.EMAIL_EML
+    if submission is None and queued.is_file():
+        msg = BytesParser(policy=policy.default).parsebytes(queued.read_bytes())
+    else:
+        msg = compose_daily(settings, store, report_dir, submission)
     return deliver(settings, store, daily_email_id(session), session, "daily", msg)
 
 
