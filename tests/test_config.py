@@ -375,3 +375,14 @@ def test_a_typo_in_the_environment_is_logged_once(workdirs, monkeypatch, caplog)
     assert notes == [
         "MIN_CASH_BUFER is set in the environment but is not a setting AlgoTrading knows: did you mean MIN_CASH_BUFFER?"
     ]
+
+
+def test_a_dotenv_that_is_not_utf8_is_a_configuration_error_naming_the_line(workdirs, monkeypatch, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"MAX_POSITION_SIZE=250\nEMAIL_FROM=caf\xe9@example.com\n")  # saved as Latin-1
+    monkeypatch.setenv("ALGOTRADING_ENV_FILE", str(env_file))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (problem,) = info.value.problems
+    assert problem.startswith(f"{env_file} is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8")
+    assert main(["validate"]) == 2  # a configuration problem: exit 2, not a traceback

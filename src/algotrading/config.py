@@ -593,6 +593,16 @@ def _read_env(paths: Paths, problems: list[str]) -> EnvSettings | None:
             else:
                 problems.append(f"{key}: {err['msg']}.")
         return None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        problems.append(
+            f"{env_file} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line}): save it as UTF-8, "
+            f"e.g. `iconv -f latin1 -t utf-8 {env_file} > {env_file}.utf8 && mv {env_file}.utf8 {env_file}`."
+        )
+        return None
+    except OSError as exc:
+        problems.append(f"{env_file} cannot be read ({exc.strerror}): fix its permissions (chmod 600, owned by you).")
+        return None
 
 
 def _read_yaml_sections(
