@@ -94,6 +94,15 @@ def test_an_unwritable_reports_folder_stops_the_run(workdirs):
         workdirs["reports"].chmod(0o700)
 
 
+def test_a_reports_folder_nobody_may_create_stops_the_run_even_as_root(workdirs, monkeypatch):
+    """CI runs as root, which chmod cannot stop: a folder under /sys cannot be created by
+    anyone (sysfs refuses mkdir), so this case runs there too."""
+    monkeypatch.setenv("ALGOTRADING_REPORTS_DIR", "/sys/algotrading-test-reports")
+    with pytest.raises(RunError, match=r"cannot write to the reports folder /sys/algotrading-test-reports \("):
+        run_daily(load_settings(), dt.date(2025, 12, 31))
+    assert not workdirs["state"].exists()  # stopped before the store, the data and the broker
+
+
 def test_a_reports_path_that_is_a_file_stops_the_run(workdirs):
     workdirs["reports"].parent.mkdir(parents=True, exist_ok=True)
     workdirs["reports"].write_text("not a folder")
