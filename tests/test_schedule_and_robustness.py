@@ -148,3 +148,28 @@ def test_the_notebook_time_limits_from_params_reach_nbclient(workdirs, monkeypat
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert out.cells[0].outputs[0]["text"] == "42\n"
     assert load_settings().schedule.notebook_output_timeout_seconds == 123
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        ('{"session": "2025-12-31", "orders": [ {"side": "buy"', "JSONDecodeError"),  # cut short
+        ('{"session": "2025-12-31"}', "KeyError"),  # valid JSON, not a plan
+        ("[1, 2, 3]", "TypeError"),
+    ],
+)
+def test_a_damaged_plan_is_never_submitted_and_the_message_names_the_fix(workdirs, content, what):
+    from algotrading.jobs.control import RunResult
+    from algotrading.jobs.submission import submit_session
+    from algotrading.storage.store import open_store
+
+    folder = workdirs["reports"] / "2025-12-31"
+    folder.mkdir(parents=True)
+    (folder / "plan.json").write_text(content)
+    settings = load_settings()
+    result = RunResult(0, "already_done", "", dt.date(2025, 12, 31), folder)
+    with open_store(workdirs["state"]) as store, pytest.raises(RunError) as info:
+        submit_session(settings, result, store)
+    message = str(info.value)
+    assert message.startswith(f"{folder / 'plan.json'} is damaged ({what}: ")
+    assert "nothing was sent from it. Re-plan the session with `algotrading daily --date 2025-12-31 --force`" in message

@@ -249,8 +249,22 @@ def write_plan(run_dir: Path, plan: Plan) -> None:
     atomic_write_json(run_dir / PLAN, plan.to_json())
 
 
+class DamagedArtifact(ValueError):
+    """A run-folder file that cannot be read back (cut short, edited, overwritten)."""
+
+
 def read_plan(run_dir: Path) -> Plan:
-    return plan_from_json(json.loads((run_dir / PLAN).read_text()))
+    """``plan.json`` of ``run_dir``; :class:`DamagedArtifact` naming the fix when it is not
+    a plan (nothing may be sent from a plan that cannot be read whole)."""
+    path = run_dir / PLAN
+    try:
+        return plan_from_json(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+        raise DamagedArtifact(
+            f"{path} is damaged ({type(exc).__name__}: {exc}); nothing was sent from it. Re-plan the session with "
+            f"`algotrading daily --date {run_dir.name} --force`: orders already at the broker are recorded in the "
+            "state and are not sent again"
+        ) from exc
 
 
 def write_previous_orders(run_dir: Path, fates: list[dict[str, Any]]) -> None:

@@ -377,6 +377,10 @@ def _email(settings: Settings, store: Store, result: RunResult, submission: str 
     assert result.session_date is not None and result.report_dir is not None
     try:
         delivery = send_daily(settings, store, result.session_date, result.report_dir, submission)
+    except artifacts.DamagedArtifact as exc:  # said once, without a traceback: it names its fix
+        log.error("the plan email could not be composed: %s", exc)
+        message = result.message if str(exc) in result.message else f"{result.message}; {exc}"
+        return RunResult(1, "failed", f"{message}; email NOT composed", result.session_date, result.report_dir)
     except Exception as exc:  # composing failed: the run's outputs stand, but say it loudly
         log.exception("the plan email could not be composed")
         return RunResult(

@@ -42,7 +42,10 @@ def submit_session(
     ``allow_open``) or when the plan is not of the latest completed session. Returns the
     result, the submission in words (for the email) and each order not sent as planned."""
     assert result.report_dir is not None and result.session_date is not None
-    plan = artifacts.read_plan(result.report_dir)
+    try:
+        plan = artifacts.read_plan(result.report_dir)
+    except artifacts.DamagedArtifact as exc:
+        raise RunError(str(exc)) from exc
     snapshot, _ = artifacts.read_snapshot(result.report_dir)
     with make_broker(settings, MarketData.from_bars(snapshot.bars), result.session_date) as broker:
         try:
@@ -114,7 +117,10 @@ def submit_pending_buys(settings: Settings, session: dt.date | None = None) -> R
                     0, "ok", f"no buys waiting for sells{' for ' + target if target else ''}: nothing to send"
                 )
             day = dt.date.fromisoformat(target)
-            plan = artifacts.read_plan(settings.paths.reports_dir / target)
+            try:
+                plan = artifacts.read_plan(settings.paths.reports_dir / target)
+            except artifacts.DamagedArtifact as exc:
+                raise RunError(str(exc)) from exc
             prices = {o.symbol: o.est_price for o in plan.orders}
             with make_broker(settings, MarketData.from_bars(empty_bars()), day) as broker:
                 try:
