@@ -152,3 +152,54 @@ def test_a_version_1_store_is_migrated_keeping_its_history(tmp_path):
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == max(MIGRATIONS)
         assert store.peak_equity() == 950.0 and store.risk_status().state is RiskState.HALTED
         assert store.intents() == [] and store.emails() == []
+
+
+# --- SQLite failures name their cause and fix (issue 15) -----------------------------
+
+
+def test_a_full_disk_says_disk_full_not_cannot_rollback(tmp_path):
+    """SQLite's own SQLITE_FULL, reached with max_page_count: it used to surface as
+    "cannot rollback - no transaction is active", hiding the full disk."""
+    from algotrading.storage.sqlite import StoreError
+    from algotrading.storage.store import open_store
+
+    with open_store(tmp_path) as store:
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
+        with pytest.raises(StoreError) as info:
+            for k in range(200):
+                store.start_run(f"run-{k}-" + "x" * 2000, dt.date(2025, 12, 31), "demo")
+        message = str(info.value)
+        assert message.startswith(f"disk full: state database {tmp_path / 'algotrading.sqlite3'} could not be written")
+        assert "Free space on the disk holding" in message and "cannot rollback" not in message
+        assert not store.conn.in_transaction  # rolled back: the store is usable again
+        store.conn.execute("PRAGMA max_page_count = 1073741823")
+        store.start_run("after", dt.date(2025, 12, 31), "demo")
+        assert "after" in set(store.runs()["run_id"])
+
+
+def test_a_read_only_state_file_names_the_fix(tmp_path):
+    """A read-only connection (what an immutable file or a read-only mount gives; chmod
+    does not stop root, so the test opens the file read-only itself)."""
+    from algotrading.storage.sqlite import StoreError
+    from algotrading.storage.store import open_store
+
+    with open_store(tmp_path) as store:
+        path = tmp_path / "algotrading.sqlite3"
+        store.conn.close()
+        store.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        with pytest.raises(StoreError) as info:
+            store.start_run("r1", dt.date(2025, 12, 31), "demo")
+    message = str(info.value)
+    assert message.startswith(f"state database {path} cannot be written (attempt to write a readonly database)")
+    assert "chattr -i" in message and "ALGOTRADING_STATE_DIR" in message
+
+
+def test_a_dropped_table_is_damage_found_at_open(tmp_path):
+    from algotrading.storage.sqlite import StoreError
+    from algotrading.storage.store import open_store
+
+    with open_store(tmp_path) as store:
+        store.conn.execute("DROP TABLE runs")
+    with pytest.raises(StoreError, match=r"is damaged \(table\(s\) runs missing\)\. The run stopped"):
+        open_store(tmp_path)

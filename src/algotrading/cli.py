@@ -162,6 +162,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
 
     from algotrading.jobs.control import RunError
     from algotrading.jobs.daily import run_daily
+    from algotrading.storage.sqlite import StoreError
 
     if args.at:
         from algotrading.ops.schedule import AT_WINDOW_MINUTES, NEW_YORK, is_due
@@ -196,7 +197,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
-    except RunError as exc:
+    except (RunError, StoreError) as exc:  # StoreError: the state failed mid-run (a full disk, a read-only file)
         log.error("%s", exc)
         return EXIT_FAILED
     if result.status != "market_closed":  # that one is already in the log line

@@ -5,6 +5,7 @@ result and errors a job returns to the command line."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import logging
 import os
@@ -61,9 +62,16 @@ def run_lock(state_dir: Path) -> Iterator[None]:
 
     The lock dies with the process, so a crashed run never leaves it stuck.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "daily.lock"
-    with open(path, "a+") as fh:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")  # noqa: SIM115 (closed by the with below)
+    except OSError as exc:
+        raise RunError(
+            f"cannot open the run lock {path} ({exc.strerror}): make {state_dir} writable for this user, "
+            "or set ALGOTRADING_STATE_DIR to a writable folder"
+        ) from exc
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -125,9 +133,13 @@ def deadline(seconds: float, what: str) -> Iterator[None]:
 
 
 def short_error(exc: BaseException, limit: int = 500) -> str:
-    """One readable line for a failure; a failing notebook cell is named by its number."""
+    """One readable line for a failure; a failing notebook cell is named by its number,
+    a full disk is called so with the file it could not write."""
     if isinstance(exc, PapermillExecutionError):
         text = f"{exc.ename}: {exc.evalue} (notebook cell [{exc.exec_count}])"
+    elif isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        text = f"disk full{where}: free space on that disk (old reports/<date> folders can go) and run again"
     else:
         text = f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())

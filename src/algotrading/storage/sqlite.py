@@ -10,6 +10,7 @@ one transaction.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,8 @@ class Database:
                 raise StoreError(self._damaged(f"integrity check: {check}"))
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.OperationalError as exc:
+            raise StoreError(self.explain(exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._damaged(str(exc))) from exc
         if version > latest:
@@ -64,6 +67,20 @@ class Database:
             raise StoreError(self._damaged(f"it holds tables {sorted(tables)} but no schema version"))
         for target in range(version + 1, latest + 1):
             self._apply(self.steps[target], target)
+        present = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = sorted(self._expected_tables() - present)
+        if missing:
+            self.conn.close()
+            raise StoreError(self._damaged(f"table(s) {', '.join(missing)} missing"))
+
+    def _expected_tables(self) -> set[str]:
+        """Every table the schema steps create and none drops."""
+        made: set[str] = set()
+        for version in sorted(self.steps):
+            script = self.steps[version]
+            made |= set(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", script, flags=re.IGNORECASE))
+            made -= set(re.findall(r"DROP TABLE (?:IF EXISTS )?(\w+)", script, flags=re.IGNORECASE))
+        return made
 
     def _apply(self, script: str, version: int) -> None:
         """Run one schema step and set its version, all in one transaction."""
@@ -90,13 +107,39 @@ class Database:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One write transaction; a SQLite failure becomes a :class:`StoreError` naming the
+        cause and the fix (a full disk, a read-only file or folder)."""
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite may have rolled back itself (a full disk does)
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise StoreError(self.explain(exc)) from exc
+
+    def explain(self, exc: sqlite3.Error) -> str:
+        """What a SQLite error means for this file, and what to do."""
+        text = str(exc)
+        if "disk is full" in text or "disk I/O error" in text:
+            return (
+                f"disk full: {self.label} {self.path} could not be written ({text}); nothing of this change was "
+                f"kept. Free space on the disk holding {self.path.parent} and run again."
+            )
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return (
+                f"{self.label} {self.path} cannot be written ({text}): make the file and {self.path.parent} "
+                "writable for this user (an immutable file: `lsattr`, `chattr -i`; a read-only filesystem: "
+                "remount it), or set ALGOTRADING_STATE_DIR to a writable folder, then run again."
+            )
+        if "no such table" in text:
+            return self._damaged(text)
+        return f"{self.label} {self.path}: {text}"
 
 
 @contextmanager
