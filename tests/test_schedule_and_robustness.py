@@ -173,3 +173,45 @@ def test_a_damaged_plan_is_never_submitted_and_the_message_names_the_fix(workdir
     message = str(info.value)
     assert message.startswith(f"{folder / 'plan.json'} is damaged ({what}: ")
     assert "nothing was sent from it. Re-plan the session with `algotrading daily --date 2025-12-31 --force`" in message
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 6 MB filesystem (tmpfs) for the reports: a run's outputs (about 34 MB) fill it."""
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_a_reports_disk_that_fills_during_the_run_is_a_failed_run_that_says_disk_full(
+    workdirs, monkeypatch, small_disk
+):
+    from algotrading.storage.store import open_store
+
+    from .test_email import Webhook
+
+    path = workdirs["params"] / "schedule.yaml"
+    path.write_text(yaml.safe_dump(yaml.safe_load(path.read_text()) | {"min_free_disk_mb": 1}))  # it starts
+    monkeypatch.setenv("ALGOTRADING_REPORTS_DIR", str(small_disk / "reports"))
+    hook = Webhook()  # the alert that needs no disk
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", hook.url)
+    try:
+        result = run_daily(load_settings(), dt.date(2025, 12, 31))
+    finally:
+        hook.stop()
+    assert len(hook.received) == 1 and "FAILED" in hook.received[0]["title"]
+    assert "disk full under" in hook.received[0]["text"]
+    assert (result.exit_code, result.status) == (1, "failed")
+    reports = small_disk / "reports"
+    assert f"disk full under {reports}: free space on that disk" in result.message, result.message
+    with open_store(workdirs["state"]) as store:
+        runs = store.runs()
+    assert runs["status"].tolist() == ["failed"] and "disk full" in runs["error"].iloc[0]  # not left "running"
+    assert not (small_disk / "reports" / "2025-12-31").exists()  # nothing half-done where the report goes

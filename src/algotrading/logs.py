@@ -110,4 +110,7 @@ def run_log(path: Path, redaction: RedactingFilter) -> Iterator[None]:
     finally:
         logger.setLevel(previous_level)
         logger.removeHandler(handler)
-        handler.close()
+        try:
+            handler.close()
+        except OSError as exc:  # a full disk: the run's result says so; the log file ends short
+            logger.error("the run log %s could not be completed: %s", path, exc)

@@ -132,13 +132,14 @@ def deadline(seconds: float, what: str) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.monotonic() - started), 0.001))
 
 
-def short_error(exc: BaseException, limit: int = 500) -> str:
+def short_error(exc: BaseException, limit: int = 500, folder: Path | None = None) -> str:
     """One readable line for a failure; a failing notebook cell is named by its number,
-    a full disk is called so with the file it could not write."""
+    a full disk is called so with the file it could not write (else ``folder``, where the
+    failing step was writing)."""
     if isinstance(exc, PapermillExecutionError):
         text = f"{exc.ename}: {exc.evalue} (notebook cell [{exc.exec_count}])"
     elif isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        where = f" writing {exc.filename}" if exc.filename else ""
+        where = f" writing {exc.filename}" if exc.filename else (f" under {folder}" if folder else "")
         text = f"disk full{where}: free space on that disk (old reports/<date> folders can go) and run again"
     else:
         text = f"{type(exc).__name__}: {exc}"

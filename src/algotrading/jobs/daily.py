@@ -191,7 +191,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
             record["plan"] = _plan_record(staging)
         except Exception as exc:  # every failure is recorded, reported and returned as exit 1
             error = exc
-            log.error("step %s failed: %s", timer.current, short_error(exc))
+            log.error("step %s failed: %s", timer.current, short_error(exc, folder=reports))
             log.debug("traceback of the failure", exc_info=True)  # run.log only
 
     record.update(
@@ -201,12 +201,21 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
         versions=versions(),
         git=git_revision(settings.paths.root),
     )
+    final = reports / session.isoformat()
+    if error is None:
+        try:  # the run's outputs are complete; writing their record can still meet a full disk
+            record["status"] = "ok"
+            _keep_what_was_sent(final, staging)
+            record["outputs"] = sorted(p.name for p in staging.iterdir()) + [artifacts.RUN]
+            atomic_write_json(staging / artifacts.RUN, record)
+        except OSError as exc:
+            error = exc
+            timer.current = "finish"
+            log.error("step finish failed: %s", short_error(exc))
     if error is not None:
-        record.update(status="failed", failed_step=timer.current, error=redaction.redact(short_error(error)))
-        failed_dir = reports / "failed" / f"{session}-{run_id}"
-        atomic_write_json(staging / artifacts.RUN, record)
-        failed_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, failed_dir)
+        why = short_error(error, folder=reports)
+        record.update(status="failed", failed_step=timer.current, error=redaction.redact(why))
+        failed_dir = _keep_failed(staging, reports / "failed" / f"{session}-{run_id}", record)
         message = (
             f"run for {session} failed at step '{timer.current}': {record['error']}. "
             f"Partial outputs and the log are in {failed_dir}; "
@@ -224,11 +233,6 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
             message += f"; the failure alert could not be sent ({exc})"
         return RunResult(1, "failed", message, session, failed_dir)
 
-    record["status"] = "ok"
-    final = reports / session.isoformat()
-    _keep_what_was_sent(final, staging)
-    record["outputs"] = sorted(p.name for p in staging.iterdir()) + [artifacts.RUN]
-    atomic_write_json(staging / artifacts.RUN, record)
     _promote(staging, final)
     try:  # the email is in the outbox before the run is marked done: a kill after that loses nothing
         queue_daily(settings, store, session, final)
@@ -335,6 +339,23 @@ def _data_record(snapshot: MarketSnapshot) -> dict[str, Any]:
         "rows": int(len(bars)),
         "fingerprint": snapshot.fingerprint,
     }
+
+
+def _keep_failed(staging: Path, failed_dir: Path, record: dict[str, Any]) -> Path:
+    """Move a failed run's partial outputs to ``failed_dir`` with its ``run.json``; on a
+    full disk what can be written is (the rename needs no space), and the ledger and the
+    alert still follow. Returns where the outputs are."""
+    try:
+        atomic_write_json(staging / artifacts.RUN, record)
+    except OSError as exc:
+        log.error("could not write %s: %s", staging / artifacts.RUN, short_error(exc))
+    try:
+        failed_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, failed_dir)
+    except OSError as exc:
+        log.error("could not move the partial outputs to %s: %s", failed_dir, short_error(exc))
+        return staging
+    return failed_dir
 
 
 def _keep_what_was_sent(final: Path, staging: Path) -> None:
