@@ -30,7 +30,7 @@ from .smtp_server import SmtpServer
 from .test_email import configure
 
 pytestmark = pytest.mark.slow
-A, B, C = dt.date(2023, 12, 27), dt.date(2023, 12, 28), dt.date(2024, 1, 2)  # C plans four buys
+A, B, D, C = dt.date(2023, 12, 27), dt.date(2023, 12, 28), dt.date(2023, 12, 29), dt.date(2024, 1, 2)  # C: 4 buys
 
 
 def daily(day: dt.date, *args: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -107,7 +107,21 @@ def test_a_run_killed_at_each_named_point_loses_nothing_and_sends_nothing_twice(
     assert not (workdirs["reports"] / "outbox" / f"daily-{B}.eml").exists()
     assert daily(B).returncode == 0 and len(smtp.messages) == 2  # and never again
 
-    # 4. killed in the middle of a submission, after the broker took the first order and
+    # 4. killed after the SMTP server accepted the email, before the outbox knew: sent again
+    # it would arrive twice, so it is held in the outbox (delivered once) and the user is told
+    mid = daily(D, fault="email:accepted")
+    assert killed(mid) and subjects()[-1] == f"AlgoTrading Daily Signals - {D}" and len(smtp.messages) == 3
+    held = daily(D)
+    assert held.returncode == 0 and "held: a run was killed while sending it" in held.stderr, held.stderr[-2000:]
+    assert len(smtp.messages) == 3 and (workdirs["reports"] / "outbox" / f"daily-{D}.eml").is_file()
+    listing = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "algotrading"), "outbox"], capture_output=True, text=True, timeout=120
+    )
+    assert (
+        f"daily-{D}" in listing.stdout and f"`algotrading outbox send daily-{D}` if it is not there" in listing.stdout
+    )
+
+    # 5. killed in the middle of a submission, after the broker took the first order and
     # before the state recorded it: sending again finds it at the broker, sends the rest once
     cut = daily(C, "--submit", fault="submit:after_first_order")
     assert killed(cut)
@@ -125,4 +139,5 @@ def test_a_run_killed_at_each_named_point_loses_nothing_and_sends_nothing_twice(
     results = sorted(o["result"] for o in submission["outcomes"])
     assert results == ["already_sent", "submitted", "submitted", "submitted"]
     assert subjects()[-1] == f"AlgoTrading Daily Signals - {C}"  # queued before the kill, delivered once
+    assert len(smtp.messages) == 4 and subjects().count(f"AlgoTrading Daily Signals - {D}") == 1
     assert [s for _, s in ledger_statuses(workdirs)].count("running") == 0

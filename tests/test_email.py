@@ -450,3 +450,30 @@ def test_resends_before_a_run_stop_at_their_budget_when_the_server_hangs(workdir
         assert spent < 15  # about 1 s; a budget that did not hold would take 4 x 30 s
     finally:
         hang.stop()
+
+
+def test_a_held_email_is_sent_by_outbox_send_and_only_then(workdirs, monkeypatch, smtp, capsys):
+    """What a run killed mid-send leaves: the message marked "sending since". The next run
+    holds it (it may have arrived); `algotrading outbox send ID` sends it when the user says."""
+    from algotrading.cli import main
+    from algotrading.notify.delivery import SENDING, outbox_dir, resend_pending
+    from algotrading.storage.store import open_store
+
+    configure(workdirs, monkeypatch, smtp)
+    settings = load_settings()
+    eml = outbox_dir(settings) / "daily-2025-12-31.eml"
+    eml.parent.mkdir(parents=True)
+    eml.write_bytes(b"Subject: AlgoTrading Daily Signals - 2025-12-31\r\n\r\nplan\r\n")
+    with open_store(settings.paths.state_dir) as store:
+        store.save_email("daily-2025-12-31", dt.date(2025, 12, 31), "daily", "s", str(eml), "pending")
+        store.note_email("daily-2025-12-31", SENDING + "2025-12-31T21:31:00+00:00")
+        (first,) = resend_pending(settings, store)
+        (again,) = resend_pending(settings, store)
+    assert first.status == again.status == "pending" and first.detail.startswith("held: a run was killed while sending")
+    assert again.detail == first.detail and smtp.messages == []  # held, not sent, and said once
+    assert main(["outbox"]) == 0 and "daily-2025-12-31" in capsys.readouterr().out
+    assert main(["outbox", "send"]) == 2
+    assert main(["outbox", "send", "daily-2025-12-30"]) == 2
+    assert main(["outbox", "send", "daily-2025-12-31"]) == 0
+    assert len(smtp.messages) == 1 and not eml.exists()
+    assert main(["outbox", "send", "daily-2025-12-31"]) == 0 and len(smtp.messages) == 1  # delivered: never again

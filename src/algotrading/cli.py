@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     show_risk = risk_sub.add_parser("show", help="the current risk state, its history and the equity peak")
     show_risk.set_defaults(func=cmd_risk_show)
 
+    outbox = sub.add_parser("outbox", help="emails not delivered yet: list them, or send one now")
+    outbox.add_argument("action", nargs="?", choices=["list", "send"], default="list", help="list (default) or send")
+    outbox.add_argument("email_id", nargs="?", help="with send: the message, e.g. daily-2025-12-31")
+    outbox.set_defaults(func=cmd_outbox)
+
     schedule = sub.add_parser("schedule", help="the 4:30 PM ET schedule: cron line or systemd timer")
     schedule_sub = schedule.add_subparsers(dest="schedule_command", required=True, metavar="ACTION")
     for action, text in (("print", "print the cron block (or systemd units)"), ("install", "install it for this user")):
@@ -336,6 +341,34 @@ def cmd_replay(args: argparse.Namespace) -> int:
             )
             return 130
     return EXIT_OK if result.complete else 130
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from algotrading.notify.delivery import send_now
+    from algotrading.storage.store import StoreError, open_store
+
+    settings = load_settings()
+    if args.action == "send" and not args.email_id:
+        log.error("outbox send needs the message's id, e.g. `algotrading outbox send daily-2025-12-31`")
+        return EXIT_USAGE
+    try:
+        with open_store(settings.paths.state_dir) as store:
+            if args.action == "list":
+                pending = store.emails(status="pending")
+                for e in pending:
+                    print(f"{e['id']}  {e['subject']}  ({e['attempts']} tries; {e['last_error'] or 'not tried yet'})")
+                print(f"{len(pending)} email(s) waiting" if pending else "the outbox has nothing waiting")
+                return EXIT_OK
+            try:
+                delivery = send_now(settings, store, args.email_id)
+            except KeyError as exc:
+                log.error("%s", exc.args[0])
+                return EXIT_USAGE
+    except StoreError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    print(f"{delivery.email_id}: {delivery.status} ({delivery.detail})")
+    return EXIT_FAILED if delivery.failed else EXIT_OK
 
 
 def cmd_risk_resume(args: argparse.Namespace) -> int:

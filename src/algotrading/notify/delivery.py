@@ -55,10 +55,17 @@ def alert(settings: Settings, title: str, message: str) -> bool:
     return webhook.notify(settings.alert_webhook_url.get_secret_value(), title, message)
 
 
+#: The note a send puts on a message before it talks to the server; still there at the
+#: next start, it says a run was killed mid-send: the message may or may not have arrived.
+SENDING = "sending since "
+HELD = "held: "
+
+
 def _send(
     settings: Settings, store: Store, email_id: str, msg: EmailMessage, path: Path, deadline: float | None = None
 ) -> Delivery:
     password = settings.email_password.get_secret_value() if settings.email_password else None
+    store.note_email(email_id, SENDING + dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     try:
         tries = send(msg, settings.email, password, deadline=deadline)
         faults.reach("email:accepted")
@@ -124,6 +131,10 @@ def resend_pending(settings: Settings, store: Store) -> list[Delivery]:
             store.email_attempt(email_id, "pending", f"the outbox file {path} is missing")
             out.append(Delivery(email_id, "pending", f"outbox file {path} missing"))
             continue
+        note = str(row.get("last_error") or "")
+        if note.startswith((SENDING, HELD)):
+            out.append(_hold(settings, store, email_id, str(row["subject"]), note))
+            continue
         if server_failed:
             out.append(Delivery(email_id, "pending", "not tried: an earlier re-send failed; the next run tries it"))
             continue
@@ -132,3 +143,34 @@ def resend_pending(settings: Settings, store: Store) -> list[Delivery]:
         out.append(_send(settings, store, email_id, msg, path, deadline))
         server_failed = out[-1].failed
     return out
+
+
+def _hold(settings: Settings, store: Store, email_id: str, subject: str, note: str) -> Delivery:
+    """A message a killed run was sending: the server may have it already. Sent again it
+    could arrive twice, so it waits in the outbox for the user (said once, by webhook)."""
+    if note.startswith(HELD):
+        return Delivery(email_id, "pending", note)
+    held = (
+        f"{HELD}a run was killed while sending it ({note}); it may have been delivered. Not sent again by itself, "
+        f"so that it never arrives twice: check the inbox, then `algotrading outbox send {email_id}` if it is not there"
+    )
+    store.note_email(email_id, held)
+    log.warning("outbox: %s %s", email_id, held)
+    alert(settings, f"AlgoTrading: email held in the outbox ({subject})", held)
+    return Delivery(email_id, "pending", held)
+
+
+def send_now(settings: Settings, store: Store, email_id: str) -> Delivery:
+    """Send one outbox message now, held or not (``algotrading outbox send``)."""
+    row = store.email(email_id)
+    if row is None:
+        raise KeyError(f"no message {email_id} in the outbox")
+    if row["status"] == "sent":
+        return Delivery(email_id, "skipped", f"already delivered at {row['sent_at']}; not sent again")
+    path = Path(str(row["path"]))
+    if not path.is_file():
+        raise KeyError(f"the outbox file {path} of {email_id} is missing")
+    if not smtp_configured(settings):
+        return Delivery(email_id, "outbox", f"no SMTP configured: it stays in {path}")
+    msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    return _send(settings, store, email_id, msg, path)

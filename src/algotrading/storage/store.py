@@ -483,6 +483,12 @@ class Store(Database):
                 (status, error, status, _now(), email_id),
             )
 
+    def note_email(self, email_id: str, note: str) -> None:
+        """Set a pending message's note (``last_error``) without counting an attempt: the
+        "sending since ..." mark a send puts down before it talks to the server."""
+        with self._tx() as c:
+            c.execute("UPDATE emails SET last_error = ? WHERE id = ? AND status = 'pending'", (note, email_id))
+
     # -- alerts and data exclusions (monitoring) ------------------------------------------
     def sync_alerts(self, kinds: Iterable[str], current: Iterable[Alert], session: dt.date) -> list[Alert]:
         """Make the open alerts of ``kinds`` exactly ``current``: new ones (or ones that
