@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 #: The points, in the order a run reaches them.
 POINTS = (
-    "notebook:30_safety",  # the strategies and ranking notebooks done, the safety one about to run
+    "notebook:30_safety",  # a second into the safety notebook (the strategies and ranking ones done)
     "promote:between_renames",  # the old reports/<D> moved aside, the new one not yet in place
     "run:marked_done",  # the ledger says ok; the email not yet sent
     "email:accepted",  # the SMTP server accepted the email; the outbox not yet updated
@@ -26,3 +27,10 @@ def reach(point: str) -> None:
     """Die here, as by ``kill -9``, when the environment names this point."""
     if os.environ.get(VARIABLE) == point:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def reach_during(point: str, seconds: float = 1.0) -> None:
+    """Die ``seconds`` after this point, while the step that starts here runs (a notebook:
+    its kernel is busy and the runner waits on it), when the environment names it."""
+    if os.environ.get(VARIABLE) == point:
+        threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGKILL)).start()

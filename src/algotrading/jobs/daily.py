@@ -286,7 +286,7 @@ def _steps(
             raise RunError(
                 f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR"
             )
-        faults.reach(f"notebook:{Path(name).stem}")
+        faults.reach_during(f"notebook:{Path(name).stem}")
         with (
             timer.step(f"notebook:{Path(name).stem}", number, total),
             deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"),
