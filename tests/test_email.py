@@ -221,6 +221,11 @@ def test_wrong_password_keeps_the_email_alerts_the_webhook_and_the_next_run_send
         run = json.loads((workdirs["reports"] / "2025-12-31" / "run.json").read_text())
         assert run["email"]["status"] == "pending"
 
+        still = run_daily(load_settings(), dt.date(2025, 12, 31))  # nothing to re-run, the re-send fails again
+        assert (still.exit_code, still.status) == (
+            1,
+            "unsent",
+        ) and "email NOT delivered: daily-2025-12-31" in still.message
         configure(workdirs, monkeypatch, smtp, webhook=hook)  # the right password
         again = run_daily(load_settings(), dt.date(2025, 12, 31))
         assert again.status == "already_done"  # nothing re-run, but the unsent email went out first

@@ -37,7 +37,7 @@ from algotrading.logs import add_redaction, run_log
 from algotrading.monitor import run_alerts
 from algotrading.monitor.dashboard import write_status_page
 from algotrading.notify.daily import queue_daily, send_daily, send_failure
-from algotrading.notify.delivery import resend_pending
+from algotrading.notify.delivery import HELD, Delivery, resend_pending
 from algotrading.ops.transition import Ramp, live_ramp
 from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 from algotrading.storage.files import StorageError, atomic_write_json, check_writable, private_dir
@@ -104,15 +104,17 @@ def run_daily(
             raise RunError(str(exc)) from exc
         with store:
             recover(settings.paths.reports_dir, store)  # what a killed run left behind
-            for d in resend_pending(settings, store):  # what earlier runs could not send goes first
+            resent = resend_pending(settings, store)  # what earlier runs could not send goes first
+            for d in resent:
                 log.info("outbox: %s %s (%s)", d.email_id, d.status, d.detail)
+            unsent = [d for d in resent if d.failed and not d.detail.startswith(HELD)]
             done = store.successful_run(choice.session_date)
             final = settings.paths.reports_dir / choice.session_date.isoformat()
             waiting = _today_not_final(settings, date, now)
             if waiting is not None and done:
                 result = RunResult(0, "not_yet", waiting + f"; {choice.session_date} already ran: nothing to do")
                 log.info("%s", result.message)
-                return result
+                return _with_unsent(result, unsent)
             if waiting is not None:
                 log.warning("%s; catching up: %s has no successful run yet", waiting, choice.session_date)
             if done and not force and (final / artifacts.PLAN).is_file():
@@ -140,6 +142,8 @@ def run_daily(
                 run_alerts.after_submission(settings, store, result.session_date, problems)
             if result.status in ("ok", "failed") and result.report_dir is not None and result.report_dir == final:
                 result = _email(settings, store, result, submission)
+            elif result.exit_code == 0:  # nothing of its own to email: an earlier email it could not send fails it
+                result = _with_unsent(result, unsent)
             _refresh_dashboard(settings, store)
             return result
 
@@ -339,6 +343,17 @@ def _data_record(snapshot: MarketSnapshot) -> dict[str, Any]:
         "rows": int(len(bars)),
         "fingerprint": snapshot.fingerprint,
     }
+
+
+def _with_unsent(result: RunResult, unsent: list[Delivery]) -> RunResult:
+    """A run that had nothing to do but could not deliver an earlier run's email is not a
+    success: exit 1, "unsent", naming the messages (they stay in the outbox)."""
+    if not unsent:
+        return result
+    names = ", ".join(d.email_id for d in unsent)
+    message = f"{result.message}; email NOT delivered: {names} ({unsent[0].detail}); kept in the outbox"
+    log.error("%s", message)
+    return RunResult(1, "unsent", message, result.session_date, result.report_dir)
 
 
 def _keep_failed(staging: Path, failed_dir: Path, record: dict[str, Any]) -> Path:
