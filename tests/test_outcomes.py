@@ -147,3 +147,38 @@ def test_a_plans_fates_are_reported_by_the_first_successful_run_after_it_only(st
     store.finish_run("r-jan6b", "ok")
     assert order_fates(store, day_after) == []  # already in Jan 6's report and email
     assert len(order_fates(store, NEXT)) == 10  # a rerun of Jan 6 reports them again
+
+
+def test_a_replan_counts_what_is_left_of_each_order_still_at_the_broker(tmp_path):
+    """orders_at_broker: sent and not final (an unknown send may be there too), with the
+    part a partial fill left; filled, final and never-sent orders are not at the broker."""
+    from algotrading.execution.reconcile import orders_at_broker
+
+    with open_store(tmp_path) as s:
+        s.add_intents(
+            [
+                intent("o-part", "MCD", notional=225.0, est_price=300.00),
+                intent("o-sell", "BAC", side="sell", notional=None, qty=5.0, est_price=40.00),
+                intent("o-unknown", "KO", notional=150.0, est_price=60.00),
+                intent("o-new", "CVX", notional=None, qty=2.0, est_price=110.00),
+                intent("o-fill", "PEP"),
+                intent("o-rej", "AAPL"),
+                intent("o-plan", "XOM", after_sells_fill=True),
+            ]
+        )
+        s.add_intents([intent("o-other", "JNJ") | {"session_date": NEXT.isoformat(), "client_order_id": "o-other"}])
+        s.update_intent("o-part", status="partially_filled", filled_qty=0.25, filled_avg_price=301.00)
+        s.update_intent("o-sell", status="accepted")
+        s.update_intent("o-unknown", status="unknown", detail="connection reset")
+        s.update_intent("o-new", status="new", filled_qty=0.0)
+        s.update_intent("o-fill", status="filled", filled_qty=0.75, filled_avg_price=300.0)
+        s.update_intent("o-rej", status="rejected")
+        s.update_intent("o-other", status="accepted")
+        sent = {o.client_order_id: o for o in orders_at_broker(s, PLAN)}
+    assert set(sent) == {"o-part", "o-sell", "o-unknown", "o-new"}
+    assert sent["o-part"].value == 149.75 and sent["o-part"].qty is None  # $225 - 0.25 x $301.00
+    assert (sent["o-sell"].side, sent["o-sell"].qty, sent["o-sell"].value) == ("sell", 5.0, 200.0)
+    assert sent["o-unknown"].value == 150.0 and sent["o-unknown"].status == "unknown"
+    assert (sent["o-new"].qty, sent["o-new"].value) == (2.0, 220.0)
+    assert sent["o-sell"].words() == "SELL BAC 5 shares (accepted)"
+    assert sent["o-part"].words() == "BUY MCD $149.75 (partially_filled)"

@@ -223,3 +223,38 @@ def test_property_inputs_are_realistic():
     assert plan_with(lambda p: any(o.qty and o.side == "buy" for o in p.orders))  # whole-share buys
     assert plan_with(lambda p: p.cash_analysis.recommendation == "swap")
     assert plan_with(lambda p: any(o.after_sells_fill for o in p.buys))
+
+
+SENT = [f"Q{i}" for i in range(4)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scenario(),
+    st.lists(
+        st.tuples(st.sampled_from(SENT), st.floats(10, 600).map(lambda x: round(x, 2))),
+        unique_by=lambda t: t[0],
+        max_size=4,
+    ),
+)
+def test_a_replan_never_spends_the_cash_or_slots_of_the_orders_already_at_the_broker(s, at_broker):
+    """A re-plan with this session's buys already at the broker: those buys and the new
+    ones together keep the buffer to the cent and fit the slots, and none of their
+    symbols is ordered again."""
+    from dataclasses import replace
+
+    from algotrading.decisions.at_broker import SentOrder
+
+    sent = tuple(SentOrder(f"at-{sym}", sym, "buy", "accepted", v, None, 50.0) for sym, v in at_broker)
+    data = replace(build(s), at_broker=sent)
+    plan = make_plan(data, "t")
+    lim = data.settings.safety
+    portfolio = data.portfolio
+    sold = {o.symbol for o in plan.sells}
+    assert not ({o.symbol for o in plan.orders} & set(SENT))
+    if plan.buys:
+        sales = sum((dec(p.market_value) for p in portfolio.positions if p.symbol in sold), Decimal(0))
+        spent = sum((dec(o.est_value) for o in plan.buys), Decimal(0)) + sum((dec(o.value) for o in sent), Decimal(0))
+        assert dec(portfolio.cash) + sales - spent >= dec(lim.min_cash_buffer), (portfolio.cash, sales, spent)
+    kept = len(portfolio.positions) - len(sold) + len(sent)
+    assert kept + len(plan.buys) <= max(lim.max_positions, kept)

@@ -4,11 +4,12 @@ plan) with hand-checked outcomes. ``SCENARIOS`` doubles as the table in the clos
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
-from algotrading.decisions.plan import make_plan
+from algotrading.decisions.plan import make_plan, plan_from_json
 from algotrading.decisions.risk import RiskState, RiskStatus, account_transition
 
 from .planning import STRATEGIES, base_settings, buy, inputs, position, sell, with_safety
@@ -231,3 +232,59 @@ def test_orders_have_deterministic_ids_and_sells_come_first():
     assert [o.side for o in first.orders] == ["sell", "buy"]
     assert [o.client_order_id for o in first.orders] == [o.client_order_id for o in second.orders]
     assert first.orders[0].client_order_id.startswith("at-20251231-sell-OLD-")
+
+
+# --------------------------------------------------------------------------- re-plans
+
+
+def sent(symbol: str, side: str = "buy", value: float = 225.0, qty: float | None = None, price: float = 100.0):
+    from algotrading.decisions.at_broker import SentOrder
+
+    return SentOrder(f"at-{symbol}-{side}", symbol, side, "accepted", value, qty, price, "mean_reversion")
+
+
+def test_a_replan_spends_only_what_the_orders_at_the_broker_left_and_uses_the_free_slots():
+    signals = [
+        buy(s, confidence=c)
+        for s, c in [("AAA", 0.9), ("BBB", 0.85), ("CCC", 0.8), ("DDD", 0.75), ("EEE", 0.7), ("FFF", 0.65)]
+    ]
+    first = plan_of(inputs(signals))
+    assert buys(first) == {"AAA": 225.0, "BBB": 225.0, "CCC": 225.0, "DDD": 225.0}
+    # two of those buys reached the broker before the session was planned again (--force)
+    data = replace(inputs(signals), at_broker=(sent("AAA"), sent("BBB")))
+    again = plan_of(data)
+    # $1,000 - $450 at the broker - $100 buffer = $450 for the 2 slots left -> CCC and DDD at $225, EEE none
+    assert buys(again) == {"CCC": 225.0, "DDD": 225.0}
+    assert decision(again, "AAA")["reasons"][0].startswith("already held or ordered")
+    assert "slots: 4 positions after today's plan (MAX_POSITIONS 4)" in decision(again, "EEE")["reasons"]
+    assert again.cash_analysis.cash == 550.0 and again.portfolio.cash == 1000.0  # the account is shown as it is
+    assert again.is_replan and again.notes[0].startswith(
+        "Re-plan: 2 order(s) of this session are already at the broker (BUY AAA $225.00 (accepted); "
+        "BUY BBB $225.00 (accepted)): $450.00 of buys taken from the cash, 2 slot(s) used by them"
+    )
+    assert [o.symbol for o in plan_from_json(again.to_json()).at_broker] == ["AAA", "BBB"]
+
+
+def test_a_replan_counts_a_sent_sell_as_closing_and_its_proceeds_only_for_buys_that_wait():
+    book = full_book()
+    first = plan_of(inputs([buy("NEW", confidence=0.95)], positions=book, cash=100.0))
+    assert [(o.side, o.symbol) for o in first.orders] == [("sell", "WEAK"), ("buy", "NEW")]
+    # the swap's sell went out; the re-plan neither sells WEAK again nor swaps another holding out for NEW
+    data = replace(
+        inputs([buy("NEW", confidence=0.95)], positions=book, cash=100.0),
+        at_broker=(sent("WEAK", "sell", 225.0, qty=2.25),),
+    )
+    again = plan_of(data)
+    assert [(o.side, o.symbol, o.est_value, o.after_sells_fill) for o in again.orders] == [("buy", "NEW", 225.0, True)]
+    assert again.cash_analysis.sell_proceeds == 225.0 and not again.cash_analysis.swaps
+
+
+def test_a_replan_never_proposes_to_swap_out_a_buy_still_at_the_broker():
+    # four buys at the broker fill every slot: a much better signal has nothing to swap against
+    data = replace(
+        inputs([buy("NEW", confidence=0.99)], cash=1000.0),
+        at_broker=tuple(sent(s, value=200.0) for s in ("A1", "A2", "A3", "A4")),
+    )
+    again = plan_of(data)
+    assert again.orders == () and again.cash_analysis.swaps == ()
+    assert {c.note for c in again.cash_analysis.liquidation} == {"order already at the broker"}

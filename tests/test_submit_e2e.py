@@ -113,6 +113,30 @@ def test_a_paper_account_gets_each_order_once(alpaca, workdirs):
     run = json.loads((workdirs["reports"] / "2022-03-01" / "run.json").read_text())
     assert run["submission"].startswith("NOT submitted:")  # and the email says so
     assert alpaca.hits("/v2/orders", "POST") == 4  # nothing sent twice
+    # the re-plan counts the four buys at the broker: $900.00 of the $1,000.00 and all 4 slots
+    new = json.loads((workdirs["reports"] / "2022-03-01" / "plan.json").read_text())
+    at_broker = {o["symbol"]: o for o in new["at_broker"]}
+    assert set(at_broker) == {o["symbol"] for o in buys} and {o["status"] for o in at_broker.values()} == {"accepted"}
+    assert sum(o["value"] for o in at_broker.values()) == pytest.approx(900.00, abs=0.005)
+    assert at_broker["BAC"]["qty"] == whole["qty"] and at_broker["BAC"]["value"] == whole["est_value"]
+    assert new["orders"] == [] and new["portfolio"]["cash"] == 1000.0  # the account itself is shown as it is
+    assert new["cash_analysis"]["cash"] == pytest.approx(100.0) and new["cash_analysis"]["committed"] == 0.0
+    decisions = {s["symbol"]: s for s in new["signals"] if s["action"] == "BUY"}
+    assert decisions["BAC"]["reasons"][0].startswith("already held or ordered")
+    fifth = next(s for s in decisions.values() if "top 4 by score" in s["reasons"])
+    assert "slots: 4 positions after today's plan (MAX_POSITIONS 4)" in fifth["reasons"]
+    assert new["notes"][0].startswith("Re-plan: 4 order(s) of this session are already at the broker (BUY BAC ")
+    msg = BytesParser(policy=policy.default).parsebytes(
+        (workdirs["reports"] / "outbox" / "daily-2022-03-01.eml").read_bytes()
+    )
+    assert msg["Subject"] == "AlgoTrading Daily Signals - 2022-03-01 (re-plan)"
+    text = msg.get_body(("plain",)).get_content()
+    assert "RE-PLAN of 2022-03-01: 4 order(s) of the first plan are already at the broker" in text
+    assert f"- BUY BAC {whole['qty']:g} shares (accepted)" not in text  # a buy is shown by its dollars
+    assert f"- BUY BAC ${whole['est_value']:,.2f} (accepted)" in text and "It is not submitted" in text
+    html = msg.get_body(("html",)).get_content()
+    assert "Re-plan of 2022-03-01: 4 order(s) of the first plan are already at the broker</b>" in html
+    assert "Re-plan of 2022-03-01" in (workdirs["reports"] / "2022-03-01" / "report.html").read_text()
 
 
 def test_live_submission_needs_confirmation_and_sends_nothing_without_it(alpaca, monkeypatch, capsys):
@@ -215,3 +239,14 @@ def test_the_next_report_and_email_say_what_became_of_each_order(alpaca, workdir
         f"BUY {rejected} of the 2022-03-01 plan: rejected by the broker: no reason on the order (Alpaca gives none "
         "after acceptance)"
     ]
+    # an order still open at one run is followed again by the next, until the broker says it is final
+    with open_store(workdirs["state"]) as store:
+        assert {str(i["status"]) for i in store.intents(DAYS[0]) if i["symbol"] == still_open} == {"accepted"}
+    alpaca.fill(buys[still_open]["client_order_id"], price=buys[still_open]["est_price"])
+    alpaca.clock_at = dt.datetime(2022, 3, 3, 17, 0, tzinfo=NY)
+    assert run_daily(load_settings(), DAYS[2]).exit_code == 0
+    notes = json.loads((workdirs["reports"] / "2022-03-03" / "portfolio.json").read_text())["reconciliation"]
+    assert any(n.startswith("bought ") and f" {still_open} at " in n for n in notes), notes
+    with open_store(workdirs["state"]) as store:
+        records = store.position_records()
+    assert records[still_open].entry_session == "2022-03-01"

@@ -18,6 +18,7 @@ from algotrading.backtest.walkforward import StrategyRun
 from algotrading.broker.base import OrderStatus
 from algotrading.config import Universe
 from algotrading.data.snapshot import MarketSnapshot
+from algotrading.decisions.at_broker import SentOrder
 from algotrading.decisions.plan import Plan, Sizing, plan_from_json
 from algotrading.decisions.ranking import Ranking
 from algotrading.decisions.risk import RiskState, RiskStatus
@@ -188,6 +189,7 @@ def write_account(run_dir: Path, account: Account) -> None:
     doc = account.portfolio.to_json() | {
         "reconciliation": list(account.notes),
         "open_orders": [asdict(o) for o in account.open_orders],
+        "at_broker": [o.to_json() for o in account.at_broker],
     }
     atomic_write_json(run_dir / PORTFOLIO, doc)
     book = account.assets
@@ -226,7 +228,9 @@ def read_account(run_dir: Path) -> Account:
         default=Asset(**books["default"]) if books["default"] else None,
     )
     open_orders = tuple(OrderStatus(**o) for o in doc.get("open_orders", []))
-    return Account(Portfolio.from_json(doc), status, None, assets, tuple(doc.get("reconciliation", [])), open_orders)
+    sent = tuple(SentOrder.from_json(o) for o in doc.get("at_broker", []))
+    notes = tuple(doc.get("reconciliation", []))
+    return Account(Portfolio.from_json(doc), status, None, assets, notes, open_orders, sent)
 
 
 def write_ranking(run_dir: Path, ranking: Ranking) -> None:

@@ -59,6 +59,7 @@ def plan_inputs(
         account_notes=account.notes,
         previous_orders=tuple(previous_orders or ()),
         ramp_note=ramp_note,
+        at_broker=account.at_broker,
     )
 
 

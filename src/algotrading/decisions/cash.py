@@ -131,14 +131,22 @@ def held_score(position: Position, momentum: pd.Series, ranking: RankingParams, 
 
 
 def liquidation_order(
-    portfolio: Portfolio, selling: set[str], momentum: pd.Series, ranking: RankingParams, cash: CashParams
+    portfolio: Portfolio,
+    selling: set[str],
+    momentum: pd.Series,
+    ranking: RankingParams,
+    cash: CashParams,
+    fixed: frozenset[str] = frozenset(),
 ) -> list[LiquidationCandidate]:
-    """Holdings in the order they should be sold for new opportunities."""
+    """Holdings in the order they should be sold for new opportunities (``fixed``: those
+    with an order already at the broker, which are not candidates)."""
     out = []
     for p in portfolio.positions:
         score = held_score(p, momentum, ranking, cash)
-        sold = p.symbol in selling
-        note = "sold by today's plan" if sold else f"held score {score:.3f}, P&L {p.unrealized_pl_pct:+.1%}"
+        sold = p.symbol in selling or p.symbol in fixed
+        note = f"held score {score:.3f}, P&L {p.unrealized_pl_pct:+.1%}"
+        if sold:
+            note = "order already at the broker" if p.symbol in fixed else "sold by today's plan"
         out.append(
             LiquidationCandidate(
                 p.symbol,
@@ -215,9 +223,12 @@ def analyze(
     cash: CashParams,
     ranking: RankingParams,
     swaps: list[Swap] | None = None,
+    fixed: frozenset[str] = frozenset(),
 ) -> CashAnalysis:
     """The analysis of one sizing pass. ``swaps`` are those already put in the plan;
-    without them, swaps are proposed here (the plan then sizes again with them)."""
+    without them, swaps are proposed here (the plan then sizes again with them).
+    ``fixed``: symbols with an order of the session already at the broker, never
+    proposed for a swap or consolidation."""
     selling = {s.symbol for s in sells}
     proceeds = sum(s.proceeds for s in sells)
     available = portfolio.cash + proceeds - safety.min_cash_buffer
@@ -226,7 +237,7 @@ def analyze(
     slot_short = [b.symbol for b in buys if b.decision == REJECTED and b.steps and b.steps[-1].control in SLOT_CONTROLS]
     unfunded_rows = selected[selected["symbol"].isin(cash_short + slot_short)]
     limited = " and ".join(x for x, v in (("cash", cash_short), ("slots", slot_short)) if v) or "none"
-    dust = consolidation(portfolio, selling, safety, cash)
+    dust = consolidation(portfolio, selling | fixed, safety, cash)
     base = _CashTotals(
         cash=portfolio.cash,
         buffer=safety.min_cash_buffer,
@@ -248,7 +259,7 @@ def analyze(
             **base,
         )
 
-    liquidation = liquidation_order(portfolio, selling, momentum, ranking, cash)
+    liquidation = liquidation_order(portfolio, selling, momentum, ranking, cash, fixed)
     proposed = list(swaps) if swaps is not None else propose_swaps(unfunded_rows, liquidation, cash)
     swapped_in = {s.buy_symbol for s in proposed}
     still = [s for s in unfunded_rows["symbol"] if s not in swapped_in]

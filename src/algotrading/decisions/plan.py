@@ -26,6 +26,7 @@ import pandas as pd
 
 from algotrading.config import Settings
 from algotrading.decisions import cash as cash_mod
+from algotrading.decisions.at_broker import SentOrder, counted, replan_note
 from algotrading.decisions.cash import CashAnalysis, Swap
 from algotrading.decisions.ranking import SELECTED, Ranking, rank_signals
 from algotrading.decisions.risk import (
@@ -72,6 +73,12 @@ class PlanInputs:
     account_notes: tuple[str, ...] = ()  # the reconciliation's findings
     previous_orders: tuple[dict[str, Any], ...] = ()  # the fate of the last plan's orders (execution.outcomes)
     ramp_note: str | None = None  # live ramp: why the position limits in ``settings`` are scaled down today
+    at_broker: tuple[SentOrder, ...] = ()  # a re-plan: this session's orders already sent (decisions.at_broker)
+
+    @property
+    def busy(self) -> set[str]:
+        """Symbols that get no new order today: held, with an open order, or already sent."""
+        return set(self.portfolio.symbols) | set(self.open_orders) | {o.symbol for o in self.at_broker}
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,11 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     reconciliation: list[str] = field(default_factory=list)
     previous_orders: list[dict[str, Any]] = field(default_factory=list)  # "Yesterday's orders"
+    at_broker: tuple[SentOrder, ...] = ()  # a re-plan: this session's orders already sent, counted
+
+    @property
+    def is_replan(self) -> bool:
+        return bool(self.at_broker)
 
     @property
     def buys(self) -> list[PlanOrder]:
@@ -168,6 +180,7 @@ class Plan:
             "broker": {"name": self.portfolio.source, "account": self.portfolio.account},
             "reconciliation": self.reconciliation,
             "previous_orders": self.previous_orders,
+            "at_broker": [o.to_json() for o in self.at_broker],
         }
 
 
@@ -188,6 +201,7 @@ def plan_from_json(doc: dict[str, Any]) -> Plan:
         notes=doc.get("notes", []),
         reconciliation=doc.get("reconciliation", []),
         previous_orders=doc.get("previous_orders", []),
+        at_broker=tuple(SentOrder.from_json(o) for o in doc.get("at_broker", [])),
     )
 
 
@@ -203,16 +217,18 @@ def client_order_id(session: dt.date, side: str, symbol: str, strategy: str | No
 
 def rank(inputs: PlanInputs) -> Ranking:
     s = inputs.settings
-    busy = set(inputs.portfolio.symbols) | set(inputs.open_orders)
-    return rank_signals(inputs.signals, inputs.momentum, inputs.correlation, busy, s.ranking, s.safety.max_positions)
+    return rank_signals(
+        inputs.signals, inputs.momentum, inputs.correlation, inputs.busy, s.ranking, s.safety.max_positions
+    )
 
 
 # ----------------------------------------------------------------------------- step 2
 
 
 def _sells(inputs: PlanInputs, exits: list[PositionExit], swaps: list[Swap]) -> list[PlannedSell]:
+    """The plan's sells, after those of the session already at the broker."""
     symbols = [e.symbol for e in exits] + [w.sell_symbol for w in swaps]
-    out = []
+    out = counted(inputs.portfolio, inputs.at_broker)[1]
     for symbol in symbols:
         position = inputs.portfolio.position(symbol)
         if position is not None:
@@ -222,28 +238,31 @@ def _sells(inputs: PlanInputs, exits: list[PositionExit], swaps: list[Swap]) -> 
 
 def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
     s = inputs.settings
+    sent = {o.symbol for o in inputs.at_broker}
     sells_signals = inputs.signals[inputs.signals["action"] == "SELL"]
     exits = [
         e
         for e in position_exits(inputs.portfolio, sells_signals, inputs.max_hold, inputs.session)
-        if e.symbol not in inputs.open_orders
+        if e.symbol not in set(inputs.open_orders) | sent
     ]
+    portfolio = counted(inputs.portfolio, inputs.at_broker)[0]
     prices = {c: float(v) for c, v in inputs.close.iloc[-1].items() if pd.notna(v)}
     selected = ranking.selected
 
     def one_pass(swaps: list[Swap]) -> tuple[list[BuyDecision], CashAnalysis]:
         sells = _sells(inputs, exits, swaps)
-        buys = size_buys(selected, prices, inputs.portfolio, sells, inputs.assets, s.safety, inputs.weights)
+        buys = size_buys(selected, prices, portfolio, sells, inputs.assets, s.safety, inputs.weights)
         analysis = cash_mod.analyze(
             selected,
             buys,
-            inputs.portfolio,
+            portfolio,
             sells,
             inputs.momentum,
             s.safety,
             s.cash,
             s.ranking,
             swaps if swaps else None,
+            frozenset(sent),
         )
         return buys, analysis
 
@@ -274,6 +293,8 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
     perms = permissions(inputs.risk, breaker)
     session = inputs.session
     notes: list[str] = list(perms.reasons)
+    if inputs.at_broker:
+        notes.insert(0, replan_note(inputs.at_broker))
 
     orders: list[PlanOrder] = []
     sold: dict[str, PositionExit | Swap] = {}
@@ -342,6 +363,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         notes=notes,
         reconciliation=list(inputs.account_notes),
         previous_orders=list(inputs.previous_orders),
+        at_broker=inputs.at_broker,
     )
 
 

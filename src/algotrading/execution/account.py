@@ -18,9 +18,10 @@ from algotrading.broker import Broker, make_broker
 from algotrading.broker.base import OrderStatus
 from algotrading.config import Mode, Settings
 from algotrading.data.market import MarketData
+from algotrading.decisions.at_broker import SentOrder
 from algotrading.decisions.risk import RiskState, RiskStatus, Transition, account_transition
 from algotrading.execution.catchup import demo_catch_up
-from algotrading.execution.reconcile import Reconciliation, follow_orders, reconcile
+from algotrading.execution.reconcile import Reconciliation, follow_orders, orders_at_broker, reconcile
 from algotrading.portfolio import Asset, AssetBook, Portfolio, demo_portfolio
 from algotrading.storage.store import FILE_NAME, PositionRecord, Store, open_store
 
@@ -35,6 +36,7 @@ class Account:
     assets: AssetBook
     notes: tuple[str, ...] = ()  # fills followed, reconciliation differences, open orders
     open_orders: tuple[OrderStatus, ...] = ()
+    at_broker: tuple[SentOrder, ...] = ()  # this session's own orders already sent (a re-plan counts them)
 
 
 def demo_assets() -> AssetBook:
@@ -111,4 +113,12 @@ def load_account(settings: Settings, session: dt.date, persist: bool, market: Ma
         if transition is not None and persist and current:
             status = store.set_risk_state(transition.to_state, transition.reason, "auto", session)
             log.warning("risk state -> %s: %s", transition.to_state.value, transition.reason)
-    return Account(portfolio, status, transition, assets, tuple(notes), rec.open_orders)
+        sent = orders_at_broker(store, session)
+    if sent:
+        log.warning(
+            "re-plan of %s: %d order(s) of its plan already at the broker are counted: %s",
+            session,
+            len(sent),
+            "; ".join(o.words() for o in sent),
+        )
+    return Account(portfolio, status, transition, assets, tuple(notes), rec.open_orders, sent)

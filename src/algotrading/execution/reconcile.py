@@ -11,12 +11,16 @@ import logging
 from dataclasses import dataclass
 from typing import cast
 
-from algotrading.broker.base import AccountInfo, Broker, BrokerPosition, OrderStatus
+from algotrading.broker.base import OPEN_STATUSES, AccountInfo, Broker, BrokerPosition, OrderStatus
+from algotrading.decisions.at_broker import SentOrder
 from algotrading.portfolio import Portfolio, Position
 from algotrading.storage.store import PositionRecord, Store
 
 log = logging.getLogger(__name__)
 QTY_TOLERANCE = 1e-6
+#: Intent states of an order that went out and is not final: followed until the broker
+#: reports it final, and counted by a re-plan of its session.
+NOT_FINAL = ("submitted", "unknown", *sorted(OPEN_STATUSES))
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ def follow_orders(store: Store, broker: Broker) -> list[str]:
     by the rest is counted once). Returns what changed, in words."""
     notes = []
     records = store.position_records()
-    for intent in store.intents(statuses=("submitted", "partially_filled", "unknown")):
+    for intent in store.intents(statuses=NOT_FINAL):
         cid = str(intent["client_order_id"])
         order = broker.get_order(cid)
         if order is None:
@@ -88,6 +92,27 @@ def follow_orders(store: Store, broker: Broker) -> list[str]:
         notes.append(f"{verb} {new_qty:g} {symbol}{price} ({intent['kind']}, {cid}, {order.status})")
     store.save_position_records(list(records.values()))
     return notes
+
+
+def orders_at_broker(store: Store, session: dt.date) -> tuple[SentOrder, ...]:
+    """The orders of ``session``'s plan that went out and have not fully filled (after
+    :func:`follow_orders`), with what is left of each: what a re-plan counts. An order
+    whose sending failed ("unknown") may be at the broker, so it is counted too."""
+    out = []
+    for i in store.intents(session, statuses=NOT_FINAL):
+        price = float(cast("float", i["est_price"]) or 0.0)
+        filled = float(cast("float | None", i["filled_qty"]) or 0.0)
+        qty = _opt(i["qty"])
+        if qty is not None:
+            qty = max(qty - filled, 0.0)
+            value = qty * price
+        else:
+            paid = float(cast("float | None", i["filled_avg_price"]) or price)
+            value = max(float(cast("float", i["notional"]) or 0.0) - filled * paid, 0.0)
+        strategy = str(i["strategy"]) if i["strategy"] else None
+        cid, symbol, side, status = (str(i[k]) for k in ("client_order_id", "symbol", "side", "status"))
+        out.append(SentOrder(cid, symbol, side, status, round(value, 2), qty, price, strategy))
+    return tuple(out)
 
 
 def _opt(value: object) -> float | None:

@@ -17,6 +17,7 @@ from typing import Any, cast
 import jinja2
 
 from algotrading.config import Settings
+from algotrading.decisions.at_broker import REPLAN_TERMS
 from algotrading.decisions.plan import Plan
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -28,8 +29,8 @@ BANNERS = {
 RISK_COLOURS = {"ACTIVE": "#2e7d32", "HALTED": "#ef6c00", "EMERGENCY_STOP": "#c62828"}
 
 
-def daily_subject(session: str) -> str:
-    return f"AlgoTrading Daily Signals - {session}"
+def daily_subject(session: str, replan: bool = False) -> str:
+    return f"AlgoTrading Daily Signals - {session}" + (" (re-plan)" if replan else "")
 
 
 def _money(value: Any, signed: bool = False) -> str:
@@ -114,7 +115,9 @@ def daily_context(
         for o in doc["orders"]
     ]
     return {
-        "subject": daily_subject(doc["session_date"]),
+        "subject": daily_subject(doc["session_date"], plan.is_replan),
+        "replan": [o.words() for o in plan.at_broker],
+        "replan_terms": REPLAN_TERMS,
         "session": doc["session_date"],
         "mode": doc["mode"],
         "generated_at": doc["generated_at"],

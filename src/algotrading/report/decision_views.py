@@ -12,6 +12,7 @@ import pandas as pd
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
+from algotrading.decisions.at_broker import REPLAN_TERMS
 from algotrading.decisions.plan import Plan, PlanInputs, Sizing
 from algotrading.decisions.ranking import SELECTED, Ranking, correlated_clusters
 from algotrading.portfolio import Portfolio
@@ -125,7 +126,23 @@ def consolidation_table(plan: Plan) -> HTML:
     return HTML(f"<ul>{rows}</ul>")
 
 
+def replan_banner(plan: Plan) -> str:
+    """A re-plan's notice (HTML, empty otherwise): the orders already at the broker."""
+    if not plan.is_replan:
+        return ""
+    items = "".join(f"<li>{html.escape(o.words())}</li>" for o in plan.at_broker)
+    return (
+        "<div style='border-left:6px solid #6a1b9a;padding:6px 12px;background:#f3e5f5;margin-bottom:6px'>"
+        f"<b>Re-plan of {plan.session}: {len(plan.at_broker)} order(s) of the first plan are already at the "
+        f"broker</b><ul>{items}</ul>{html.escape(REPLAN_TERMS)}</div>"
+    )
+
+
 def risk_banner(plan: Plan) -> HTML:
+    return HTML(replan_banner(plan) + _risk_banner(plan).data)
+
+
+def _risk_banner(plan: Plan) -> HTML:
     r = plan.risk
     state = r["state"]
     breaker = r["circuit_breaker"]
