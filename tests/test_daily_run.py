@@ -304,6 +304,9 @@ def test_plan_json_of_the_demo_run_validates_and_says_why_nothing_is_bought(demo
     buys = [s for s in doc["signals"] if s["action"] == "BUY"]
     assert all(s["decision"] == "rejected" and s["reasons"] for s in doc["signals"])
     assert buys == [] or all("momentum" in s["reasons"][0] for s in buys)
+    message = demo_run[1].message  # the terminal says why, and names a session with trades
+    assert message.startswith("no trades tomorrow: ") and message.index("; report for 2025-12-31: ") > 20
+    assert "(to see a plan with trades on the bundled data: `./run_daily.sh --date 2024-01-02`)" in message
 
 
 def test_a_session_with_orders_then_the_same_session_halted(workdirs):

@@ -112,7 +112,7 @@ def sample_plan():
     held = [position("OLD", value=300.0, price=50.0, entry=55.0, stop=52.0, strategy="golden_cross")]
     data = inputs(
         [
-            buy("AAA", confidence=0.9, price=20.0),
+            buy("AAA", confidence=0.9, price=20.0, stop=18.5, target=23.0),
             buy("BBB", confidence=0.8, price=40.0),
             sell("OLD", "golden_cross", 50.0),
         ],
@@ -161,10 +161,22 @@ def test_a_delivered_plan_email_has_every_part(workdirs, monkeypatch, tmp_path, 
     for order in plan.orders:
         assert order.symbol in html and f"${order.est_value:,.2f}" in html
     assert "$1,000.00" in html and "-0.99%" in html  # equity and the day's change vs $1,010
+    # each order says why, with its numbers: the price assumed, the shares, stop and target, the sizing
+    assert "<b>Why:</b> stop loss: the close $50.00 is at or below the stop $52.00" in html
+    assert "6 shares at $50.00 (the close of 2025-12-31)" in html
+    assert (
+        "about 15 shares at $20.00 (the close of 2025-12-31)" in html and "Stop $18.50 &middot; target $23.00" in html
+    )
+    assert "<b>Why:</b> mean_reversion: mean_reversion says buy" in html
+    assert "Sizing: buy $300.00: the cap $300.00 (MAX_POSITION_SIZE $300.00, 30% of equity $1,000.00;" in html
     text = m.get_body(preferencelist=("plain",)).get_content()
     for section in SECTIONS:
         assert section.upper() in text
     assert "XYZ (stale: last bar 2025-12-29)" in text and "Sent to the broker: 2 submitted." in text
+    assert (
+        "  BUY AAA $300.00\n    about 15 shares at $20.00 (the close of 2025-12-31)\n"
+        "    Why: mean_reversion: mean_reversion says buy\n    Stop $18.50, target $23.00\n    Sizing: buy $300.00: "
+    ) in text.replace("\r\n", "\n")
     attachments = {p.get_filename(): p.get_content() for p in m.iter_attachments()}
     assert attachments["report-2025-12-31.html"] == "<html><body>the full report</body></html>"
     images = [p for p in m.walk() if p.get_content_type() == "image/png"]
@@ -254,7 +266,7 @@ def test_without_smtp_the_email_lands_in_the_outbox(workdirs):
             f"--user-data-dir={workdirs['state'] / 'chrome'}",
         ]
         dom = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
-        assert "Next Day Trading Plan" in dom and "No orders for the next open." in dom
+        assert "Next Day Trading Plan" in dom and "<b>No trades tomorrow:</b>" in dom
         subprocess.run(
             common + ["--window-size=700,1800", f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
         )

@@ -23,8 +23,8 @@ from algotrading.config import load_settings
 from algotrading.decisions.risk import RiskState, RiskStatus
 from algotrading.jobs.daily import run_daily
 from algotrading.monitor import alerts as al
-from algotrading.monitor.dashboard import render_status_page, timeline_frame
-from algotrading.monitor.status import build_status, uptime
+from algotrading.monitor.dashboard import kpi_html, render_status_page, timeline_frame
+from algotrading.monitor.status import build_status, format_status, uptime
 from algotrading.storage.store import Alert, open_store
 
 from .conftest import ROOT
@@ -197,11 +197,30 @@ def test_paper_reference_session_waits_for_the_grace_period(workdirs, monkeypatc
     with open_store(workdirs["state"]) as store:
         _record(store, "2025-12-30", "ok")
         at_1700 = dt.datetime(2025, 12, 31, 22, 0, tzinfo=dt.UTC)  # 17:00 New York, grace until 18:30
-        assert build_status(settings, store, at_1700).healthy
+        assert build_status(settings, store, at_1700, schedule="crontab").healthy
         at_1900 = dt.datetime(2025, 12, 31, 23, 59, tzinfo=dt.UTC)
-        late = build_status(settings, store, at_1900)
+        late = build_status(settings, store, at_1900, schedule="crontab")
         assert late.missed == ["2025-12-31"] and not late.healthy
         assert late.next_scheduled == "2026-01-02T16:30:00-05:00"  # New Year's Day is closed
+        assert late.next_run == "2026-01-02 16:30 New York time (session 2026-01-02, crontab)"
+        # nothing installed: never "healthy, next run 16:30"; a paper account needs its schedule
+        bare = build_status(settings, store, at_1700, schedule=None)
+        assert (
+            bare.next_run == "not scheduled (`algotrading schedule install` runs it at 2026-01-02 16:30 New York time)"
+        )
+        assert bare.problems == ["the daily run is not scheduled: `algotrading schedule install`"]
+        assert "  next run: not scheduled (`algotrading schedule install`" in format_status(bare)
+
+
+def test_status_page_of_an_unscheduled_demo_says_not_scheduled(workdirs):
+    with open_store(workdirs["state"]) as store:
+        _record(store, "2025-12-30", "ok")
+        now = dt.datetime(2025, 12, 31, 22, 0, tzinfo=dt.UTC)
+        status = build_status(load_settings(), store, now, schedule=None)
+    assert status.healthy  # demo runs when the user starts it
+    html = kpi_html(status)
+    assert "<b>not scheduled</b><span>next run (New York)</span>" in html
+    assert "<b>Healthy.</b> Next run: not scheduled (`algotrading schedule install` runs it at 2026-01-02 16:30" in html
 
 
 def test_status_page_renders_offline(workdirs):

@@ -40,6 +40,17 @@ def test_fresh_account_with_six_signals_buys_the_top_four_at_225():
     assert [o.after_sells_fill for o in plan.buys] == [False] * 4
     assert decision(plan, "EEE")["decision"] == "rejected" and decision(plan, "EEE")["reasons"] == ["below the top 4"]
     assert 1000 - sum(buys(plan).values()) == 100.0  # the buffer is kept
+    first = plan.to_json()["orders"][0]  # each order says why, at what price, how many shares, sized how
+    assert (first["why"], first["est_price"], first["est_shares"]) == (
+        "mean_reversion: mean_reversion says buy",
+        100.0,
+        2.25,
+    )
+    assert first["sizing"] == (
+        "buy $225.00: $900.00 for buys x mean_reversion's weight 0.25 / 1.00 (the weights of the 4 buy(s) still "
+        "possible) = $225.00 (cap $300.00)"
+    )
+    assert plan.buys[0].assumed == "about 2.25 shares at $100.00"
 
 
 def full_book(weak_confidence=0.3):
@@ -139,7 +150,7 @@ def test_emergency_stop_sends_only_protective_exits():
         inputs([buy("NEW"), sell("EXITING", "golden_cross")], positions=held, cash=300.0, risk=RiskState.EMERGENCY_STOP)
     )
     assert [(o.side, o.symbol, o.kind) for o in plan.orders] == [("sell", "STOPPED", "stop")]
-    assert decision(plan, "EXITING")["reasons"][0].startswith("not sold: golden_cross exit")
+    assert decision(plan, "EXITING")["reasons"][0].startswith("not sold: the golden_cross exit")
     assert decision(plan, "NEW")["decision"] == "rejected"
 
 
@@ -169,7 +180,7 @@ def test_a_stop_loss_hit_while_halted_is_still_sold():
     )
     (order,) = plan.orders
     assert (order.side, order.symbol, order.kind) == ("sell", "FALLING", "stop")
-    assert order.reason.endswith("stop loss: close 80.00 <= stop 85.00")
+    assert order.reason.endswith("stop loss: the close $80.00 is at or below the stop $85.00")
 
 
 def test_two_strategies_signalling_the_same_symbol_make_one_buy():

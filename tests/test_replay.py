@@ -403,7 +403,7 @@ def test_a_crafted_two_symbol_replay_matches_the_hand_computed_fills_stop_and_ha
         ["2024-05-22", "risk_halted", ""],
         ["2024-05-22", "stop", "AAA"],
     ]
-    assert "stop loss: close 45.00 <= stop 47.70" in events["detail"].iloc[1]
+    assert "stop loss: the close $45.00 is at or below the stop $47.70" in events["detail"].iloc[1]
     rules = pd.read_csv(out / "rules.csv")
     assert rules[["layer", "rule", "action", "count"]].values.tolist() == [
         ["exits", "stop", "triggered", 1],

@@ -12,6 +12,10 @@ from algotrading.config import Mode, Settings, UsageError
 from algotrading.data import latest_session
 from algotrading.data.bundled import BundledBarsProvider
 
+#: A session of the bundled data whose plan has trades on a fresh demo account (four buys,
+#: the ones tests/test_crash.py submits), named when the default demo session plans none.
+DEMO_SESSION_WITH_TRADES = dt.date(2024, 1, 2)
+
 
 @dataclass(frozen=True)
 class SessionChoice:

@@ -130,6 +130,20 @@ class PlanOrder:
     target_price: float | None = None
     confidence: float | None = None
     score: float | None = None
+    why: str = ""  # the strategy's reason (a buy) or the exit that fired (a sell), with its numbers
+    sizing: str = ""  # how the amount was reached
+    est_shares: float | None = None  # shares at ``est_price`` (the session's close)
+
+    @property
+    def exits_by(self) -> str:
+        """What closes a buy without a stop or target."""
+        return f"No stop or target: {self.strategy}'s own exit rules decide when it is sold"
+
+    @property
+    def assumed(self) -> str:
+        """e.g. "about 3.4153 shares at $87.84", the estimate a market order is sized on."""
+        shares = f"{self.est_shares:g}" if self.qty else f"about {self.est_shares:.4g}"
+        return f"{shares} shares at ${self.est_price:,.2f}"
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,24 @@ class Plan:
     @property
     def is_replan(self) -> bool:
         return bool(self.at_broker)
+
+    @property
+    def no_orders_reason(self) -> str:
+        """Why there is nothing to do tomorrow, in one line."""
+        if self.risk["restrictions"]:
+            return "; ".join(self.risk["restrictions"])
+        eligible = {s["name"] for s in self.strategies if s["eligible"]}
+        if not eligible:
+            return "no strategy has positive momentum, so none of their signals is considered"
+        wanted = [s for s in self.signals if s["action"] == "BUY" and s["strategy"] in eligible]
+        if not wanted:
+            names = ", ".join(sorted(eligible))
+            return f"no BUY signal today from the strategies with positive momentum ({names}), and no exit fired"
+        top = wanted[0]
+        return (
+            f"the {len(wanted)} BUY signal(s) of the strategies with positive momentum were all turned down "
+            f"(e.g. {top['symbol']}: {top['reasons'][-1] if top['reasons'] else 'rejected'}), and no exit fired"
+        )
 
     @property
     def buys(self) -> list[PlanOrder]:
@@ -318,6 +350,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         if b.decision == REJECTED or not perms.buys_allowed:
             continue
         sig = signal_rows[(b.symbol, b.strategy)]
+        why = f"{b.strategy}: {sig.reason}"
         orders.append(
             PlanOrder(
                 symbol=b.symbol,
@@ -327,7 +360,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
                 strategy=b.strategy,
                 client_order_id=client_order_id(session, "buy", b.symbol, b.strategy),
                 kind="entry",
-                reason=b.reason,
+                reason=f"{why}; {b.reason}",
                 est_price=b.price,
                 est_value=round(b.notional, 2),
                 after_sells_fill=b.after_sells_fill,
@@ -335,6 +368,9 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
                 target_price=_num(sig.target_price),
                 confidence=float(sig.confidence),
                 score=round(b.score, 6),
+                why=why,
+                sizing=b.reason,
+                est_shares=b.qty if b.qty else round(b.notional / b.price, 6) if b.price > 0 else None,
             )
         )
         bought[b.symbol] = b
@@ -394,6 +430,11 @@ def _sell_order(inputs: PlanInputs, symbol: str, strategy: str | None, kind: str
         reason=f"sell the whole position ({p.qty:g} shares): {reason}",
         est_price=p.price,
         est_value=round(p.market_value, 2),
+        why=reason,
+        sizing=f"the whole position: {p.qty:g} shares x ${p.price:,.2f} = ${p.market_value:,.2f}",
+        est_shares=p.qty,
+        stop_price=p.stop_price,
+        target_price=p.target_price,
     )
 
 

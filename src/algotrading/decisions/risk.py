@@ -193,15 +193,25 @@ def position_exit(
     """The first rule that closes ``position`` at this close, if any."""
     p, price = position, position.price
     if p.stop_price is not None and price <= p.stop_price + EPS:
-        return PositionExit(p.symbol, "stop", f"stop loss: close {price:.2f} <= stop {p.stop_price:.2f}", p.strategy)
+        return PositionExit(
+            p.symbol,
+            "stop",
+            f"stop loss: the close ${price:,.2f} is at or below the stop ${p.stop_price:,.2f}",
+            p.strategy,
+        )
     if p.target_price is not None and price >= p.target_price - EPS:
         return PositionExit(
-            p.symbol, "target", f"take profit: close {price:.2f} >= target {p.target_price:.2f}", p.strategy
+            p.symbol,
+            "target",
+            f"take profit: the close ${price:,.2f} is at or above the target ${p.target_price:,.2f}",
+            p.strategy,
         )
     if max_hold and p.entry_date is not None and (held := sessions_held(p.entry_date, session)) >= max_hold:
-        return PositionExit(p.symbol, "max_hold", f"held {held} sessions (limit {max_hold})", p.strategy)
+        return PositionExit(
+            p.symbol, "max_hold", f"holding limit: held {held} sessions, the limit is {max_hold}", p.strategy
+        )
     if sell_signal is not None:
-        return PositionExit(p.symbol, "exit_signal", f"{p.strategy} exit: {sell_signal}", p.strategy)
+        return PositionExit(p.symbol, "exit_signal", f"the {p.strategy} exit: {sell_signal}", p.strategy)
     return None
 
 

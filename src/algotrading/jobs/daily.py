@@ -23,7 +23,7 @@ from algotrading.config import ConfigError, Mode, Settings, UsageError
 from algotrading.daily import artifacts
 from algotrading.daily.artifacts import RunContext
 from algotrading.daily.runinfo import git_revision, versions
-from algotrading.daily.session import choose_session
+from algotrading.daily.session import DEMO_SESSION_WITH_TRADES, choose_session
 from algotrading.data import make_provider
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
@@ -246,7 +246,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
         run_id, "ok", report_dir=str(final), steps=timer.seconds, duration_seconds=record["duration_seconds"]
     )
     faults.reach("run:marked_done")
-    message = f"report for {session}: {final / artifacts.REPORT_HTML}"
+    message = f"{_plan_words(settings, final, session)}; report for {session}: {final / artifacts.REPORT_HTML}"
     log.info("run for %s done in %.1f s", session, record["duration_seconds"])
     return RunResult(0, "ok", message, session, final)
 
@@ -327,6 +327,26 @@ def _plan_record(run_dir: Path) -> dict[str, Any]:
         "risk_state": doc["risk"]["state"],
         "circuit_breaker": doc["risk"]["circuit_breaker"]["tripped"],
     }
+
+
+def _plan_words(settings: Settings, run_dir: Path, session: dt.date) -> str:
+    """The plan in one line for the terminal: its orders, or why there are none (and, in
+    demo mode, a bundled session whose plan has trades)."""
+    try:
+        plan = artifacts.read_plan(run_dir)
+    except artifacts.DamagedArtifact as exc:
+        return str(exc)
+    if plan.orders:
+        buys, sells = plan.buys, plan.sells
+        spend = sum(o.est_value for o in buys)
+        return (
+            f"plan for the open after {session}: {len(buys)} buy(s) (${spend:,.2f}), {len(sells)} sell(s): "
+            + ", ".join(f"{o.side.upper()} {o.symbol}" for o in plan.orders)
+        )
+    line = f"no trades tomorrow: {plan.no_orders_reason}"
+    if settings.mode is Mode.DEMO and session != DEMO_SESSION_WITH_TRADES and not plan.portfolio.positions:
+        line += f" (to see a plan with trades on the bundled data: `./run_daily.sh --date {DEMO_SESSION_WITH_TRADES}`)"
+    return line
 
 
 def _data_record(snapshot: MarketSnapshot) -> dict[str, Any]:

@@ -156,7 +156,7 @@ def _table(rows: list[dict[str, object]], columns: list[str], empty: str) -> str
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _kpis(status: Status) -> str:
+def kpi_html(status: Status) -> str:
     cards = []
     for u in status.uptime:
         rate = "n/a" if u.rate is None else f"{u.rate:.1%}"
@@ -174,12 +174,11 @@ def _kpis(status: Status) -> str:
     cards.append(
         f'<div class="kpi"><b>{html.escape(status.last_success or "none")}</b><span>last good session</span></div>'
     )
-    cards.append(
-        f'<div class="kpi"><b>{html.escape(status.next_scheduled[:16].replace("T", " "))}</b>'
-        "<span>next run (New York)</span></div>"
-    )
+    next_run = status.next_scheduled[:16].replace("T", " ") if status.schedule else "not scheduled"
+    cards.append(f'<div class="kpi"><b>{html.escape(next_run)}</b><span>next run (New York)</span></div>')
+    unscheduled = "" if status.schedule else " " + html.escape(f"Next run: {status.next_run}.")
     verdict = (
-        '<p class="ok"><b>Healthy.</b></p>'
+        f'<p class="ok"><b>Healthy.</b>{unscheduled}</p>'
         if status.healthy
         else '<p class="bad"><b>Attention:</b> ' + html.escape("; ".join(status.problems)) + "</p>"
     )
@@ -197,7 +196,7 @@ def _latest_momentum(runs: pd.DataFrame) -> pd.DataFrame | None:
 def render_status_page(settings: Settings, store: Store, now: dt.datetime | None = None) -> str:
     status = build_status(settings, store, now)
     runs = store.runs()
-    sections = [{"heading": None, "html": _kpis(status)}]
+    sections = [{"heading": None, "html": kpi_html(status)}]
     if status.reference_session:
         window = max(settings.monitor.uptime_sessions)
         timeline = timeline_frame(runs, dt.date.fromisoformat(status.reference_session), window)
@@ -230,7 +229,7 @@ def render_status_page(settings: Settings, store: Store, now: dt.datetime | None
     )
     return render_page(
         title="AlgoTrading status",
-        subtitle=f"{status.mode} mode · updated {status.now} · next run {status.next_scheduled}",
+        subtitle=f"{status.mode} mode · updated {status.now} · next run {status.next_run}",
         sections=sections,
         note="Uptime: sessions with a successful run, of the window's sessions since the first recorded run. "
         "`algotrading status` prints the same; `algotrading status --check` exits 1 when something needs a person.",

@@ -20,6 +20,7 @@ import pandas as pd
 from algotrading import calendar as cal
 from algotrading.config import Mode, Settings
 from algotrading.monitor.alerts import sessions_since_success
+from algotrading.ops.schedule import installed
 from algotrading.storage.store import Store
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -57,6 +58,15 @@ class Status:
     next_session: str
     next_scheduled: str
     problems: list[str] = field(default_factory=list)
+    schedule: str | None = None  # what runs the daily job: crontab | systemd | None (not scheduled)
+
+    @property
+    def next_run(self) -> str:
+        """The next run in words: when it is due, or that nothing will start it."""
+        when = f"{self.next_scheduled[:16].replace('T', ' ')} New York time"
+        if self.schedule is None:
+            return f"not scheduled (`algotrading schedule install` runs it at {when})"
+        return f"{when} (session {self.next_session}, {self.schedule})"
 
     @property
     def healthy(self) -> bool:
@@ -123,9 +133,13 @@ def _run_rows(runs: pd.DataFrame, n: int) -> list[dict[str, Any]]:
     return rows
 
 
-def build_status(settings: Settings, store: Store | None, now: dt.datetime | None = None) -> Status:
-    """The status from ``store`` (None: no run yet)."""
+def build_status(
+    settings: Settings, store: Store | None, now: dt.datetime | None = None, schedule: str | None | bool = True
+) -> Status:
+    """The status from ``store`` (None: no run yet). ``schedule``: what runs the daily job
+    (crontab, systemd, None), or True to look (this user's crontab and systemd units)."""
     now = now or dt.datetime.now(dt.UTC)
+    scheduler = installed(settings) if schedule is True else (schedule or None)
     mon = settings.monitor
     if store is None:
         runs = pd.DataFrame(
@@ -168,6 +182,8 @@ def build_status(settings: Settings, store: Store | None, now: dt.datetime | Non
         )
     if unsent:
         problems.append(f"{len(unsent)} email(s) not delivered (kept in reports/outbox/)")
+    if scheduler is None and settings.mode is not Mode.DEMO:
+        problems.append("the daily run is not scheduled: `algotrading schedule install`")
     if risk["state"] != "ACTIVE":
         problems.append(f"risk state {risk['state']}: {risk['reason']}")
     following = next_scheduled(settings, now)
@@ -187,6 +203,7 @@ def build_status(settings: Settings, store: Store | None, now: dt.datetime | Non
         next_session=following.date().isoformat(),
         next_scheduled=following.isoformat(),
         problems=problems,
+        schedule=scheduler,
     )
 
 
@@ -202,7 +219,7 @@ def format_status(s: Status) -> str:
         ),
         f"  risk state: {s.risk['state']}"
         + (f" since {s.risk['since']}: {s.risk['reason']}" if s.risk["since"] else ""),
-        f"  next run: {s.next_scheduled} (session {s.next_session})",
+        f"  next run: {s.next_run}",
         "",
         "Recent runs:",
     ]

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import jinja2
+from markupsafe import Markup
 
 from algotrading.config import Settings
 from algotrading.decisions.at_broker import REPLAN_TERMS
 from algotrading.decisions.plan import Plan
+from algotrading.report.decision_views import order_cards
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BANNERS = {
@@ -104,15 +106,19 @@ def daily_context(
     eligible = [s["name"] for s in doc["strategies"] if s["eligible"]]
     orders = [
         {
-            "side": o["side"],
-            "symbol": o["symbol"],
-            "strategy": o["strategy"],
-            "amount": _money(o["est_value"]) + (f" ({o['qty']:g} sh)" if o["qty"] else ""),
-            "score": f"{o['score']:.3f}" if o["score"] is not None else "",
-            "reason": o["reason"],
-            "after_sells_fill": o["after_sells_fill"],
+            "side": o.side,
+            "symbol": o.symbol,
+            "amount": _money(o.est_value),
+            "assumed": o.assumed,
+            "why": o.why or o.reason,
+            "levels": ", ".join(
+                f"{name} {_money(v)}" for name, v in (("Stop", o.stop_price), ("target", o.target_price)) if v
+            )
+            or (o.exits_by if o.side == "buy" else ""),
+            "sizing": o.sizing,
+            "after_sells_fill": o.after_sells_fill,
         }
-        for o in doc["orders"]
+        for o in plan.orders
     ]
     return {
         "subject": daily_subject(doc["session_date"], plan.is_replan),
@@ -154,7 +160,8 @@ def daily_context(
         "cash": doc["cash_analysis"],
         "consolidation": doc["consolidation"],
         "orders": orders,
-        "orders_note": "; ".join(risk["restrictions"]) or "No signal passed ranking and the safety limits.",
+        "order_cards": Markup(order_cards(plan)),
+        "orders_note": plan.no_orders_reason,
         "submission": submission,
         "excluded": excluded,
         "source_notes": source_notes or [],

@@ -5,6 +5,7 @@ in :mod:`algotrading.decisions`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Sequence
 
@@ -13,7 +14,7 @@ from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
 from algotrading.decisions.at_broker import REPLAN_TERMS
-from algotrading.decisions.plan import Plan, PlanInputs, Sizing
+from algotrading.decisions.plan import Plan, PlanInputs, PlanOrder, Sizing
 from algotrading.decisions.ranking import SELECTED, Ranking, correlated_clusters
 from algotrading.portfolio import Portfolio
 
@@ -182,36 +183,71 @@ def breaker_table(plan: Plan) -> Styler:
     return t.style.hide(axis="index").set_caption(f"Circuit breaker: {state}{notes}")
 
 
-def orders_table(plan: Plan) -> Styler | HTML:
-    if not plan.orders:
-        why = "; ".join(plan.risk["restrictions"]) or "no signal passed ranking and the safety limits"
-        return HTML(f"<p><b>No orders for the next open.</b> {html.escape(why)}.</p>")
-    t = pd.DataFrame([vars(o) for o in plan.orders])
-    t["amount"] = t["est_value"]
-    shown = t[["side", "symbol", "amount", "qty", "strategy", "score", "after_sells_fill", "reason", "client_order_id"]]
+SIDE_COLOURS = {"buy": "#2e7d32", "sell": "#c62828"}
+
+
+def order_card(o: PlanOrder, session: dt.date) -> str:
+    """One order as a block that reads on a phone (inline styles: the email uses it too):
+    side, symbol and amount; the shares and the price assumed; why, with the strategy's or
+    the exit's numbers; the stop and target; and how the amount was sized."""
+    e = html.escape
+    colour = SIDE_COLOURS.get(o.side, "#555")
+    levels = " &middot; ".join(
+        f"{name} {_money(v)}" for name, v in (("Stop", o.stop_price), ("target", o.target_price)) if v is not None
+    ) or e(o.exits_by)
+    wait = " <i>(sent once the sells have filled)</i>" if o.after_sells_fill else ""
     return (
-        shown.style.format({"amount": _money, "qty": "{:g}", "score": "{:.3f}"}, na_rep="")
-        .hide(axis="index")
-        .set_caption(
-            f"Next Day Trading Plan for the open after {plan.session}: sells first, then buys (DAY market orders)"
-            + (f"; {plan.limits['ramp_note']}" if plan.limits.get("ramp_note") else "")
-        )
+        f"<div style='border:1px solid #ddd;border-left:6px solid {colour};padding:6px 10px;margin:6px 0;'>"
+        f"<div style='font-size:15px;'><b style='color:{colour};'>{o.side.upper()}</b> <b>{e(o.symbol)}</b> "
+        f"{_money(o.est_value)}{wait}</div>"
+        f"<div style='font-size:13px;color:#444;'>{e(o.assumed)} (the close of {session})</div>"
+        f"<div style='font-size:13px;margin-top:3px;'><b>Why:</b> {e(o.why or o.reason)}</div>"
+        + (f"<div style='font-size:13px;'>{levels}</div>" if o.side == "buy" else "")
+        + (f"<div style='font-size:12px;color:#555;'>Sizing: {e(o.sizing)}</div>" if o.sizing else "")
+        + "</div>"
     )
 
 
-def signal_decisions_table(plan: Plan) -> Styler | HTML:
-    if not plan.signals:
-        return HTML("<p>No signals today.</p>")
-    t = pd.DataFrame(plan.signals)
+def order_cards(plan: Plan) -> str:
+    """The Next Day Trading Plan: one card per order, sells first (HTML)."""
+    if not plan.orders:
+        return f"<p><b>No trades tomorrow:</b> {html.escape(plan.no_orders_reason)}.</p>"
+    ramp = plan.limits.get("ramp_note")
+    head = (
+        f"<p style='font-size:12px;color:#555;margin:4px 0;'>DAY market orders for the open after {plan.session}: "
+        "sells first, then buys." + (f" {html.escape(ramp)}." if ramp else "") + "</p>"
+    )
+    return head + "".join(order_card(o, plan.session) for o in plan.orders)
+
+
+def orders_table(plan: Plan) -> HTML:
+    return HTML(order_cards(plan))
+
+
+def signal_decisions_table(plan: Plan) -> HTML:
+    """Every signal and its decision; the standing exit signals of symbols not held (a
+    trend strategy says "sell" of every symbol below its trend) are folded into one line."""
+    held = {p.symbol for p in plan.portfolio.positions}
+    idle = sorted({s["symbol"] for s in plan.signals if s["action"] == "SELL" and s["symbol"] not in held})
+    rows = [s for s in plan.signals if s["action"] == "BUY" or s["symbol"] in held]
+    folded = (
+        f"<p>{len(idle)} exit signal(s) for symbols not held, so nothing to sell: {html.escape(', '.join(idle))}.</p>"
+        if idle
+        else ""
+    )
+    if not rows:
+        return HTML(folded or "<p>No signals today.</p>")
+    t = pd.DataFrame(rows)
     t["reasons"] = t["reasons"].map(lambda r: "; ".join(r))
     order = {"accepted": 0, "resized": 1, "rejected": 2}
     t = t.sort_values(["decision", "action", "rank"], key=lambda s: s.map(order) if s.name == "decision" else s)
-    return (
+    table = (
         t[["symbol", "strategy", "action", "confidence", "score", "decision", "notional", "reasons"]]
         .style.format({"confidence": "{:.2f}", "score": "{:.3f}", "notional": _money}, na_rep="")
         .hide(axis="index")
         .set_caption("Every signal and what was decided about it")
     )
+    return HTML(table.to_html() + folded)
 
 
 def portfolio_summary(plan: Plan) -> HTML:
