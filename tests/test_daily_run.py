@@ -26,7 +26,7 @@ from algotrading.jobs.control import RunError, run_lock
 from algotrading.jobs.daily import run_daily
 
 from .conftest import ROOT
-from .helpers import CHROMIUM_OFFLINE
+from .helpers import CHROMIUM_OFFLINE, phone_width
 
 NY = ZoneInfo("America/New_York")
 LAST = dt.date(2025, 12, 31)
@@ -66,6 +66,7 @@ def test_demo_run_succeeds_for_the_last_bundled_session(demo_run):
         "bars.parquet",
         "context.json",
         "data_health.parquet",
+        "equity_history.parquet",
         "portfolio.json",
         "risk.json",
         "assets.json",
@@ -98,29 +99,30 @@ def test_report_html_is_self_contained_and_holds_the_figures(demo_run):
     # strategy momentum and equity; universe group indices and returns by symbol
     assert html.count("Plotly.newPlot(") == 4
     assert html.count("plotly.js v") == 1  # plotly.js inlined once, not per figure
-    for section in (
+    order = (
+        "Next Day Trading Plan",  # the decision first
         "Portfolio Summary",
         "Top 4 Highest Conviction Signals",
         "Cash Depletion Analysis",
         "Position Consolidation Recommendations",
-        "Next Day Trading Plan",
+        "Yesterday's Orders",
+        "About this run",
         "Signals",
         "Strategy performance",
         "Data health",
         "Universe performance",
-    ):
-        assert f">{section}<a" in html, section
-    positions = [
-        html.index(f">{s}<a")
-        for s in (
-            "Portfolio Summary",
-            "Top 4 Highest Conviction Signals",
-            "Cash Depletion Analysis",
-            "Position Consolidation Recommendations",
-            "Next Day Trading Plan",
-        )
-    ]
-    assert positions == sorted(positions)  # the seed's order
+    )
+    positions = [html.index(f">{s}<a") for s in order]
+    assert positions == sorted(positions)
+    # the open alerts at the top, as the email lists them; words for a trader, not a developer
+    alerts = json.loads((demo_run[2] / "2025-12-31" / "alerts.json").read_text())["open"]
+    assert alerts and html.index(f"Alerts ({len(alerts)} open)") < positions[0]
+    assert html.count(f"Alerts ({len(alerts)} open)") == 1  # the email's second copy is not in the report
+    for word in ("DESIGN", "papermill", "run_dir", "True</td>", "False</td>", ">nan<"):
+        assert word not in html, word
+    plan = json.loads((demo_run[2] / "2025-12-31" / "plan.json").read_text())
+    started = json.loads((demo_run[2] / "2025-12-31" / "context.json").read_text())["generated_at"]
+    assert plan["generated_at"] in html and (started == plan["generated_at"] or started not in html)  # one time
     assert "Risk: ACTIVE" in html
     assert "4</b> strategies ran on 2025-12-31" in html
     assert "Strategy momentum, last 90 days" in html
@@ -142,8 +144,8 @@ def test_run_json_records_steps_versions_and_the_data_fingerprint(demo_run):
         "notebook:20_ranking",
         "notebook:30_safety",
         "notebook:40_risk",
+        "alerts",  # before the report, which shows the open alerts
         "notebook:90_daily_report",
-        "alerts",
         "render_html",
     ]
     assert run["plan"] == {
@@ -325,6 +327,12 @@ def test_a_session_with_orders_then_the_same_session_halted(workdirs):
         assert lim.min_position_size <= o["notional"] <= min(lim.max_position_size, 0.3 * 1000)
         assert o["client_order_id"].startswith("at-20220301-buy-")
     assert sum(o["notional"] for o in buys) <= 1000 - lim.min_cash_buffer
+    email = workdirs["reports"] / "2022-03-01" / "email.html"  # the report notebook's email cells
+    page = email.read_text()
+    assert page.index("Next Day Trading Plan") < page.index("Portfolio Summary") < page.index("Cash Depletion")
+    assert page.count("<b>Why:</b>") == 4 and "<script" not in page and "data:image/png;base64," in page
+    if shutil.which("chromium"):
+        assert phone_width(email, workdirs["state"]) <= 390  # a day with trades reads on a phone
 
     with open_store(workdirs["state"]) as store:
         store.set_risk_state(RiskState.HALTED, "halted by the test", "user")

@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
 import yaml
 
@@ -24,22 +23,22 @@ from algotrading.config import load_settings
 from algotrading.decisions.plan import make_plan
 from algotrading.jobs.control import run_lock
 from algotrading.jobs.daily import run_daily
-from algotrading.notify.charts import chromium_available, email_charts
 from algotrading.notify.compose import daily_email
 from algotrading.notify.daily import source_notes
 from algotrading.notify.smtp import EmailError, send
 
 from .conftest import ROOT
-from .helpers import CHROMIUM_OFFLINE
+from .helpers import CHROMIUM_OFFLINE, email_body, phone_width
 from .planning import buy, inputs, position, sell
 from .smtp_server import PASSWORD, USER, SmtpServer, free_port
 
+#: The email leads with the decision (DESIGN §6).
 SECTIONS = [
+    "Next Day Trading Plan",
     "Portfolio Summary",
     "Top 4 Highest Conviction Signals",
     "Cash Depletion Analysis",
     "Position Consolidation Recommendations",
-    "Next Day Trading Plan",
 ]
 RECIPIENTS = ["trader@example.com", "partner@example.com"]
 
@@ -137,15 +136,8 @@ def test_a_delivered_plan_email_has_every_part(workdirs, monkeypatch, tmp_path, 
         plan = sample_plan()
         report = tmp_path / "report.html"
         report.write_text("<html><body>the full report</body></html>")
-        history = pd.DataFrame(
-            {
-                "session_date": pd.to_datetime(["2025-12-30", "2025-12-31"]),
-                "equity": [1010.0, 1000.0],
-                "peak_equity": [1050.0, 1050.0],
-            }
-        )
-        charts, note = email_charts(history, {s["name"]: s["momentum"] for s in plan.strategies}, 0.0)
-        msg = daily_email(plan, settings, report, {"XYZ": "stale: last bar 2025-12-29"}, "2 submitted", charts, note)
+        body = email_body(plan, tmp_path, "2 submitted")
+        msg = daily_email(plan, settings, report, {"XYZ": "stale: last bar 2025-12-29"}, "2 submitted", body=body)
         assert send(msg, settings.email, PASSWORD) == 1
     finally:
         server.stop()
@@ -164,9 +156,7 @@ def test_a_delivered_plan_email_has_every_part(workdirs, monkeypatch, tmp_path, 
     # each order says why, with its numbers: the price assumed, the shares, stop and target, the sizing
     assert "<b>Why:</b> stop loss: the close $50.00 is at or below the stop $52.00" in html
     assert "6 shares at $50.00 (the close of 2025-12-31)" in html
-    assert (
-        "about 15 shares at $20.00 (the close of 2025-12-31)" in html and "Stop $18.50 &middot; target $23.00" in html
-    )
+    assert "about 15 shares at $20.00 (the close of 2025-12-31)" in html and "Stop $18.50 · target $23.00" in html
     assert "<b>Why:</b> mean_reversion: mean_reversion says buy" in html
     assert "Sizing: buy $300.00: the cap $300.00 (MAX_POSITION_SIZE $300.00, 30% of equity $1,000.00;" in html
     text = m.get_body(preferencelist=("plain",)).get_content()
@@ -180,11 +170,11 @@ def test_a_delivered_plan_email_has_every_part(workdirs, monkeypatch, tmp_path, 
     attachments = {p.get_filename(): p.get_content() for p in m.iter_attachments()}
     assert attachments["report-2025-12-31.html"] == "<html><body>the full report</body></html>"
     images = [p for p in m.walk() if p.get_content_type() == "image/png"]
-    if chromium_available():
-        assert {p["Content-ID"] for p in images} == {"<equity>", "<momentum>"}
-        assert 'src="cid:equity"' in html and images[0].get_content()[:8] == b"\x89PNG\r\n\x1a\n"
-    else:
-        assert images == [] and "Charts omitted" in html
+    (cid,) = body.images  # the notebook's PNG output, now an inline part the HTML points at
+    assert [p["Content-ID"] for p in images] == [f"<{cid}>"] and f'src="cid:{cid}"' in html
+    assert images[0].get_content()[:8] == b"\x89PNG\r\n\x1a\n" and images[0]["Content-Disposition"].startswith("inline")
+    assert "not in the email" not in html and "<style" not in html  # untagged cells out; CSS inlined
+    assert "<b>Sent to the broker:</b> 2 submitted." in html
 
 
 def test_a_refused_login_is_not_retried(workdirs, monkeypatch, smtp):
@@ -267,6 +257,9 @@ def test_without_smtp_the_email_lands_in_the_outbox(workdirs):
         ]
         dom = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
         assert "Next Day Trading Plan" in dom and "<b>No trades tomorrow:</b>" in dom
+        positions = [dom.index(f">{s}</h2>") for s in SECTIONS]  # the decision first
+        assert positions == sorted(positions), "sections out of order"
+        assert phone_width(page, workdirs["state"]) <= 390  # nothing cut off or scrolling sideways on a phone
         subprocess.run(
             common + ["--window-size=700,1800", f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
         )
@@ -368,12 +361,12 @@ def test_a_restricted_plan_email_leads_with_the_risk_banner(workdirs, tmp_path, 
     plan = make_plan(data, "2026-01-01T00:00:00+00:00")
     report = tmp_path / "report.html"
     report.write_text("<html></html>")
-    msg = daily_email(plan, load_settings(), report, {}, None, [], "Charts omitted")
+    msg = daily_email(plan, load_settings(), report, {}, body=email_body(plan, tmp_path))
     html, text = html_of(msg), msg.get_body(preferencelist=("plain",)).get_content()
     restrictions = plan.to_json()["risk"]["restrictions"]
     assert restrictions, "a restricted plan names its restrictions"
-    assert html.index(title.replace("`", "")[:20]) < html.index("Portfolio Summary")
-    assert title in text and text.index(title) < text.index("PORTFOLIO SUMMARY")
+    assert html.index(title.replace("`", "")[:5]) < html.index("Next Day Trading Plan")
+    assert title in text and text.index(title) < text.index("NEXT DAY TRADING PLAN")
     for line in restrictions:
         assert f"- {line}" in text
     assert not [o for o in plan.orders if o.side == "buy"], "no buy goes out under a restriction"
@@ -399,7 +392,6 @@ def test_symbols_from_a_fallback_source_are_named_in_the_email_but_vix_is_not(wo
     msg = daily_email(sample_plan(), load_settings(), None, {}, source_notes=notes)
     text = msg.get_body(preferencelist=("plain",)).get_content()
     assert f"Data source: 2 symbol(s) from yahoo (AAPL, XOM): {outage}\n" in text
-    assert "<b>Data source:</b> 1 symbol(s) from alpaca-iex (DUK)" in html_of(msg)
     assert "Data source" not in daily_email(sample_plan(), load_settings(), None, {}).get_body(("plain",)).get_content()
 
 

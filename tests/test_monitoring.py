@@ -267,7 +267,7 @@ def test_a_run_after_a_gap_sends_an_urgent_alert_and_shows_it(workdirs, monkeypa
     daily = BytesParser(policy=policy.default).parsebytes((out / "email.eml").read_bytes())
     text = daily.get_body(preferencelist=("plain",)).get_content()
     assert "ALERTS (" in text and "new: 3 session(s) had no daily run" in text
-    assert text.index("ALERTS") < text.index("PORTFOLIO SUMMARY")
+    assert text.index("NEXT DAY TRADING PLAN") < text.index("POSITION CONSOLIDATION") < text.index("ALERTS")
     page = (workdirs["reports"] / "status.html").read_text()
     assert "3 session(s) had no daily run" in page
     run = json.loads((out / "run.json").read_text())
@@ -288,7 +288,7 @@ def test_the_dashboard_notebook_runs_in_demo_and_renders_offline(workdirs, tmp_p
     page = (tmp_path / "dashboard.html").read_text()
     assert size > 1_000_000 and not re.search(r"<script[^>]+src=\"http", page)
     for symbol in ("BAC", "JPM", "MA", "XLF"):
-        assert f">{symbol}</td>" in page  # the positions with their P&L
+        assert re.search(rf"<td><b>{symbol}</b><br/?>", page)  # the positions with their P&L
     assert "SPY buy and hold" in page and "Rolling 90-day strategy momentum" in page
     if shutil.which("chromium"):
         dom = subprocess.run(
@@ -341,7 +341,7 @@ def test_the_dashboard_notebook_reads_an_alpaca_paper_account(workdirs, monkeypa
     finally:
         fake.stop()
     page = (tmp_path / "dashboard.html").read_text()
-    assert ">MSFT</td>" in page and "412.50" in page  # the broker's position and cash
+    assert re.search(r"<td><b>MSFT</b><br/?>", page) and "412.50" in page  # the broker's position and cash
     assert fake.hits("/v2/account", "GET") >= 1 and fake.hits("/v2/positions", "GET") >= 1
     assert KEY not in page and SECRET not in page
 

@@ -47,7 +47,8 @@ RUN = "run.json"
 LOG = "run.log"
 REPORT_HTML = "report.html"
 VALIDATION = "validation.json"  # the readiness checks at the start of the run
-ALERTS = "alerts.json"  # the alerts open after the run (new ones marked)
+ALERTS = "alerts.json"  # the alerts open before the report notebook (this run's new ones marked)
+EQUITY_HISTORY = "equity_history.parquet"  # the account's recorded equity up to the session (the email's chart)
 EMAIL_EML = "email.eml"  # the plan email as sent (or put in the outbox)
 EMAIL_HTML = "email.html"  # its HTML body, to open in a browser
 LIMITS = "limits.json"  # the live ramp's scale of the position limits today (1: the full limits)
@@ -279,6 +280,23 @@ def read_previous_orders(run_dir: Path) -> list[dict[str, Any]]:
     """What :func:`write_previous_orders` wrote (none in a folder from before it existed)."""
     path = run_dir / PREVIOUS_ORDERS
     return list(json.loads(path.read_text())["orders"]) if path.is_file() else []
+
+
+def read_alerts(run_dir: Path) -> list[dict[str, Any]]:
+    """The open alerts ``alerts.json`` lists (none in a folder from before it existed)."""
+    path = run_dir / ALERTS
+    return list(json.loads(path.read_text())["open"]) if path.is_file() else []
+
+
+def write_equity_history(run_dir: Path, history: pd.DataFrame) -> None:
+    atomic_write_parquet(run_dir / EQUITY_HISTORY, history)
+
+
+def read_equity_history(run_dir: Path) -> pd.DataFrame:
+    """The account's recorded equity (session_date, equity, cash, peak_equity); empty in a
+    folder from before it existed."""
+    path = run_dir / EQUITY_HISTORY
+    return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["session_date", "equity", "peak_equity"])
 
 
 def write_limits(run_dir: Path, scale: float, note: str | None) -> None:

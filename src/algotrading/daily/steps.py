@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -36,6 +36,7 @@ from algotrading.data.snapshot import MarketSnapshot, load_snapshot
 from algotrading.decisions import plan as planner
 from algotrading.decisions.plan import Plan, PlanInputs, Sizing
 from algotrading.decisions.ranking import Ranking
+from algotrading.storage.store import FILE_NAME, open_store
 
 T = TypeVar("T")
 
@@ -69,6 +70,8 @@ class DailyView:
     context: RunContext
     strategies: StrategyRun | None = None
     plan: Plan | None = None
+    alerts: tuple[dict[str, Any], ...] = ()  # the open monitoring alerts (this run's new ones marked)
+    equity: pd.DataFrame | None = None  # the account's recorded equity up to the session
 
     @property
     def close(self) -> pd.DataFrame:
@@ -84,7 +87,14 @@ def daily_view(session_date: str | None = None, run_dir: str | None = None, with
         snapshot, context = artifacts.read_snapshot(folder)
         if not with_strategies:
             return DailyView(snapshot, context)
-        return DailyView(snapshot, context, artifacts.read_strategy_run(folder), artifacts.read_plan(folder))
+        return DailyView(
+            snapshot,
+            context,
+            artifacts.read_strategy_run(folder),
+            artifacts.read_plan(folder),
+            tuple(artifacts.read_alerts(folder)),
+            artifacts.read_equity_history(folder),
+        )
 
     return RunFolder(run_dir).read_or(recorded, lambda: _view_here(session_date, with_strategies))
 
@@ -102,7 +112,14 @@ def _view_here(session_date: str | None, with_strategies: bool) -> DailyView:
         return DailyView(snapshot, context)
     strategies = run_strategies(settings, MarketData.from_bars(snapshot.bars), choice.session_date)
     plan = planner.make_plan(inputs_here(settings, snapshot, strategies, choice.session_date), context.generated_at)
-    return DailyView(snapshot, context, strategies, plan)
+    alerts: list[dict[str, Any]] = []
+    equity = None
+    if (settings.paths.state_dir / FILE_NAME).exists():  # read only: what the daily runs recorded
+        with open_store(settings.paths.state_dir, create=False) as store:
+            alerts = [a | {"new": False} for a in store.open_alerts()]
+            history = store.equity_history()
+            equity = history[history["session_date"] <= pd.Timestamp(choice.session_date)]
+    return DailyView(snapshot, context, strategies, plan, tuple(alerts), equity)
 
 
 def strategies_step(session_date: str | None, run_dir: str | None, names: list[str] | None = None) -> StrategyRun:

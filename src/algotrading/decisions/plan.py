@@ -480,6 +480,7 @@ def _limits(inputs: PlanInputs) -> dict[str, Any]:
         "max_positions": sf.max_positions,
         "max_drawdown_pct": rk.max_drawdown_pct,
         "max_daily_loss_pct": rk.max_daily_loss_pct,
+        "min_momentum_threshold": inputs.settings.ranking.min_momentum_threshold,
         "ramp_note": inputs.ramp_note,
     }
 

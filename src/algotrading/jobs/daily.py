@@ -14,8 +14,11 @@ import logging
 import os
 import shutil
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from algotrading import calendar as cal
 from algotrading import faults
@@ -278,41 +281,49 @@ def _steps(
             log.warning("order %s", note)
         fates = [f.to_json() for f in followed]
         artifacts.write_previous_orders(staging, fates)
+        history = store.equity_history()
+        artifacts.write_equity_history(staging, history[history["session_date"] <= pd.Timestamp(session)])
         ramp = live_ramp(settings, store, session) if settings.mode is Mode.LIVE else Ramp(1.0, None)
         artifacts.write_limits(staging, ramp.scale, ramp.note)
         if ramp.note:
             log.warning("%s", ramp.note)
         raised += run_alerts.after_account(settings, store, session, fates)
     kernel = ensure_kernel()
-    for number, name in enumerate(artifacts.DAILY_NOTEBOOKS, start=4):
-        source = settings.paths.notebooks_dir / name
-        if not source.is_file():
-            raise RunError(
-                f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR"
-            )
-        faults.reach_during(f"notebook:{Path(name).stem}")
-        with (
-            timer.step(f"notebook:{Path(name).stem}", number, total),
-            deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"),
-        ):
-            execute_notebook(
-                source,
-                staging / name,
-                parameters={"session_date": session.isoformat(), "run_dir": "."},
-                cwd=staging,
-                cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
-                output_timeout=settings.schedule.notebook_output_timeout_seconds,
-                kernel_name=kernel,
-            )
-    with timer.step("alerts", total - 1, total):
-        raised += run_alerts.after_strategies(settings, store, session, staging, snapshot.excluded)
-        run_alerts.write_alerts(store, staging, raised)
+    number = 3
+    for name in artifacts.DAILY_NOTEBOOKS:
+        if name == artifacts.REPORT_NOTEBOOK:  # the report shows the open alerts: they are known before it
+            number += 1
+            with timer.step("alerts", number, total):
+                raised += run_alerts.after_strategies(settings, store, session, staging, snapshot.excluded)
+                run_alerts.write_alerts(store, staging, raised)
+        number += 1
+        _notebook(settings, name, staging, session, kernel, timer.step(f"notebook:{Path(name).stem}", number, total))
     with timer.step("render_html", total, total):
         size = render_html(
             staging / artifacts.REPORT_NOTEBOOK, staging / artifacts.REPORT_HTML, f"AlgoTrading report {session}"
         )
         log.info("report.html: %.1f MB", size / 1e6)
     return snapshot
+
+
+def _notebook(
+    settings: Settings, name: str, staging: Path, session: dt.date, kernel: str, step: AbstractContextManager[None]
+) -> None:
+    """Execute one daily notebook in the run's folder (papermill), within its time limit."""
+    source = settings.paths.notebooks_dir / name
+    if not source.is_file():
+        raise RunError(f"notebook {source} is missing: restore it from the repository or set ALGOTRADING_NOTEBOOKS_DIR")
+    faults.reach_during(f"notebook:{Path(name).stem}")
+    with step, deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"):
+        execute_notebook(
+            source,
+            staging / name,
+            parameters={"session_date": session.isoformat(), "run_dir": "."},
+            cwd=staging,
+            cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
+            output_timeout=settings.schedule.notebook_output_timeout_seconds,
+            kernel_name=kernel,
+        )
 
 
 def _plan_record(run_dir: Path) -> dict[str, Any]:

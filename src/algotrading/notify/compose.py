@@ -7,20 +7,18 @@ what the plan says; secrets are never part of it (the log tail is already redact
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any, cast
 
 import jinja2
-from markupsafe import Markup
 
 from algotrading.config import Settings
 from algotrading.decisions.at_broker import REPLAN_TERMS
 from algotrading.decisions.plan import Plan
-from algotrading.report.decision_views import order_cards
+from algotrading.report.email_html import EmailHtml
+from algotrading.report.formats import money, pct
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BANNERS = {
@@ -35,19 +33,6 @@ def daily_subject(session: str, replan: bool = False) -> str:
     return f"AlgoTrading Daily Signals - {session}" + (" (re-plan)" if replan else "")
 
 
-def _money(value: Any, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    sign = "+" if signed and value > 0 else "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.2f}"
-
-
-def _pct(value: Any, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:+.2%}" if signed else f"{value:.2%}"
-
-
 def _price(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -59,16 +44,8 @@ def _env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=False,
     )
-    env.filters.update(money=_money, pct=_pct, price=_price)
+    env.filters.update(money=money, pct=pct, price=_price)
     return env
-
-
-@dataclass(frozen=True)
-class Chart:
-    cid: str  # without angle brackets
-    title: str
-    section: str  # where it goes: portfolio | signals
-    png: bytes
 
 
 def daily_context(
@@ -76,12 +53,12 @@ def daily_context(
     settings: Settings,
     excluded: dict[str, str],
     submission: str | None,
-    charts: list[Chart],
-    charts_note: str | None,
     attachment_name: str,
     alerts: list[dict[str, Any]] | None = None,
     source_notes: list[str] | None = None,
+    html_note: str | None = None,
 ) -> dict[str, Any]:
+    """What the plain-text part shows (the HTML part is the report notebook's email cells)."""
     doc = plan.to_json()
     p = plan.portfolio
     start = settings.safety.portfolio_size
@@ -108,11 +85,11 @@ def daily_context(
         {
             "side": o.side,
             "symbol": o.symbol,
-            "amount": _money(o.est_value),
+            "amount": money(o.est_value),
             "assumed": o.assumed,
             "why": o.why or o.reason,
             "levels": ", ".join(
-                f"{name} {_money(v)}" for name, v in (("Stop", o.stop_price), ("target", o.target_price)) if v
+                f"{name} {money(v)}" for name, v in (("Stop", o.stop_price), ("target", o.target_price)) if v
             )
             or (o.exits_by if o.side == "buy" else ""),
             "sizing": o.sizing,
@@ -160,18 +137,16 @@ def daily_context(
         "cash": doc["cash_analysis"],
         "consolidation": doc["consolidation"],
         "orders": orders,
-        "order_cards": Markup(order_cards(plan)),
         "orders_note": plan.no_orders_reason,
         "submission": submission,
         "excluded": excluded,
         "source_notes": source_notes or [],
-        "charts": [{"cid": c.cid, "title": c.title, "section": c.section} for c in charts],
-        "charts_note": charts_note,
         "attachment_name": attachment_name,
+        "html_note": html_note,
     }
 
 
-def _message(settings: Settings, subject: str, text: str, html: str) -> EmailMessage:
+def _message(settings: Settings, subject: str, text: str, html: str | None) -> EmailMessage:
     email = settings.email
     msg = EmailMessage()
     msg["Subject"] = subject
@@ -180,8 +155,27 @@ def _message(settings: Settings, subject: str, text: str, html: str) -> EmailMes
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="algotrading.local")
     msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     return msg
+
+
+def byline(plan: Plan) -> str:
+    """The line under the email's title: mode, broker and account, when it was generated."""
+    account = f" {plan.portfolio.account}" if plan.portfolio.account else ""
+    return f"{plan.mode} mode · {plan.portfolio.source}{account} · generated {plan.generated_at}"
+
+
+def footer(plan: Plan) -> list[str]:
+    return [
+        f"The full report (signals, strategy performance, data health) is attached as "
+        f"{attachment_name(plan)}; it opens in any browser without a network. Every number is in "
+        f"reports/{plan.session}/plan.json."
+    ]
+
+
+def attachment_name(plan: Plan) -> str:
+    return f"report-{plan.session.isoformat()}.html"
 
 
 def daily_email(
@@ -190,31 +184,26 @@ def daily_email(
     report_html: Path | None,
     excluded: dict[str, str],
     submission: str | None = None,
-    charts: list[Chart] | None = None,
-    charts_note: str | None = None,
     alerts: list[dict[str, Any]] | None = None,
     source_notes: list[str] | None = None,
+    body: EmailHtml | None = None,
+    html_note: str | None = None,
 ) -> EmailMessage:
-    """The daily plan email; ``report_html`` is attached when given; ``alerts`` (the open
-    monitoring alerts, ``new`` marking this run's) go into a box under the risk banner;
-    ``source_notes`` (symbols served by a fallback source, and why) go with the data notes."""
-    charts = charts or []
-    attachment = f"report-{plan.session.isoformat()}.html"
-    context = daily_context(plan, settings, excluded, submission, charts, charts_note, attachment, alerts, source_notes)
-    env = _env()
-    msg = _message(
-        settings,
-        context["subject"],
-        env.get_template("daily.txt.j2").render(context),
-        env.get_template("daily.html.j2").render(context),
+    """The daily plan email: its HTML part is ``body`` (the report notebook's email cells,
+    :func:`algotrading.report.email_html.render_email`, with its images as inline parts),
+    its plain-text part the same plan from ``plan.json``; ``report_html`` is attached when
+    given. Without a ``body`` the message is plain text, with ``html_note`` saying why."""
+    context = daily_context(
+        plan, settings, excluded, submission, attachment_name(plan), alerts, source_notes, html_note
     )
-    html_part = cast(list[EmailMessage], msg.get_payload())[1]  # _message makes it multipart/alternative
-    for chart in charts:
-        html_part.add_related(
-            chart.png, "image", "png", cid=f"<{chart.cid}>", filename=f"{chart.cid}.png", disposition="inline"
-        )
+    text = _env().get_template("daily.txt.j2").render(context)
+    msg = _message(settings, context["subject"], text, body.html if body is not None else None)
+    if body is not None:
+        html_part = cast(list[EmailMessage], msg.get_payload())[1]  # _message makes it multipart/alternative
+        for cid, png in body.images.items():
+            html_part.add_related(png, "image", "png", cid=f"<{cid}>", filename=cid, disposition="inline")
     if report_html is not None and report_html.is_file():
-        msg.add_attachment(report_html.read_bytes(), maintype="text", subtype="html", filename=attachment)
+        msg.add_attachment(report_html.read_bytes(), maintype="text", subtype="html", filename=attachment_name(plan))
     return msg
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 from algotrading.config import Settings
 from algotrading.daily import artifacts
-from algotrading.notify.charts import email_charts
-from algotrading.notify.compose import Chart, alert_email, daily_email, failure_email
+from algotrading.notify.compose import alert_email, byline, daily_email, daily_subject, failure_email, footer
 from algotrading.notify.delivery import Delivery, alert, deliver, queue
+from algotrading.report.email_html import EmailHtml, render_email
+from algotrading.report.formats import source_notes as report_source_notes
 from algotrading.report.render import render_html
 from algotrading.storage.files import atomic_write_bytes, atomic_write_text
 from algotrading.storage.store import Alert, Store
@@ -27,19 +28,8 @@ LOG_TAIL_LINES = 40
 
 
 def source_notes(data: dict[str, Any], volatility_index: str | None) -> list[str]:
-    """One line per (source, reason) for the symbols that did not come from the first
-    choice (run.json ``data.source_notes``), e.g. an Alpaca outage served by Yahoo. The
-    volatility index always comes from the fallback (Alpaca has no index data): not news."""
-    sources, notes = data.get("sources", {}), data.get("source_notes", {})
-    groups: dict[tuple[str, str], list[str]] = {}
-    for symbol, note in notes.items():
-        if symbol != volatility_index and sources.get(symbol):
-            groups.setdefault((sources[symbol], note), []).append(symbol)
-    lines = []
-    for (source, note), symbols in groups.items():
-        named = ", ".join(symbols[:5]) + (", ..." if len(symbols) > 5 else "")
-        lines.append(f"{len(symbols)} symbol(s) from {source} ({named}): {note}")
-    return lines
+    """The fallback-source lines from run.json's ``data`` (``sources``, ``source_notes``)."""
+    return report_source_notes(data.get("sources", {}), data.get("source_notes", {}), volatility_index)
 
 
 def send_daily(
@@ -70,28 +60,37 @@ def daily_email_id(session: dt.date) -> str:
 
 
 def compose_daily(settings: Settings, store: Store, report_dir: Path, submission: str | None) -> EmailMessage:
-    """The plan email of the run in ``report_dir``, also written there as ``email.eml``
-    and ``email.html`` (a browser copy with the charts inline)."""
+    """The plan email of the run in ``report_dir``: its HTML part rendered by nbconvert from
+    the executed report notebook's email cells. Also written there as ``email.eml`` and
+    ``email.html`` (a browser copy with the charts inline). If the HTML cannot be rendered
+    the email still goes out, as plain text with the report attached, and says why."""
     plan = artifacts.read_plan(report_dir)
     data = json.loads((report_dir / artifacts.RUN).read_text()).get("data", {})
     excluded = data.get("excluded", {})
     notes = source_notes(data, settings.universe.volatility_index)
-    charts: list[Chart] = []
+    alerts = artifacts.read_alerts(report_dir)
+    body: EmailHtml | None = None
     note: str | None = None
-    if settings.email.charts:
-        momentum = {s["name"]: s["momentum"] for s in plan.strategies}
-        charts, note = email_charts(store.equity_history(), momentum, settings.ranking.min_momentum_threshold)
-    alerts_file = report_dir / artifacts.ALERTS
-    alerts = json.loads(alerts_file.read_text())["open"] if alerts_file.is_file() else []
+    try:
+        body = render_email(
+            report_dir / artifacts.REPORT_NOTEBOOK,
+            daily_subject(plan.session.isoformat(), plan.is_replan),
+            plan.session.isoformat(),
+            byline(plan),
+            footer(plan),
+            submission,
+        )
+    except Exception as exc:  # the plan must go out even if its HTML cannot be rendered
+        log.warning("the email's HTML could not be rendered from the report notebook", exc_info=True)
+        note = f"(The HTML version of this email could not be rendered: {type(exc).__name__}: {exc}.)"
     msg = daily_email(
-        plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, charts, note, alerts, notes
+        plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, alerts, notes, body, note
     )
     atomic_write_bytes(report_dir / artifacts.EMAIL_EML, msg.as_bytes(policy=policy.SMTP))
-    html = msg.get_body(preferencelist=("html",))
-    if html is not None:  # a copy to open in a browser: the inline images as data: URIs instead of cid:
-        page = html.get_content()
-        for chart in charts:
-            page = page.replace(f"cid:{chart.cid}", "data:image/png;base64," + base64.b64encode(chart.png).decode())
+    if body is not None:  # a copy to open in a browser: the inline images as data: URIs instead of cid:
+        page = body.html
+        for cid, png in body.images.items():
+            page = page.replace(f"cid:{cid}", "data:image/png;base64," + base64.b64encode(png).decode())
         atomic_write_text(report_dir / artifacts.EMAIL_HTML, page)
     return msg
 

@@ -16,7 +16,8 @@ from pandas.io.formats.style import Styler
 from algotrading.decisions.at_broker import REPLAN_TERMS
 from algotrading.decisions.plan import Plan, PlanInputs, PlanOrder, Sizing
 from algotrading.decisions.ranking import SELECTED, Ranking, correlated_clusters
-from algotrading.portfolio import Portfolio
+from algotrading.portfolio import Portfolio, Position
+from algotrading.report.formats import money, pct
 
 STATE_COLOURS = {"ACTIVE": "#2e7d32", "HALTED": "#ef6c00", "EMERGENCY_STOP": "#c62828"}
 
@@ -32,7 +33,7 @@ def correlation_note(data: PlanInputs, ranking: Ranking) -> HTML:
 
 
 def _money(x: float | None) -> str:
-    return "" if x is None or pd.isna(x) else f"${float(x):,.2f}"
+    return money(x, missing="")
 
 
 def ranking_table(ranking: Ranking) -> Styler | HTML:
@@ -109,13 +110,12 @@ def cash_summary(plan_or_sizing: Plan | Sizing) -> HTML:
     if c.applicable:
         lines.append(f"<p>Limited by: {c.limited_by}. Unfunded top signals: {', '.join(c.unfunded) or 'none'}.</p>")
         if c.liquidation:
-            t = pd.DataFrame([vars(x) for x in c.liquidation])
-            lines.append(
-                t.style.format({"market_value": _money, "unrealized_pl_pct": "{:+.1%}", "held_score": "{:.3f}"})
-                .hide(axis="index")
-                .set_caption("Liquidation order (first = first to sell)")
-                .to_html()
+            order = "".join(
+                f"<li><b>{html.escape(x.symbol)}</b> {money(x.market_value)}, P&amp;L "
+                f"{pct(x.unrealized_pl_pct, signed=True, digits=1)}: {html.escape(x.note)}</li>"
+                for x in c.liquidation
             )
+            lines.append(f"<p>What to sell first, in order:</p><ol>{order}</ol>")
     return HTML("".join(lines))
 
 
@@ -213,15 +213,16 @@ def order_cards(plan: Plan) -> str:
     if not plan.orders:
         return f"<p><b>No trades tomorrow:</b> {html.escape(plan.no_orders_reason)}.</p>"
     ramp = plan.limits.get("ramp_note")
-    head = (
-        f"<p style='font-size:12px;color:#555;margin:4px 0;'>DAY market orders for the open after {plan.session}: "
-        "sells first, then buys." + (f" {html.escape(ramp)}." if ramp else "") + "</p>"
-    )
+    head = f"<p style='color:#ef6c00;'><b>{html.escape(ramp)}.</b></p>" if ramp else ""
     return head + "".join(order_card(o, plan.session) for o in plan.orders)
 
 
+#: Where the email says what the submission did (known only after the report ran).
+SUBMISSION_MARK = "<!--algotrading:submission-->"
+
+
 def orders_table(plan: Plan) -> HTML:
-    return HTML(order_cards(plan))
+    return HTML(order_cards(plan) + SUBMISSION_MARK)
 
 
 def signal_decisions_table(plan: Plan) -> HTML:
@@ -258,59 +259,31 @@ def portfolio_summary(plan: Plan) -> HTML:
 
 
 def account_summary(p: Portfolio, start: float, risk: str, notes: Sequence[str] = ()) -> HTML:
-    """Value, cash, P&L, drawdown, risk state, then the positions with their P&L."""
+    """Value, cash, P&L, drawdown, risk state, then the positions with their P&L (four
+    columns: it reads on a phone)."""
     doc = p.to_json()
     day = (
-        f"{_money(p.equity - p.previous_equity)} ({p.daily_change:+.2%})"
+        f"{money(p.equity - p.previous_equity, signed=True)} ({pct(p.daily_change, signed=True)})"
         if p.daily_change is not None and p.previous_equity is not None
         else "n/a (first session)"
     )
     total = p.equity - start
     rows = {
-        "Portfolio value": _money(p.equity),
-        "Cash": _money(p.cash),
-        "Invested": f"{_money(p.invested)} in {len(p.positions)} position(s)",
+        "Portfolio value": money(p.equity),
+        "Cash": money(p.cash),
+        "Invested": f"{money(p.invested)} in {len(p.positions)} position(s)",
         "Day P&L": day,
-        "Total P&L": f"{_money(total)} ({total / start:+.2%} vs PORTFOLIO_SIZE {_money(start)})",
-        "Drawdown from peak": f"{p.drawdown:.2%} (peak {_money(doc['peak_equity'])})",
+        "Total P&L": f"{money(total, signed=True)} ({pct(total / start, signed=True)} vs the starting {money(start)})",
+        "Drawdown from peak": f"{pct(p.drawdown)} (peak {money(doc['peak_equity'])})",
         "Risk state": risk,
         "Account": f"{p.source}" + (f", {p.account}" if p.account else ""),
     }
-    table = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items())
+    table = "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items())
     positions = ""
     if p.positions:
-        t = pd.DataFrame([x.to_json() for x in p.positions])
-        t["pl_pct"] = t["unrealized_pl"] / (t["avg_entry_price"] * t["qty"])
+        lines = "".join(_position_row(x) for x in sorted(p.positions, key=lambda x: x.symbol))
         positions = (
-            t[
-                [
-                    "symbol",
-                    "qty",
-                    "avg_entry_price",
-                    "price",
-                    "market_value",
-                    "unrealized_pl",
-                    "pl_pct",
-                    "strategy",
-                    "stop_price",
-                    "target_price",
-                ]
-            ]
-            .style.format(
-                {
-                    "qty": "{:g}",
-                    "avg_entry_price": "{:.2f}",
-                    "price": "{:.2f}",
-                    "market_value": _money,
-                    "unrealized_pl": _money,
-                    "pl_pct": "{:+.2%}",
-                    "stop_price": "{:.2f}",
-                    "target_price": "{:.2f}",
-                },
-                na_rep="",
-            )
-            .hide(axis="index")
-            .to_html()
+            f"<table><tr><th>Position</th><th>Value</th><th>P&amp;L</th><th>Stop / target</th></tr>{lines}</table>"
         )
     items = ""
     if notes:
@@ -319,40 +292,54 @@ def account_summary(p: Portfolio, start: float, risk: str, notes: Sequence[str] 
     return HTML(f"<table>{table}</table>{positions}{items}")
 
 
-FATE_COLOURS = {"filled": "#2e7d32", "partially_filled": "#ef6c00", "waiting": "#1565c0", "open": "#1565c0"}
+SMALL = "<br><span style='font-size:11px;color:#555;'>"
 
 
-def previous_orders_table(plan: Plan) -> Styler | HTML:
-    """Each order of the last plan and what became of it (execution.outcomes)."""
-    if not plan.previous_orders:
-        return HTML("<p>No orders were sent from an earlier plan.</p>")
-    t = pd.DataFrame(plan.previous_orders)
-    t["fate"] = t["fate"].str.replace("_", " ")
-    shown = t[["session", "side", "symbol", "planned", "fate", "filled_qty", "avg_price", "slippage_bps", "detail"]]
+def _position_row(x: Position) -> str:
+    levels = f"{money(x.stop_price, missing='-')} / {money(x.target_price, missing='-')}"
     return (
-        shown.style.format({"filled_qty": "{:g}", "avg_price": "{:.2f}", "slippage_bps": "{:+.1f}"}, na_rep="")
-        .apply(
-            lambda r: [
-                f"color: {FATE_COLOURS.get(r['fate'].replace(' ', '_'), '#c62828')}" if c == "fate" else ""
-                for c in r.index
-            ],
-            axis=1,
-        )
-        .hide(axis="index")
-        .set_caption(f"The orders of the {t['session'].iloc[0]} plan and their fate (slippage in basis points)")
+        f"<tr><td><b>{html.escape(x.symbol)}</b>{SMALL}{html.escape(x.strategy or 'unknown strategy')}</span></td>"
+        f"<td>{money(x.market_value)}{SMALL}{x.qty:.4g} sh at {money(x.price)}</span></td>"
+        f"<td>{money(x.unrealized_pl, signed=True)}{SMALL}{pct(x.unrealized_pl_pct, signed=True, digits=1)}</span></td>"
+        f"<td>{levels}</td></tr>"
     )
 
 
-def top_signals_table(plan: Plan) -> Styler | HTML:
+FATE_COLOURS = {"filled": "#2e7d32", "partially_filled": "#ef6c00", "waiting": "#1565c0", "open": "#1565c0"}
+
+
+def previous_orders_table(plan: Plan) -> HTML:
+    """Each order of the last plan and what became of it (execution.outcomes), one line each."""
+    if not plan.previous_orders:
+        return HTML("<p>No orders were sent from an earlier plan.</p>")
+    items = "".join(
+        f"<li><b>{o['side'].upper()} {html.escape(o['symbol'])}</b> ({html.escape(str(o['planned']))}): "
+        f"<b style='color:{FATE_COLOURS.get(o['fate'], '#c62828')};'>{o['fate'].replace('_', ' ')}</b>: "
+        f"{html.escape(o['detail'])}"
+        + (f" (slippage {o['slippage_bps']:+.1f} basis points)" if o.get("slippage_bps") is not None else "")
+        + "</li>"
+        for o in plan.previous_orders
+    )
+    return HTML(f"<p>The orders of the {plan.previous_orders[0]['session']} plan:</p><ul>{items}</ul>")
+
+
+def top_signals_table(plan: Plan) -> HTML:
+    """The top signals by score and what the plan decided for each (four columns)."""
     if not plan.top_signals:
         eligible = [s["name"] for s in plan.strategies if s["eligible"]]
         why = "no strategy has positive momentum" if not eligible else "no BUY signal from an eligible strategy"
         return HTML(f"<p><b>No high-conviction signal today</b>: {why}.</p>")
-    t = pd.DataFrame(plan.top_signals)
-    return (
-        t.style.format(
-            {"confidence": "{:.2f}", "momentum": "{:+.1%}", "momentum_score": "{:.2f}", "score": "{:.3f}"}, na_rep=""
+    decisions = {(s["symbol"], s["strategy"]): s for s in plan.signals}
+    rows = []
+    for t in plan.top_signals:
+        d = decisions.get((t["symbol"], t["strategy"]), {})
+        decided = str(d.get("decision", ""))
+        if d.get("notional"):
+            decided += f" {money(d['notional'])}"
+        agreeing = f"{SMALL}agreeing: {html.escape(t['agreeing'])}</span>" if t.get("agreeing") else ""
+        rows.append(
+            f"<tr><td>{t['rank']}</td><td><b>{html.escape(t['symbol'])}</b>{SMALL}{html.escape(t['strategy'])}</span>"
+            f"{agreeing}</td><td>{t['score']:.3f}{SMALL}confidence {t['confidence']:.2f}, momentum "
+            f"{pct(t['momentum'], signed=True, digits=1)}</span></td><td>{html.escape(decided)}</td></tr>"
         )
-        .hide(axis="index")
-        .set_caption("Top signals by score")
-    )
+    return HTML("<table><tr><th>#</th><th>Signal</th><th>Score</th><th>Decision</th></tr>" + "".join(rows) + "</table>")

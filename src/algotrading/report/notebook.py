@@ -8,12 +8,15 @@ from html import escape
 
 import pandas as pd
 import plotly.graph_objects as go
-from IPython.display import HTML
+from IPython.display import HTML, Image
 from pandas.io.formats.style import Styler
 
+from algotrading.config import load_settings
 from algotrading.daily.steps import DailyView
 from algotrading.data.validation import EXCLUDED, OK, WARNING
+from algotrading.report import email_charts
 from algotrading.report import universe as uni
+from algotrading.report.formats import source_notes
 from algotrading.report.plotly_offline import use_offline_renderer
 
 STATUS_COLORS = {OK: "#e8f5e9", WARNING: "#fff8e1", EXCLUDED: "#ffebee"}
@@ -39,7 +42,7 @@ def summary(view: DailyView) -> Styler:
         "Data health": f"{counts.get(OK, 0)} ok, {counts.get(WARNING, 0)} warning, {counts.get(EXCLUDED, 0)} excluded",
         "Bars loaded": f"{first:%Y-%m-%d} .. {last:%Y-%m-%d} ({view.snapshot.bars['date'].nunique()} sessions)",
         "Data fingerprint": view.snapshot.fingerprint[:16],
-        "Generated": view.context.generated_at,
+        "Generated": view.plan.generated_at if view.plan is not None else view.context.generated_at,
     }
     table = pd.DataFrame({"": list(facts.values())}, index=pd.Index(list(facts), name=None))
     return table.style.set_caption("Run summary")
@@ -117,3 +120,59 @@ def returns_table(view: DailyView) -> Styler:
 def returns_figure(view: DailyView, horizon: str = "3M") -> go.Figure:
     """Bar chart of every symbol's return over ``horizon``."""
     return uni.returns_bar_figure(uni.period_returns(view.close, view.context.universe), horizon)
+
+
+# ----------------------------------------------------------------------------- the email's cells
+
+
+def data_notes(view: DailyView) -> HTML:
+    """The symbols left out today and those served by a fallback source (empty when none)."""
+    health = view.snapshot.health
+    excluded = view.snapshot.excluded
+    lines = []
+    if excluded:
+        named = "; ".join(f"{s} ({why})" for s, why in excluded.items())
+        lines.append(f"<p><b>Data:</b> {len(excluded)} symbol(s) excluded today: {escape(named)}.</p>")
+    notes = source_notes(
+        dict(zip(health["symbol"], health["source"], strict=True)),
+        dict(zip(health["symbol"], health["source_note"], strict=True)),
+        view.context.universe.volatility_index,
+    )
+    lines += [f"<p><b>Data source:</b> {escape(n)}</p>" for n in notes]
+    return HTML("".join(lines) or "<p>Data: every symbol passed its checks.</p>")
+
+
+def alerts_box(view: DailyView) -> HTML:
+    """The open monitoring alerts, each once; "new" marks a condition that started today."""
+    if not view.alerts:
+        return HTML("<p>No open alerts.</p>")
+    items = "".join(
+        f"<li>{'<b>new:</b> ' if a.get('new') else ''}{escape(str(a['message']))}"
+        + ("" if a.get("new") else f" <span style='color:#777;'>(open since {escape(str(a['session_date']))})</span>")
+        + "</li>"
+        for a in view.alerts
+    )
+    return HTML(
+        "<div style='border-left:6px solid #f9a825;background:#fffde7;color:#222222;padding:6px 12px;'>"
+        f"<b>Alerts ({len(view.alerts)} open)</b><ul>{items}</ul></div>"
+    )
+
+
+def equity_image(view: DailyView) -> Image | HTML:
+    """The account's equity and peak as a PNG (the email cannot run plotly)."""
+    history = view.equity if view.equity is not None else pd.DataFrame()
+    png = email_charts.equity_png(history) if len(history) and load_settings().email.charts else None
+    if png is None:
+        return HTML("<p>The equity chart starts once two sessions are recorded.</p>")
+    return Image(data=png, format="png", width=600, metadata={"alt": "Account equity and its peak"})
+
+
+def momentum_image(view: DailyView) -> Image | HTML:
+    """Each strategy's momentum against the ranking threshold, as a PNG."""
+    assert view.plan is not None
+    momentum = {s["name"]: s["momentum"] for s in view.plan.strategies}
+    threshold = view.plan.limits.get("min_momentum_threshold", 0.0) or 0.0
+    png = email_charts.momentum_png(momentum, threshold) if load_settings().email.charts else None
+    if png is None:
+        return HTML("")
+    return Image(data=png, format="png", width=600, metadata={"alt": "Strategy momentum"})

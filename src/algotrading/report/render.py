@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 KERNEL_NAME = "algotrading"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "offline"
+#: Cells the email shows and report.html leaves out (the report has them elsewhere).
+EMAIL_ONLY_TAG = "email-only"
 
 
 def ensure_kernel() -> str:
@@ -87,8 +89,8 @@ def execute_notebook(
 def render_html(notebook: Path, output: Path, title: str) -> int:
     """Render an executed notebook to one HTML file that needs no network to view.
 
-    Code cells are hidden (the reader sees text, tables and figures). Returns the size
-    in bytes.
+    Code cells are hidden (the reader sees text, tables and figures), and cells tagged
+    ``email-only`` are left out. Returns the size in bytes.
     """
     # local: nbconvert costs 1.5 s to import (nbformat most of it); only rendering needs them
     import nbformat
@@ -96,6 +98,7 @@ def render_html(notebook: Path, output: Path, title: str) -> int:
 
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata["title"] = title
+    nb.cells = [c for c in nb.cells if EMAIL_ONLY_TAG not in c.get("metadata", {}).get("tags", [])]
     exporter = HTMLExporter(
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATES_DIR)],

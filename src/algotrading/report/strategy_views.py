@@ -72,18 +72,40 @@ def signals_table(run: StrategyRun) -> HTML:
     return HTML("".join(parts))
 
 
+#: The performance table's columns in a trader's words.
+COLUMN_NAMES = {
+    "momentum": "Momentum",
+    "eligible": "Ranked today",
+    "weight": "Capital weight",
+    "total_return": "Total return",
+    "cagr": "CAGR",
+    "max_drawdown": "Max drawdown",
+    "sharpe": "Sharpe",
+    "sortino": "Sortino",
+    "win_rate": "Win rate",
+    "exposure": "Time invested",
+    "trades": "Trades",
+}
+
+
 def performance_table(run: StrategyRun) -> Styler:
-    """Momentum, eligibility, capital weight and backtest metrics per strategy."""
+    """Momentum, whether its signals are ranked today, capital weight and backtest metrics
+    per strategy, with readable column names."""
     table = run.performance.table().rename(index=_title)
+    table = table[["momentum", "eligible", "weight", *(m for m in METRIC_NAMES if m != "fees_paid")]].copy()
+    table["eligible"] = table["eligible"].map({True: "yes", False: "no"})
     pct = ["momentum", "weight", "total_return", "cagr", "max_drawdown", "win_rate", "exposure"]
+    formats = {COLUMN_NAMES.get(c, c): "{:+.1%}" for c in pct} | {
+        "Sharpe": "{:.2f}",
+        "Sortino": "{:.2f}",
+        "Trades": "{:.0f}",
+    }
     return (
-        table[["momentum", "eligible", "weight", *(m for m in METRIC_NAMES if m != "fees_paid")]]
-        .style.format(
-            {c: "{:+.1%}" for c in pct} | {"sharpe": "{:.2f}", "sortino": "{:.2f}", "trades": "{:.0f}"}, na_rep="n/a"
-        )
+        table.rename(columns=COLUMN_NAMES)
+        .style.format(formats, na_rep="n/a")
         .set_caption(
             f"Strategy performance on {run.session}: momentum over {run.performance.lookback_days} days "
-            f"(eligible above {run.performance.threshold:+.1%}); metrics of each walk-forward backtest"
+            f"(ranked above {run.performance.threshold:+.1%}); metrics of each walk-forward backtest"
         )
     )
 
