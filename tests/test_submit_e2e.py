@@ -32,9 +32,21 @@ def ledger(workdirs, day: dt.date) -> SimulatedBroker:
 
 
 def test_consecutive_demo_sessions_build_a_ledger_and_never_duplicate(workdirs):
+    schedule = workdirs["params"] / "schedule.yaml"  # retention: the newest 2 session folders stay whole
+    schedule.write_text(schedule.read_text().replace("keep_full_sessions: 30", "keep_full_sessions: 2"))
     for day in DAYS:
         result = run_daily(load_settings(), day, submit=True)
         assert result.exit_code == 0, result.message
+    oldest = workdirs["reports"] / "2022-03-01"  # compacted by the third run: the record stays, the bulk goes
+    assert {p.name for p in oldest.iterdir()} == {
+        "plan.json",
+        "run.json",
+        "submission.json",
+        "alerts.json",
+        "previous_orders.json",
+        "report.html.gz",
+    }
+    assert (workdirs["reports"] / "2022-03-02" / "bars.parquet").is_file()
     first = json.loads((workdirs["reports"] / "2022-03-01" / "plan.json").read_text())
     sent = {o["client_order_id"] for o in first["orders"]}
     assert len(sent) == 4

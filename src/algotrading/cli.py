@@ -38,6 +38,12 @@ def _hh_mm(text: str) -> str:
     return text
 
 
+def _sessions(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of sessions: use a whole number >= 1, e.g. 30")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="algotrading", description="Daily after-market trading workflow for a small Alpaca account."
@@ -121,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("action", nargs="?", choices=["list", "send"], default="list", help="list (default) or send")
     outbox.add_argument("email_id", nargs="?", help="with send: the message, e.g. daily-2025-12-31")
     outbox.set_defaults(func=cmd_outbox)
+
+    reports = sub.add_parser("reports", help="the session folders under reports/: compact the old ones")
+    reports_sub = reports.add_subparsers(dest="reports_command", required=True, metavar="ACTION")
+    prune = reports_sub.add_parser(
+        "prune",
+        help="keep the newest sessions whole; compact older ones to plan.json, run.json, what was sent and "
+        "report.html.gz (the daily run does this after each run)",
+    )
+    prune.add_argument(
+        "--keep", type=_sessions, help="full session folders to keep (default: keep_full_sessions in schedule.yaml)"
+    )
+    prune.set_defaults(func=cmd_reports_prune)
 
     schedule = sub.add_parser("schedule", help="the 4:30 PM ET schedule: cron line or systemd timer")
     schedule_sub = schedule.add_subparsers(dest="schedule_command", required=True, metavar="ACTION")
@@ -369,6 +387,22 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"{delivery.email_id}: {delivery.status} ({delivery.detail})")
     return EXIT_FAILED if delivery.failed else EXIT_OK
+
+
+def cmd_reports_prune(args: argparse.Namespace) -> int:
+    from algotrading.daily.retention import prune
+    from algotrading.jobs.control import RunError, run_lock
+
+    settings = load_settings()
+    keep = args.keep or settings.schedule.keep_full_sessions
+    try:
+        with run_lock(settings.paths.state_dir):  # never while a daily run writes its folder
+            done = prune(settings.paths.reports_dir, keep)
+    except (RunError, OSError) as exc:
+        log.error("reports not compacted: %s", exc)
+        return EXIT_FAILED
+    print(done.words())
+    return EXIT_OK
 
 
 def cmd_risk_resume(args: argparse.Namespace) -> int:

@@ -199,6 +199,7 @@ class ScheduleParams(_Section):
     notebook_timeout_seconds: int = Field(ge=10, le=14400, description="seconds, e.g. 900")
     run_timeout_seconds: int = Field(ge=60, le=86400, description="seconds, e.g. 3600")
     min_free_disk_mb: int = Field(ge=0, description="megabytes, e.g. 200")
+    keep_full_sessions: int = Field(default=30, ge=1, le=100_000, description="sessions, e.g. 30")
 
     @field_validator("daily_execution_time")
     @classmethod

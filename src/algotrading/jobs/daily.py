@@ -25,6 +25,7 @@ from algotrading import faults
 from algotrading.config import ConfigError, Mode, Settings, UsageError
 from algotrading.daily import artifacts
 from algotrading.daily.artifacts import RunContext
+from algotrading.daily.retention import prune
 from algotrading.daily.runinfo import git_revision, versions
 from algotrading.daily.session import DEMO_SESSION_WITH_TRADES, choose_session
 from algotrading.data import make_provider
@@ -249,6 +250,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
         run_id, "ok", report_dir=str(final), steps=timer.seconds, duration_seconds=record["duration_seconds"]
     )
     faults.reach("run:marked_done")
+    _compact_old_sessions(settings, session)
     message = f"{_plan_words(settings, final, session)}; report for {session}: {final / artifacts.REPORT_HTML}"
     log.info("run for %s done in %.1f s", session, record["duration_seconds"])
     return RunResult(0, "ok", message, session, final)
@@ -304,6 +306,18 @@ def _steps(
         )
         log.info("report.html: %.1f MB", size / 1e6)
     return snapshot
+
+
+def _compact_old_sessions(settings: Settings, session: dt.date) -> None:
+    """Retention: keep the newest ``keep_full_sessions`` folders whole, compact the rest
+    (daily/retention.py). A problem here is logged and never fails the run."""
+    try:
+        done = prune(settings.paths.reports_dir, settings.schedule.keep_full_sessions, protect=session)
+    except OSError as exc:
+        log.warning("old session folders not compacted: %s", short_error(exc))
+        return
+    if done.compacted:
+        log.info("%s", done.words())
 
 
 def _notebook(
