@@ -44,9 +44,80 @@ def _sessions(text: str) -> int:
     return int(text)
 
 
+MODES = """\
+modes (chosen by the environment or .env, see .env.example):
+  demo   no API keys: bundled prices, a simulated $1,000 account in state/; nothing leaves
+         this machine. The default, and what ./run_daily.sh runs on a fresh clone.
+  paper  ALPACA_API_KEY and ALPACA_SECRET_KEY set: Alpaca's data and its paper account
+         (PAPER_TRADING_MODE=true, the default); orders are sent only with --submit.
+  live   PAPER_TRADING_MODE=false and PRODUCTION_MODE=true: real money. Sending needs
+         `algotrading validate --live` to pass and --submit --confirm-live.
+
+exit codes: 0 success or market closed, 1 the run failed, 2 bad configuration or usage.
+`algotrading COMMAND --help` shows each command's options and examples."""
+
+#: Each command's examples, shown under its --help.
+EXAMPLES = {
+    "daily": """\
+examples:
+  algotrading daily                          the latest completed session (demo: the last bundled one)
+  algotrading daily --date 2024-01-02        one session; in demo mode a day whose plan has four buys
+  algotrading daily --submit                 paper/live: plan, then send the orders (sells first)
+  algotrading daily --submit --pending       the morning after: the buys that waited for the sells
+  algotrading daily --date 2024-01-02 --force  run a session again (a re-plan if its orders went out)""",
+    "strategies": "examples:\n  algotrading strategies",
+    "backtest": """\
+examples:
+  algotrading backtest --strategy golden_cross
+  algotrading backtest --strategy mean_reversion --start 2020-01-02 --end 2024-12-31 --out mr.html""",
+    "replay": """\
+examples:
+  algotrading replay --start 2022-01-03 --end 2022-12-30
+  algotrading replay --start 2016-06-01 --end 2025-12-31 --capital 1000""",
+    "risk": """\
+examples:
+  algotrading risk show
+  algotrading risk resume --reason 'reviewed the drawdown; resuming'""",
+    "outbox": """\
+examples:
+  algotrading outbox                         the emails waiting
+  algotrading outbox send daily-2025-12-31   send one now""",
+    "reports": """\
+examples:
+  algotrading reports prune                  keep keep_full_sessions (params/schedule.yaml) whole
+  algotrading reports prune --keep 10""",
+    "schedule": """\
+examples:
+  algotrading schedule print                 the cron block it would install
+  algotrading schedule install               cron, in New York time whatever this server's zone
+  algotrading schedule install --systemd""",
+    "validate": """\
+examples:
+  algotrading validate
+  algotrading validate --live                the checks live trading needs (FAIL blocks sending)""",
+    "status": """\
+examples:
+  algotrading status
+  algotrading status --check                 exit 1 when something needs attention (for monitoring)""",
+    "config": """\
+examples:
+  algotrading config show
+  algotrading config show --json""",
+}
+
+
+def _with_examples(sub: argparse._SubParsersAction) -> None:
+    for name, parser in sub.choices.items():
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.epilog = EXAMPLES.get(name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="algotrading", description="Daily after-market trading workflow for a small Alpaca account."
+        prog="algotrading",
+        description="Daily after-market trading workflow for a small Alpaca account.",
+        epilog=MODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"algotrading {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
@@ -178,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = config_sub.add_parser("show", help="print the effective configuration, secrets redacted")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.set_defaults(func=cmd_config_show)
+    _with_examples(sub)
     return parser
 
 
@@ -292,6 +364,8 @@ def cmd_strategies(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from algotrading.backtest.engine import run_backtest
     from algotrading.backtest.window import backtest_window, load_market
     from algotrading.report.tearsheet import summary_text, write_tearsheet
@@ -306,14 +380,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return EXIT_USAGE
     log.info("backtesting %s on %d symbols, %s .. %s", strategy.name, len(market.symbols), start, end)
-    result = run_backtest(strategy, market, settings.backtest, start=start, end=end)
+    with tqdm(total=2 if args.out else 1, desc=f"backtest {strategy.name}", unit="step", disable=None) as bar:
+        result = run_backtest(strategy, market, settings.backtest, start=start, end=end)
+        bar.update()
+        if args.out:
+            bar.set_description("tearsheet")
+            subtitle = (
+                f"{start} .. {end}, {settings.mode.value} data, {len(strategy.symbols())} strategy symbols; "
+                f"fees {settings.backtest.fees_pct:g}%, slippage {settings.backtest.slippage_pct:g}%"
+            )
+            write_tearsheet(result, args.out, strategy.parameters(), subtitle)
+            bar.update()
     print(summary_text(result, settings.backtest.initial_capital, excluded))
     if args.out:
-        subtitle = (
-            f"{start} .. {end}, {settings.mode.value} data, {len(strategy.symbols())} strategy symbols; "
-            f"fees {settings.backtest.fees_pct:g}%, slippage {settings.backtest.slippage_pct:g}%"
-        )
-        write_tearsheet(result, args.out, strategy.parameters(), subtitle)
         print(f"tearsheet: {args.out}")
     return EXIT_OK
 

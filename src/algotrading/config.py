@@ -689,26 +689,32 @@ def _derive_mode(paper: bool, production: bool, alpaca: AlpacaSettings, problems
     return Mode.LIVE
 
 
+def _usd(amount: float) -> str:
+    """Dollars as the user would write them: $5, -$5, $1000.5."""
+    return ("-" if amount < 0 else "") + f"${abs(amount):g}"
+
+
 def cross_field_problems(s: Settings) -> list[str]:
     """Combinations that cannot work, one message each (DESIGN §7)."""
     p: list[str] = []
     sf, rk, em = s.safety, s.ranking, s.email
     if sf.min_position_size > sf.max_position_size:
         p.append(
-            f"MIN_POSITION_SIZE (${sf.min_position_size:g}) is larger than MAX_POSITION_SIZE "
-            f"(${sf.max_position_size:g}): no buy could satisfy both. "
+            f"MIN_POSITION_SIZE ({_usd(sf.min_position_size)}) is larger than MAX_POSITION_SIZE "
+            f"({_usd(sf.max_position_size)}): no buy could satisfy both. "
             "Lower MIN_POSITION_SIZE or raise MAX_POSITION_SIZE."
         )
     if sf.min_cash_buffer >= sf.portfolio_size:
         p.append(
-            f"MIN_CASH_BUFFER (${sf.min_cash_buffer:g}) is not below PORTFOLIO_SIZE (${sf.portfolio_size:g}): "
+            f"MIN_CASH_BUFFER ({_usd(sf.min_cash_buffer)}) is not below PORTFOLIO_SIZE ({_usd(sf.portfolio_size)}): "
             "nothing could ever be bought. Lower MIN_CASH_BUFFER or raise PORTFOLIO_SIZE."
         )
     elif sf.max_positions * sf.min_position_size > sf.portfolio_size - sf.min_cash_buffer:
         p.append(
-            f"MAX_POSITIONS x MIN_POSITION_SIZE ({sf.max_positions} x ${sf.min_position_size:g} = "
-            f"${sf.max_positions * sf.min_position_size:g}) exceeds PORTFOLIO_SIZE - MIN_CASH_BUFFER "
-            f"(${sf.portfolio_size:g} - ${sf.min_cash_buffer:g} = ${sf.portfolio_size - sf.min_cash_buffer:g}): "
+            f"MAX_POSITIONS x MIN_POSITION_SIZE ({sf.max_positions} x {_usd(sf.min_position_size)} = "
+            f"{_usd(sf.max_positions * sf.min_position_size)}) exceeds PORTFOLIO_SIZE - MIN_CASH_BUFFER "
+            f"({_usd(sf.portfolio_size)} - {_usd(sf.min_cash_buffer)} = "
+            f"{_usd(sf.portfolio_size - sf.min_cash_buffer)}): "
             "the account cannot hold that many minimum-size positions. Lower MAX_POSITIONS or "
             "MIN_POSITION_SIZE, or raise PORTFOLIO_SIZE."
         )

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
+from tqdm import tqdm
 
 from algotrading.backtest.book import PositionBook, fill_prices, simulate
 from algotrading.config import BacktestParams
@@ -273,9 +274,12 @@ def sweep(
         except ValidationError as exc:
             rows.append(combo | {"error": "; ".join(e["msg"] for e in exc.errors())})
     per_combo = max(1, max_columns // max(1, len(strategy.symbols())))
-    for i in range(0, len(pending), per_combo):
-        chunk = pending[i : i + per_combo]
-        rows += _sweep_chunk(chunk, data, params, start)
+    # a bar on a terminal (disable=None: none in cron logs, CI or a notebook's saved output)
+    with tqdm(total=len(pending), unit="combination", desc="sweep", disable=None, mininterval=0.5) as bar:
+        for i in range(0, len(pending), per_combo):
+            chunk = pending[i : i + per_combo]
+            rows += _sweep_chunk(chunk, data, params, start)
+            bar.update(len(chunk))
     table = pd.DataFrame(rows)
     return table.sort_values(names).reset_index(drop=True)
 

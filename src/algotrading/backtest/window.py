@@ -25,11 +25,14 @@ def backtest_window(settings: Settings, start: dt.date | None, end: dt.date | No
         raise UsageError(f"--end {end} is after the latest session with {where} ({latest})")
     if not cal.is_session(end):
         end = cal.previous_session(end)
+    typed_start, typed_end = start is not None, end != latest
     start = start or end.replace(year=end.year - 3)
     if not cal.is_session(start):
         start = cal.next_session(start)
     if start >= end:
-        raise UsageError(f"--start {start} must be before --end {end}")
+        first = f"--start {start}" if typed_start else f"the default start {start} (3 years before the end)"
+        last = f"--end {end}" if typed_end else f"the default end {end} (the latest session)"
+        raise UsageError(f"{first} must be before {last}")
     return start, end
 
 
