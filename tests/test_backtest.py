@@ -200,3 +200,18 @@ def test_a_sweep_equals_the_single_backtests(workdirs):
                 slow,
                 metric,
             )
+
+
+def test_a_series_keeps_its_colour_across_the_tearsheets_charts(spy):
+    """The strategy in its own colour in both charts, the benchmark a solid grey line in
+    both (a dashed line over years of daily points reads as broken)."""
+    from algotrading.report.tearsheet import drawdown_figure, equity_figure
+    from algotrading.report.universe import BENCHMARK_LINE, SERIES_COLOURS, series_colour
+
+    result = run_backtest(always_long(), spy, costs())
+    for fig in (equity_figure(result), drawdown_figure(result)):
+        strategy, benchmark = fig.data
+        assert strategy.line.color == series_colour(result.strategy)
+        assert benchmark.line.color == BENCHMARK_LINE["color"] and benchmark.line.dash is None
+    assert series_colour("Golden Cross") == SERIES_COLOURS["golden_cross"] == series_colour("golden_cross")
+    assert series_colour("always_long") == series_colour("always_long")  # unknown names: stable too

@@ -404,6 +404,14 @@ def test_a_crafted_two_symbol_replay_matches_the_hand_computed_fills_stop_and_ha
         ["2024-05-22", "stop", "AAA"],
     ]
     assert "stop loss: the close $45.00 is at or below the stop $47.70" in events["detail"].iloc[1]
+    from algotrading.replay.views import load, sessions_note
+
+    # "complete" is not the whole story: the summary says how long it sat halted in cash, and why
+    assert sessions_note(load(out)) == (
+        "HALTED on 17 of 32 sessions, first on 2024-05-22 (drawdown 5.1% from the peak $1,005.36 reached "
+        "MAX_DRAWDOWN_PCT 2%: new buys halted until `algotrading risk resume --reason ...`); no position was held "
+        "on 29 of 32 sessions (all in cash)."
+    )  # 2024-05-22 .. 2024-06-14 is 17 sessions; one position held from the first buy's fill to the stop
     rules = pd.read_csv(out / "rules.csv")
     assert rules[["layer", "rule", "action", "count"]].values.tolist() == [
         ["exits", "stop", "triggered", 1],

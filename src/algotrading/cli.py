@@ -401,6 +401,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from algotrading.replay import ReplayError, replay
     from algotrading.replay.engine import iterate_with_bar
     from algotrading.replay.render import render_replay
+    from algotrading.replay.views import load, sessions_note
 
     settings = load_settings()
     out = args.out or settings.paths.reports_dir / f"replay-{args.start}-{args.end}"
@@ -428,6 +429,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"replay {args.start} .. {args.end}: {state}; {result.sessions_done} sessions in {result.seconds:.1f} s; "
         f"final equity {equity}"
     )
+    if result.sessions_done:
+        print(sessions_note(load(out)))
     print(f"outputs: {out}/ (equity.csv, orders.csv, events.csv, rules.csv, positions.csv, summary.json)")
     if not args.no_html and result.sessions_done:
         try:

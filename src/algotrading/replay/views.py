@@ -8,6 +8,7 @@ prices, so the page shows exactly what the replay did."""
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from algotrading.backtest.engine import benchmark_metrics, buy_and_hold, compute
 from algotrading.paths import Paths
 from algotrading.replay.record import EQUITY, EVENTS, ORDERS, POSITIONS, RULES, SUMMARY
 from algotrading.report.tearsheet import format_metric
-from algotrading.report.universe import LAYOUT, date_axis
+from algotrading.report.universe import BENCHMARK_LINE, LAYOUT, date_axis, series_colour
 
 TRADE_COLUMNS = [
     "symbol",
@@ -165,12 +166,40 @@ def _metric_text(name: str, value: float) -> str:
     return "" if pd.isna(value) else f"{value:.1f}x / year"
 
 
+def sessions_note(r: Replay) -> str:
+    """How many sessions the account could not buy or held nothing, and why: a replay
+    that is "complete" may still have sat halted in cash for much of its range."""
+    e = r.equity
+    total = len(e)
+    if total == 0:
+        return "No session was replayed."
+    parts = []
+    for state in ("HALTED", "EMERGENCY_STOP"):
+        days = e[e["risk_state"] == state]
+        if len(days):
+            starts = r.events[r.events["kind"] == f"risk_{state.lower()}"]
+            why = f" ({starts['detail'].iloc[0]})" if len(starts) else ""
+            parts.append(
+                f"{state.replace('_', ' ')} on {len(days)} of {total} sessions, first on {days.index[0]:%Y-%m-%d}{why}"
+            )
+    breaker = int(e["circuit_breaker"].astype(bool).sum()) if "circuit_breaker" in e else 0
+    if breaker:
+        parts.append(f"the circuit breaker paused new buys on {breaker} session(s)")
+    idle = int((e["positions"] == 0).sum())
+    parts.append(f"no position was held on {idle} of {total} sessions (all in cash)")
+    if not any(p.startswith(("HALTED", "EMERGENCY")) for p in parts):
+        parts.insert(0, f"risk ACTIVE on all {total} sessions")
+    return "; ".join(parts) + "."
+
+
 def summary_view(r: Replay) -> HTML:
     """Range, state (complete or interrupted), final equity and the headline metrics."""
     s = r.summary
     m = metrics(r)
     state = (
-        "complete" if s["complete"] else f"INTERRUPTED: {s['sessions_done']} sessions done, last {s['last_session']}"
+        "complete (every session replayed)"
+        if s["complete"]
+        else f"INTERRUPTED: {s['sessions_done']} sessions done, last {s['last_session']}"
     )
     rows = "".join(
         f"<tr><th style='text-align:left'>{name.replace('_', ' ')}</th>"
@@ -194,6 +223,7 @@ def summary_view(r: Replay) -> HTML:
     return HTML(
         f"<p><b>{s['start']} .. {s['end']}</b>: {state}. Capital ${s['capital']:,.2f} -> final equity <b>{final}</b>; "
         f"{s['sessions_done']} sessions; fees {s['fees_pct']:g}%, slippage {s['slippage_pct']:g}% per fill.</p>"
+        f"<p>{html.escape(sessions_note(r))}</p>"
         f"<table><tr><th></th>{head}</tr>{rows}</table>"
     )
 
@@ -201,8 +231,9 @@ def summary_view(r: Replay) -> HTML:
 def equity_figure(r: Replay) -> go.Figure:
     bench = benchmark_equity(r)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=r.equity.index, y=r.equity["equity"], name="account", mode="lines"))
-    fig.add_trace(go.Scatter(x=bench.index, y=bench, name=bench.name, mode="lines", line={"dash": "dot"}))
+    account = {"color": series_colour("account")}
+    fig.add_trace(go.Scatter(x=r.equity.index, y=r.equity["equity"], name="account", mode="lines", line=account))
+    fig.add_trace(go.Scatter(x=bench.index, y=bench, name=bench.name, mode="lines", line=BENCHMARK_LINE))
     fig.update_layout(
         title=f"Equity vs {r.benchmark_name} bought with the same ${r.capital:,.0f} ($)",
         height=420,

@@ -14,7 +14,7 @@ from algotrading.backtest.engine import buy_and_hold
 from algotrading.daily.dashboard import Dashboard
 from algotrading.report import decision_views as dv
 from algotrading.report.strategy_views import momentum_lines_figure
-from algotrading.report.universe import LAYOUT, date_axis
+from algotrading.report.universe import BENCHMARK_LINE, LAYOUT, date_axis, series_colour
 
 
 def account_summary(d: Dashboard) -> HTML:
@@ -37,14 +37,15 @@ def equity_vs_benchmark(d: Dashboard) -> pd.DataFrame:
 def equity_figure(d: Dashboard) -> go.Figure:
     frame = equity_vs_benchmark(d)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=frame.index, y=frame["equity"], name="account", mode="lines+markers"))
+    account = {"color": series_colour("account")}
+    fig.add_trace(go.Scatter(x=frame.index, y=frame["equity"], name="account", mode="lines+markers", line=account))
     fig.add_trace(
         go.Scatter(
             x=frame.index,
             y=frame["benchmark"],
             name=f"{d.settings.universe.benchmark} buy and hold",
             mode="lines",
-            line={"dash": "dot"},
+            line=BENCHMARK_LINE,
         )
     )
     axis = {"type": "date", **date_axis(frame.index)} if len(frame) else {}

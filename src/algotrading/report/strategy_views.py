@@ -14,7 +14,7 @@ from pandas.io.formats.style import Styler
 
 from algotrading.backtest.engine import METRIC_NAMES
 from algotrading.backtest.walkforward import StrategyRun
-from algotrading.report.universe import LAYOUT, benchmark_trace
+from algotrading.report.universe import LAYOUT, benchmark_trace, series_colour
 from algotrading.strategies import REGISTRY
 
 
@@ -130,7 +130,10 @@ def equity_figure(run: StrategyRun) -> go.Figure:
     perf = run.performance
     fig = go.Figure()
     for name in perf.equity.columns:
-        fig.add_trace(go.Scatter(x=perf.equity.index, y=perf.equity[name].round(2), name=_title(name), mode="lines"))
+        line = {"color": series_colour(name)}
+        fig.add_trace(
+            go.Scatter(x=perf.equity.index, y=perf.equity[name].round(2), name=_title(name), mode="lines", line=line)
+        )
     fig.add_trace(benchmark_trace(perf.benchmark))
     fig.update_layout(
         title="Strategy equity (walk-forward backtests, same starting capital)",
@@ -155,7 +158,8 @@ def momentum_lines_figure(history: pd.DataFrame, threshold: float, lookback_days
     history = history.dropna(how="all") * 100
     fig = go.Figure()
     for name in history.columns:
-        fig.add_trace(go.Scatter(x=history.index, y=history[name].round(2), name=_title(name), mode="lines"))
+        line = {"color": series_colour(name)}
+        fig.add_trace(go.Scatter(x=history.index, y=history[name].round(2), name=_title(name), mode="lines", line=line))
     fig.add_hline(y=threshold * 100, line_dash="dash")
     fig.update_layout(
         title=f"Rolling {lookback_days}-day strategy momentum (%)",

@@ -12,7 +12,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from algotrading.backtest.engine import BacktestResult, benchmark_metrics
-from algotrading.report.universe import LAYOUT, benchmark_trace
+from algotrading.report.universe import BENCHMARK_LINE, LAYOUT, benchmark_trace, series_colour
 from algotrading.storage.files import atomic_write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "page"
@@ -55,7 +55,10 @@ def format_metric(name: str, value: float) -> str:
 
 def equity_figure(result: BacktestResult) -> go.Figure:
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=result.equity.index, y=result.equity.round(2), name=result.strategy, mode="lines"))
+    colour = {"color": series_colour(result.strategy)}
+    fig.add_trace(
+        go.Scatter(x=result.equity.index, y=result.equity.round(2), name=result.strategy, mode="lines", line=colour)
+    )
     fig.add_trace(benchmark_trace(result.benchmark))
     fig.update_layout(title="Equity", yaxis_title="$", hovermode="x unified", height=420, **LAYOUT)
     return fig
@@ -63,13 +66,14 @@ def equity_figure(result: BacktestResult) -> go.Figure:
 
 def drawdown_figure(result: BacktestResult) -> go.Figure:
     fig = go.Figure()
-    for series, name in ((result.equity, result.strategy), (result.benchmark, f"{result.benchmark.name} buy & hold")):
+    lines = (
+        (result.equity, result.strategy, {"color": series_colour(result.strategy)}),
+        (result.benchmark, f"{result.benchmark.name} buy & hold", BENCHMARK_LINE),
+    )
+    for series, name, line in lines:
         dd = (series / series.cummax() - 1) * 100
-        fig.add_trace(
-            go.Scatter(
-                x=dd.index, y=dd.round(2), name=name, mode="lines", fill="tozeroy" if name == result.strategy else None
-            )
-        )
+        fill = "tozeroy" if name == result.strategy else None
+        fig.add_trace(go.Scatter(x=dd.index, y=dd.round(2), name=name, mode="lines", fill=fill, line=line))
     fig.update_layout(title="Drawdown (%)", yaxis_title="%", hovermode="x unified", height=300, **LAYOUT)
     return fig
 

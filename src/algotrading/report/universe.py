@@ -15,6 +15,29 @@ HORIZONS = {"1M": 21, "3M": 63, "6M": 126, "1Y": 252}
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 40}}
 
 
+#: One colour per series in every chart of the report, tearsheet, replay and dashboard.
+#: The benchmark is a solid grey line: a dashed line over thousands of daily points
+#: reads as broken.
+SERIES_COLOURS = {
+    "golden_cross": "#1565c0",
+    "mean_reversion": "#2e7d32",
+    "dual_momentum": "#6a1b9a",
+    "sector_rotation": "#ef6c00",
+    "account": "#1a237e",
+}
+BENCHMARK_LINE = {"color": "#757575", "width": 1.5}
+OTHER_COLOURS = ("#00838f", "#ad1457", "#5d4037", "#455a64")
+
+
+def series_colour(name: str) -> str:
+    """The colour of ``name`` (a strategy, or "account"), the same in every chart; a name
+    not in :data:`SERIES_COLOURS` gets a stable one of :data:`OTHER_COLOURS`."""
+    key = name.lower().replace(" ", "_")
+    if key in SERIES_COLOURS:
+        return SERIES_COLOURS[key]
+    return OTHER_COLOURS[sum(key.encode()) % len(OTHER_COLOURS)]
+
+
 def benchmark_trace(series: pd.Series) -> go.Scatter:
     """The benchmark bought and held, drawn the same way in every equity chart."""
     return go.Scatter(
@@ -22,7 +45,7 @@ def benchmark_trace(series: pd.Series) -> go.Scatter:
         y=series.round(2),
         name=f"{series.name} buy & hold",
         mode="lines",
-        line={"dash": "dash", "color": "black"},
+        line=BENCHMARK_LINE,
     )
 
 
@@ -76,7 +99,7 @@ def group_indices_figure(indices: pd.DataFrame, benchmark: str) -> go.Figure:
                 y=indices[name].round(2),
                 name=f"{name} (benchmark)" if dashed else name.replace("_", " "),
                 mode="lines",
-                line={"dash": "dash", "color": "black", "width": 2} if dashed else {"width": 1.6},
+                line=BENCHMARK_LINE if dashed else {"width": 1.6},
             )
         )
     days = len(indices) - 1
