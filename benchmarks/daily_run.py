@@ -1,11 +1,12 @@
 """Benchmark: the daily run in demo mode, end to end, for the last bundled session: data,
 account, the five notebooks through papermill (real kernels), the HTML report, alerts and
-the email with its charts delivered to a local SMTP server (aiosmtpd, STARTTLS + AUTH).
+the email (rendered by nbconvert from the report notebook, its charts drawn by matplotlib)
+delivered to a local SMTP server (aiosmtpd, STARTTLS + AUTH).
 
 Target (issue 8): <= 30 s wall and <= 2 GB peak on the 2-core machine, numba cache warm.
-The first run warms the caches (numba, kaleido's Chromium); the second and third, each on
-fresh state and report folders, are the figures. Peak memory counts this process and its
-largest child (a notebook kernel, or Chromium).
+The first run warms the caches (numba, matplotlib's font cache); the second and third,
+each on fresh state and report folders, are the figures. Peak memory counts this process
+and its largest child (a notebook kernel).
 
     .venv/bin/python benchmarks/daily_run.py
 """

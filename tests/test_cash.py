@@ -522,3 +522,10 @@ def test_liquidation_and_swaps_invariants(positions, sold, scores, margin, max_s
         assert s.sell_symbol in held_  # never a position the plan already sells, never one not held
         assert s.sell_score == held_[s.sell_symbol].held_score
         assert s.buy_score >= s.sell_score + margin - 1e-6  # never sells to buy a weaker signal (or one within margin)
+
+
+def test_a_day_without_buys_says_so_instead_of_counting_what_today_s_buys_left():
+    a = run(ranked(), [], book(1000.0))
+    assert a.message == "No buy today: $900.00 is ready to invest, above the $100.00 buffer."
+    refused_only = run(ranked(("BAD", "mean_reversion", 0.8)), [refused("BAD", "tradable")], book(1000.0))
+    assert refused_only.message.startswith("No buy today: $900.00 is ready to invest")

@@ -237,6 +237,9 @@ def test_status_page_renders_offline(workdirs):
     }
     assert "Run timeline" in page and "Seconds per step" in page and "1 session(s) had no run" in page
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", page)  # nothing fetched from a network
+    # a run reads as its session and start time (not "2025-12-29 -ok"); one equity point is said, not drawn
+    assert re.search(r"2025-12-29, run \d\d:\d\d:\d\d UTC", page)
+    assert "Equity recorded: $1,000.00 on 2025-12-29. The chart starts once 3 sessions are recorded (1 so far)." in page
 
 
 # -- the daily run raises, sends and shows alerts ------------------------------------------

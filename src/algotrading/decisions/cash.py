@@ -255,6 +255,9 @@ def analyze(
             message=(
                 f"Cash covers the plan: ${max(left, 0):,.2f} left to invest after today's buys, "
                 f"and the ${safety.min_cash_buffer:,.2f} buffer is kept."
+                if any(b.decision != REJECTED for b in buys)
+                else f"No buy today: ${max(left, 0):,.2f} is ready to invest, "
+                f"above the ${safety.min_cash_buffer:,.2f} buffer."
             ),
             **base,
         )

@@ -89,11 +89,14 @@ def timeline_figure(timeline: pd.DataFrame) -> go.Figure:
     return fig
 
 
+#: Fewer recorded sessions than this make a chart of a dot or a single segment.
+MIN_CHART_POINTS = 3
+
+
 def durations_figure(runs: pd.DataFrame, last: int = 30) -> go.Figure:
     recent = runs.tail(last)
-    steps = pd.DataFrame(list(recent["steps"]), index=recent["session_date"] + " " + recent["run_id"].str[-5:]).fillna(
-        0
-    )
+    labels = [run_label(str(d), str(t)) for d, t in zip(recent["session_date"], recent["started_at"], strict=True)]
+    steps = pd.DataFrame(list(recent["steps"]), index=labels).fillna(0)
     fig = go.Figure()
     for step in steps.columns:
         fig.add_trace(go.Bar(x=steps.index, y=steps[step].round(2), name=step))
@@ -101,6 +104,25 @@ def durations_figure(runs: pd.DataFrame, last: int = 30) -> go.Figure:
         title=f"Seconds per step (last {len(recent)} runs)", barmode="stack", height=360, yaxis_title="s", **LAYOUT
     )
     return fig
+
+
+def run_label(session: str, started_at: str) -> str:
+    """e.g. "2025-12-31, run 21:30:05 UTC": the session and when its run started."""
+    clock = started_at[11:19] if len(started_at) >= 19 else started_at
+    return f"{session}, run {clock} UTC"
+
+
+def equity_html(history: pd.DataFrame) -> str:
+    """The equity chart once there is a line to draw; before that, the sessions in words."""
+    if len(history) >= MIN_CHART_POINTS:
+        return _fig(equity_figure(history))
+    rows = "; ".join(
+        f"${e:,.2f} on {d:%Y-%m-%d}" for d, e in zip(history["session_date"], history["equity"], strict=True)
+    )
+    return (
+        f"<p>Equity recorded: {rows}. The chart starts once {MIN_CHART_POINTS} sessions are recorded "
+        f"({len(history)} so far).</p>"
+    )
 
 
 def equity_figure(history: pd.DataFrame) -> go.Figure:
@@ -211,7 +233,7 @@ def render_status_page(settings: Settings, store: Store, now: dt.datetime | None
     )
     history = store.equity_history()
     if len(history):
-        sections.append({"heading": "Account", "html": _fig(equity_figure(history))})
+        sections.append({"heading": "Account", "html": equity_html(history)})
     momentum = _latest_momentum(runs)
     if momentum is not None:
         rk = settings.ranking
