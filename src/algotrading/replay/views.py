@@ -23,6 +23,7 @@ from pandas.io.formats.style import Styler
 from algotrading.backtest.engine import benchmark_metrics, buy_and_hold, compute_metrics
 from algotrading.paths import Paths
 from algotrading.replay.record import EQUITY, EVENTS, ORDERS, POSITIONS, RULES, SUMMARY
+from algotrading.report.formats import money
 from algotrading.report.tearsheet import format_metric
 from algotrading.report.universe import BENCHMARK_LINE, LAYOUT, date_axis, series_colour
 
@@ -330,10 +331,14 @@ def contribution(r: Replay) -> pd.DataFrame:
     return out.sort_values("pnl", ascending=False)
 
 
+def _signed_money(value: float) -> str:
+    return money(value, signed=True, missing="")
+
+
 def contribution_table(r: Replay) -> Styler:
     return (
         contribution(r)
-        .style.format({"win_rate": "{:.0%}", "pnl": "${:+,.2f}", "share": "{:.0%}"}, na_rep="")
+        .style.format({"win_rate": "{:.0%}", "pnl": _signed_money, "share": "{:.0%}"}, na_rep="")
         .set_caption("Each strategy's contribution (closed trades, and open ones at the last close)")
     )
 
@@ -349,7 +354,7 @@ def events_table(r: Replay, limit: int = 200) -> Styler | HTML:
         return HTML("<p>No events: no halt, emergency stop, circuit breaker, stop, swap or data exclusion.</p>")
     counts = r.events["kind"].value_counts().to_dict()
     caption = "Events: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-    shown = r.events.tail(limit)
+    shown = r.events.tail(limit).fillna("")  # an account-wide event has no symbol: a blank, not "nan"
     if len(r.events) > limit:
         caption += f" (the last {limit} shown; all in events.csv)"
     return shown.style.hide(axis="index").set_caption(caption)
@@ -371,7 +376,7 @@ def trades_table(r: Replay, limit: int = 200) -> Styler | HTML:
                 "entry_price": "${:,.2f}",
                 "exit_price": "${:,.2f}",
                 "fees": "${:,.2f}",
-                "pnl": "${:+,.2f}",
+                "pnl": _signed_money,
                 "return": "{:+.1%}",
             },
             na_rep="",
