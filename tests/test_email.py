@@ -264,6 +264,20 @@ def test_without_smtp_the_email_lands_in_the_outbox(workdirs):
             common + ["--window-size=700,1800", f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
         )
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    # a report notebook nbconvert cannot read: the email still goes out, in plain text, and says why
+    from algotrading.notify.daily import compose_daily
+    from algotrading.storage.store import open_store
+
+    folder = workdirs["reports"] / "2025-12-31"
+    (folder / "90_daily_report.ipynb").write_text("{not json")
+    with open_store(workdirs["state"]) as store:
+        msg = compose_daily(load_settings(), store, folder, None)
+    assert msg.get_body(preferencelist=("html",)) is None
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    assert (
+        "The HTML version of this email could not be rendered: NotJSONError" in text and "NEXT DAY TRADING PLAN" in text
+    )
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["report-2025-12-31.html"]
 
 
 @pytest.mark.slow

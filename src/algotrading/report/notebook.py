@@ -160,8 +160,10 @@ def alerts_box(view: DailyView) -> HTML:
 
 def equity_image(view: DailyView) -> Image | HTML:
     """The account's equity and peak as a PNG (the email cannot run plotly)."""
+    if not load_settings().email.charts:  # charts: false in params/email.yaml
+        return HTML("")
     history = view.equity if view.equity is not None else pd.DataFrame()
-    png = email_charts.equity_png(history) if len(history) and load_settings().email.charts else None
+    png = email_charts.equity_png(history) if len(history) else None
     if png is None:
         return HTML("<p>The equity chart starts once two sessions are recorded.</p>")
     return Image(data=png, format="png", width=600, metadata={"alt": "Account equity and its peak"})
