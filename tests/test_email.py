@@ -162,7 +162,7 @@ def test_a_delivered_plan_email_has_every_part(workdirs, monkeypatch, tmp_path, 
     text = m.get_body(preferencelist=("plain",)).get_content()
     for section in SECTIONS:
         assert section.upper() in text
-    assert "XYZ (stale: last bar 2025-12-29)" in text and "Sent to the broker: 2 submitted." in text
+    assert "XYZ (stale: last bar 2025-12-29)" in text and "Submission: 2 submitted." in text
     assert (
         "  BUY AAA $300.00\n    about 15 shares at $20.00 (the close of 2025-12-31)\n"
         "    Why: mean_reversion: mean_reversion says buy\n    Stop $18.50, target $23.00\n    Sizing: buy $300.00: "
@@ -174,7 +174,7 @@ def test_a_delivered_plan_email_has_every_part(workdirs, monkeypatch, tmp_path, 
     assert [p["Content-ID"] for p in images] == [f"<{cid}>"] and f'src="cid:{cid}"' in html
     assert images[0].get_content()[:8] == b"\x89PNG\r\n\x1a\n" and images[0]["Content-Disposition"].startswith("inline")
     assert "not in the email" not in html and "<style" not in html  # untagged cells out; CSS inlined
-    assert "<b>Sent to the broker:</b> 2 submitted." in html
+    assert "<b>Submission:</b> 2 submitted." in html
 
 
 def test_a_refused_login_is_not_retried(workdirs, monkeypatch, smtp):
