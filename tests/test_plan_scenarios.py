@@ -299,3 +299,12 @@ def test_a_replan_never_proposes_to_swap_out_a_buy_still_at_the_broker():
     again = plan_of(data)
     assert again.orders == () and again.cash_analysis.swaps == ()
     assert {c.note for c in again.cash_analysis.liquidation} == {"order already at the broker"}
+
+
+def test_an_order_of_a_plan_json_from_before_est_shares_still_reads():
+    """A plan written before orders carried ``why``/``sizing``/``est_shares`` (a --submit of an
+    old session recomposes its email from it): the shares come from its value and price."""
+    from algotrading.decisions.plan import PlanOrder
+
+    old = PlanOrder("AAA", "buy", 225.0, None, "mean_reversion", "at-x", "entry", "sized", 90.0, 225.0)
+    assert old.assumed == "about 2.5 shares at $90.00" and old.why == "" and old.est_shares is None

@@ -142,7 +142,10 @@ class PlanOrder:
     @property
     def assumed(self) -> str:
         """e.g. "about 3.4153 shares at $87.84", the estimate a market order is sized on."""
-        shares = f"{self.est_shares:g}" if self.qty else f"about {self.est_shares:.4g}"
+        est = self.est_shares  # a plan.json from before est_shares existed: from its value
+        if est is None:
+            est = self.est_value / self.est_price if self.est_price > 0 else 0.0
+        shares = f"{est:g}" if self.qty else f"about {est:.4g}"
         return f"{shares} shares at ${self.est_price:,.2f}"
 
 
@@ -257,10 +260,12 @@ def rank(inputs: PlanInputs) -> Ranking:
 # ----------------------------------------------------------------------------- step 2
 
 
-def _sells(inputs: PlanInputs, exits: list[PositionExit], swaps: list[Swap]) -> list[PlannedSell]:
-    """The plan's sells, after those of the session already at the broker."""
+def _sells(
+    inputs: PlanInputs, exits: list[PositionExit], swaps: list[Swap], already: list[PlannedSell]
+) -> list[PlannedSell]:
+    """The plan's sells, after ``already`` (those of the session already at the broker)."""
     symbols = [e.symbol for e in exits] + [w.sell_symbol for w in swaps]
-    out = counted(inputs.portfolio, inputs.at_broker)[1]
+    out = list(already)
     for symbol in symbols:
         position = inputs.portfolio.position(symbol)
         if position is not None:
@@ -277,12 +282,12 @@ def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
         for e in position_exits(inputs.portfolio, sells_signals, inputs.max_hold, inputs.session)
         if e.symbol not in set(inputs.open_orders) | sent
     ]
-    portfolio = counted(inputs.portfolio, inputs.at_broker)[0]
+    portfolio, sent_sells = counted(inputs.portfolio, inputs.at_broker)
     prices = {c: float(v) for c, v in inputs.close.iloc[-1].items() if pd.notna(v)}
     selected = ranking.selected
 
     def one_pass(swaps: list[Swap]) -> tuple[list[BuyDecision], CashAnalysis]:
-        sells = _sells(inputs, exits, swaps)
+        sells = _sells(inputs, exits, swaps, sent_sells)
         buys = size_buys(selected, prices, portfolio, sells, inputs.assets, s.safety, inputs.weights)
         analysis = cash_mod.analyze(
             selected,

@@ -55,11 +55,7 @@ def render_email(
     email = {"subject": subject, "session": session, "byline": byline, "footer": footer}
     body, resources = exporter.from_notebook_node(nb, resources={"email": email, "unique_key": "chart"})
     # what the submission did: "4 submitted", or "NOT submitted: ..." and why
-    sent = f"<p><b>Submission:</b> {_escape(submission)}.</p>" if submission else ""
+    sent = f"<p><b>Submission:</b> {html.escape(submission)}.</p>" if submission else ""
     body = ANCHOR.sub("", body.replace(SUBMISSION_MARK, sent))  # headings' link anchors mean nothing in a mail
     images = {name: data for name, data in resources.get("outputs", {}).items() if name.endswith(".png")}
     return EmailHtml(css_inline.inline(body), images)
-
-
-def _escape(text: str) -> str:
-    return html.escape(text)
