@@ -21,9 +21,21 @@ from algotrading.daily import artifacts
 SRC = Path(__file__).resolve().parents[1] / "src" / "algotrading"
 
 #: The face and the foundations: the only modules directly in src/algotrading.
-TOP_LEVEL = {"__init__", "__main__", "cli", "config", "calendar", "paths", "logs", "indicators", "portfolio", "faults"}
+TOP_LEVEL = {
+    "__init__",
+    "__main__",
+    "cli",
+    "config",
+    "calendar",
+    "paths",
+    "logs",
+    "indicators",
+    "portfolio",
+    "faults",
+    "errors",
+}
 #: Foundations import only each other (and the outside world).
-FOUNDATIONS = {"config", "calendar", "paths", "logs", "indicators", "portfolio", "faults"}
+FOUNDATIONS = {"config", "calendar", "paths", "logs", "indicators", "portfolio", "faults", "errors"}
 #: The decision rules are pure: they import only these rooms.
 DECISIONS_MAY_IMPORT = {"decisions", "config", "portfolio", "calendar"}
 #: DESIGN §2's table, "may not import".

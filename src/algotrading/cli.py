@@ -12,10 +12,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from algotrading import __version__
-from algotrading.config import TIME_RE, ConfigError, UsageError, load_settings
+from algotrading.errors import TIME_RE, ConfigError, UsageError
 from algotrading.logs import configure_console
+
+if TYPE_CHECKING:
+    from algotrading.config import Settings
 
 # Each command imports its modules when it runs (the imports inside the cmd_* functions):
 # all of them cost about 0.8 s before a command can start (measured: config + logs 0.2 s,
@@ -23,6 +27,14 @@ from algotrading.logs import configure_console
 log = logging.getLogger("algotrading.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _settings() -> Settings:
+    """The settings (params/*.yaml, the environment, .env), read when a command runs:
+    pydantic and the settings' modules cost about 1 s that --help need not wait for."""
+    from algotrading.config import load_settings
+
+    return load_settings()
 
 
 def _date(text: str) -> dt.date:
@@ -269,7 +281,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
                 f"(outside {args.at} + {AT_WINDOW_MINUTES} min): nothing to do"
             )
             return EXIT_OK
-    settings = load_settings()
+    settings = _settings()
     if args.pending and not args.submit:
         log.error("--pending goes with --submit: `algotrading daily --submit --pending`")
         return EXIT_USAGE
@@ -305,7 +317,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from algotrading.ops.validate import format_table, validate
 
     try:
-        result = validate(load_settings(), live=args.live)
+        result = validate(_settings(), live=args.live)
     except ConfigError as exc:
         result = validate(None, live=args.live, config_error=exc)
     print(json.dumps(result.to_json(), indent=2) if args.json else format_table(result))
@@ -318,7 +330,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from algotrading.monitor.status import build_status, format_status
     from algotrading.storage.store import FILE_NAME, StoreError, open_store
 
-    settings = load_settings()
+    settings = _settings()
     try:
         store = open_store(settings.paths.state_dir, create=False)
     except StoreError as exc:
@@ -338,7 +350,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_strategies(args: argparse.Namespace) -> int:
     from algotrading.strategies import load_strategies
 
-    settings = load_settings()
+    settings = _settings()
     strategies = load_strategies(settings, include_disabled=True)
     if args.json:
         doc = [
@@ -371,7 +383,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from algotrading.report.tearsheet import summary_text, write_tearsheet
     from algotrading.strategies import load_strategies
 
-    settings = load_settings()
+    settings = _settings()
     (strategy,) = load_strategies(settings, [args.strategy])
     try:
         start, end = backtest_window(settings, args.start, args.end)
@@ -403,7 +415,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from algotrading.replay.render import render_replay
     from algotrading.replay.views import load, sessions_note
 
-    settings = load_settings()
+    settings = _settings()
     out = args.out or settings.paths.reports_dir / f"replay-{args.start}-{args.end}"
     quiet = logging.getLogger("algotrading")  # per-order chatter of thousands of sessions: warnings only
     level = quiet.level
@@ -447,7 +459,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     from algotrading.notify.delivery import send_now
     from algotrading.storage.store import StoreError, open_store
 
-    settings = load_settings()
+    settings = _settings()
     if args.action == "send" and not args.email_id:
         log.error("outbox send needs the message's id, e.g. `algotrading outbox send daily-2025-12-31`")
         return EXIT_USAGE
@@ -475,7 +487,7 @@ def cmd_reports_prune(args: argparse.Namespace) -> int:
     from algotrading.daily.retention import prune
     from algotrading.jobs.control import RunError, run_lock
 
-    settings = load_settings()
+    settings = _settings()
     keep = args.keep or settings.schedule.keep_full_sessions
     try:
         with run_lock(settings.paths.state_dir):  # never while a daily run writes its folder
@@ -491,7 +503,7 @@ def cmd_risk_resume(args: argparse.Namespace) -> int:
     from algotrading.decisions.risk import RiskState
     from algotrading.storage.store import StoreError, open_store
 
-    settings = load_settings()
+    settings = _settings()
     if not args.reason.strip():
         log.error("--reason must say why trading may resume")
         return EXIT_USAGE
@@ -514,7 +526,7 @@ def cmd_risk_resume(args: argparse.Namespace) -> int:
 def cmd_risk_show(args: argparse.Namespace) -> int:
     from algotrading.storage.store import StoreError, open_store
 
-    settings = load_settings()
+    settings = _settings()
     try:
         with open_store(settings.paths.state_dir, create=False) as store:
             status = store.risk_status()
@@ -538,7 +550,7 @@ def cmd_risk_show(args: argparse.Namespace) -> int:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from algotrading.ops import schedule
 
-    settings = load_settings()
+    settings = _settings()
     if args.schedule_command == "print":
         if args.systemd:
             for name, text in schedule.systemd_units(settings, args.submit).items():
@@ -564,7 +576,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = _settings()
     data = settings.redacted()
     if args.json:
         print(json.dumps(data, indent=2, default=str))

@@ -23,30 +23,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from algotrading.errors import TIME_RE as TIME_RE
+from algotrading.errors import ConfigError as ConfigError
+from algotrading.errors import UsageError as UsageError
 from algotrading.paths import PATH_VARIABLES, Paths
 
 SYMBOL_RE = re.compile(r"^\^?[A-Z][A-Z0-9.\-]{0,9}$")
-TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 log = logging.getLogger(__name__)
-
-
-class UsageError(ValueError):
-    """A request that cannot be served as asked (exit code 2, like a bad configuration);
-    the message says why."""
-
-
-class ConfigError(Exception):
-    """One or more configuration problems; each item names the setting and the fix."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-    def __str__(self) -> str:
-        lines = [f"Configuration problem{'s' if len(self.problems) > 1 else ''}:"]
-        lines += [f"  - {p}" for p in self.problems]
-        return "\n".join(lines)
 
 
 class Mode(StrEnum):

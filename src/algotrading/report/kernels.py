@@ -1,0 +1,184 @@
+"""Kernels started ahead of the notebooks that will run in them.
+
+A daily run executes five notebooks one after another, each in a fresh kernel (papermill,
+nbclient). Most of a notebook's time is the kernel's start and its imports (about 2 s
+each, measured in issue 17), not its cells. :class:`KernelPool` starts one fresh kernel
+per notebook at once, in the run's folder, and has each import its notebook's modules
+while the earlier notebooks run; papermill then executes the notebook in that kernel
+(``km=``), and the kernel is shut down when its notebook is done. Each notebook still
+gets a kernel of its own that nothing else ran in, except those imports.
+
+The warm-up is the notebook's own ``import`` statements (read from its code cells) and
+the modules listed for it in ``also_import``; the kernel runs it while it starts, before
+it answers papermill (no output, no execution count). A warm-up that fails changes
+nothing: the notebook's own cell imports again and fails with the real error in the
+executed notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from traitlets.config import Config
+
+log = logging.getLogger(__name__)
+
+#: Seconds a kernel gets to stop after a shutdown request before it is killed.
+SHUTDOWN_WAIT_SECONDS = 5.0
+
+
+def notebook_imports(notebook: Path) -> str:
+    """The ``import`` statements of ``notebook``'s code cells, in order, one per line.
+    Cells that are not valid Python (magics) are skipped."""
+    doc = json.loads(notebook.read_text(encoding="utf-8"))
+    lines: list[str] = []
+    for cell in doc.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = "".join(cell.get("source", []))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        lines += [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    return "\n".join(dict.fromkeys(lines))
+
+
+def warm_up_code(notebook: Path, also_import: Iterable[str] = ()) -> str:
+    """What a kernel runs before ``notebook``: its imports, then ``also_import`` (modules
+    its cells import lazily), each guarded so one failure does not stop the rest."""
+    statements = notebook_imports(notebook).splitlines() + [f"import {name}" for name in also_import]
+    return "\n".join(f"try:\n    {s}\nexcept Exception:\n    pass" for s in statements)
+
+
+def ipc_config(folder: Path) -> Config:
+    """Kernel managers that talk to their kernel over Unix sockets in ``folder`` rather
+    than localhost TCP ports (ipykernel warns about unencrypted TCP, and other local users
+    can't connect). One folder per kernel: two kernels sharing one would race for the same
+    socket names."""
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(folder / "kernel")}})
+
+
+class _Manager(AsyncKernelManager):
+    """A kernel manager that remembers the clients it made (papermill's),
+    so their channels are closed when the kernel stops."""
+
+    def client(self, **kwargs: Any) -> Any:
+        made = super().client(**kwargs)
+        self.__dict__.setdefault("_made", []).append(made)
+        return made
+
+    def made_clients(self) -> list[Any]:
+        return list(self.__dict__.get("_made", []))
+
+
+class _Kernel:
+    """One started kernel, asked to stop at most once."""
+
+    def __init__(self, manager: _Manager) -> None:
+        self.manager = manager
+        self.asked = False
+
+    async def ask_to_stop(self) -> None:
+        """Ask the kernel to exit, without waiting: it exits while the run goes on. A
+        shutdown request, not km.shutdown_kernel(): that interrupts the kernel first, and
+        ipykernel logs the SIGINT as "KeyboardInterrupt caught in kernel"."""
+        for client in self.manager.made_clients():
+            client.stop_channels()
+        if not self.asked and await self.manager.is_alive():
+            await self.manager.request_shutdown()
+        self.asked = True
+
+    async def stop(self) -> None:
+        """Wait for the kernel to exit (killed after ``SHUTDOWN_WAIT_SECONDS``)."""
+        try:
+            await self.ask_to_stop()
+            await self.manager.finish_shutdown(waittime=SHUTDOWN_WAIT_SECONDS)
+        finally:
+            await self.manager.cleanup_resources()
+
+
+class KernelPool:
+    """A fresh kernel for each of ``notebooks`` (name -> path), started when the pool is
+    entered and warmed with that notebook's imports; :meth:`take` hands one to papermill.
+
+    Kernels not taken and taken ones alike are stopped by :meth:`release` or when the
+    pool exits, also when a notebook failed."""
+
+    def __init__(
+        self,
+        kernel_name: str,
+        cwd: Path,
+        notebooks: Mapping[str, Path],
+        also_import: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        self.kernel_name = kernel_name
+        self.cwd = cwd
+        self.notebooks = dict(notebooks)
+        self.also_import = dict(also_import or {})
+        self._kernels: dict[str, _Kernel] = {}
+        self._sockets: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> KernelPool:
+        self._sockets = tempfile.TemporaryDirectory(prefix="algotrading-kernels-")
+        run_sync(self._start_all)(Path(self._sockets.name))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            run_sync(self._stop)(list(self._kernels))
+        finally:
+            if self._sockets is not None:
+                self._sockets.cleanup()
+
+    async def _start_all(self, sockets: Path) -> None:
+        for index, (name, path) in enumerate(self.notebooks.items()):
+            try:
+                folder = sockets / str(index)
+                folder.mkdir()
+                km = _Manager(kernel_name=self.kernel_name, config=ipc_config(folder))
+                # The kernel runs its warm-up while it starts (IPython's exec_lines, without
+                # history), and answers papermill's client once it is done. A second client
+                # sending it instead lost the race with the kernel's start about once in six.
+                code = warm_up_code(path, self.also_import.get(name, ()))
+                await km.start_kernel(
+                    cwd=str(self.cwd), extra_arguments=[f"--IPKernelApp.exec_lines={code}"] if code else []
+                )
+            except Exception as exc:  # papermill starts its own kernel for this one and says why it can't
+                log.warning("kernel for %s not started ahead: %s", name, exc)
+                continue
+            self._kernels[name] = _Kernel(km)
+
+    def take(self, name: str) -> Any:
+        """The started kernel manager for notebook ``name`` (papermill's ``km``), or None
+        when it could not be started ahead (papermill then starts one itself)."""
+        kernel = self._kernels.get(name)
+        return kernel.manager if kernel is not None else None
+
+    def release(self, name: str) -> None:
+        """``name``'s notebook is done: ask its kernel to exit (the pool waits for it when
+        it exits, by when it has)."""
+        kernel = self._kernels.get(name)
+        if kernel is not None:
+            try:
+                run_sync(kernel.ask_to_stop)()
+            except Exception as exc:  # the pool's exit stops it, killing it if need be
+                log.warning("kernel of %s was not asked to stop: %s", name, exc)
+
+    async def _stop(self, names: list[str]) -> None:
+        for name in names:
+            kernel = self._kernels.pop(name, None)
+            if kernel is None:
+                continue
+            try:
+                await kernel.stop()
+            except Exception as exc:  # the notebook's outputs are written; a stuck kernel is only logged
+                log.warning("kernel of %s did not stop cleanly: %s", name, exc)
