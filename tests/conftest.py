@@ -13,6 +13,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# HYPOTHESIS_PROFILE=full (CI): every property test at its full example count (tests/helpers.examples).
+hypothesis_settings.register_profile("full", print_blob=True)
+hypothesis_settings.register_profile("default", print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -136,3 +137,14 @@ def phone_width(page, folder) -> int:  # noqa: ANN001
     found = re.search(r'data-scroll-width="(\d+)"', dom)
     assert found, dom[-2000:]
     return int(found.group(1))
+
+
+#: The property tests' example counts (hypothesis). ``HYPOTHESIS_PROFILE=full`` (what
+#: .ci/run sets) runs each at the count written beside it; by default a tenth, at least
+#: 30, so the README's test command stays quick (the plan's properties were 89 s of it).
+FULL_PROPERTIES = os.environ.get("HYPOTHESIS_PROFILE") == "full"
+
+
+def examples(full: int) -> int:
+    """``full`` under ``HYPOTHESIS_PROFILE=full``, else ``max(full // 10, 30)``."""
+    return full if FULL_PROPERTIES else max(full // 10, 30)

@@ -15,6 +15,7 @@ from algotrading.decisions.risk import RiskState
 from algotrading.execution.submit import fit_pending
 from algotrading.portfolio import Asset, Position
 
+from .helpers import examples
 from .planning import STRATEGIES, base_settings, buy, inputs, sell, with_safety
 
 HELD = [f"H{i}" for i in range(8)]
@@ -101,7 +102,7 @@ def build(s: dict) -> object:
     )
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario())
 def test_every_plan_keeps_the_safety_limits(s):
     data = build(s)
@@ -156,7 +157,7 @@ def dec(x: float) -> Decimal:
 cents_amounts = st.integers(0, 300_000).map(lambda c: c / 100)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(
     buying_power=cents_amounts,
     buffer=cents_amounts,
@@ -196,7 +197,7 @@ def test_a_resized_waiting_buy_rounds_down_to_the_cent():
     assert fit_pending(3 * 99.99, 3.0, 99.99, 250.0) == (2 * 99.99, None, 2.0)  # whole shares, down
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario(), st.randoms(use_true_random=False))
 def test_the_plan_does_not_depend_on_input_order(s, rnd: random.Random):
     first = make_plan(build(s), "t").to_json()
@@ -228,7 +229,7 @@ def test_property_inputs_are_realistic():
 SENT = [f"Q{i}" for i in range(4)]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     scenario(),
     st.lists(

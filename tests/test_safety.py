@@ -39,6 +39,7 @@ from algotrading.decisions.safety import (
 )
 from algotrading.portfolio import Asset, AssetBook, Portfolio, Position
 
+from .helpers import examples
 from .planning import SEED_SAFETY
 
 SESSION = dt.date(2025, 12, 31)
@@ -509,7 +510,7 @@ def sized_buys(s: dict[str, Any]) -> list[BuyDecision]:
     return size_buys(table, s["prices"], s["portfolio"], s["sells"], s["assets"], s["params"], s["weights"])
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sizing_inputs())
 def test_sizing_keeps_the_safety_limits(s):
     out = sized_buys(s)

@@ -1,6 +1,7 @@
 """AlgoTrading: a notebook-centric, research-to-production daily trading workflow for a
 small Alpaca account. README.md "Layout" lists its rooms and which may import which."""
 
+import sys
 from importlib import metadata
 
 try:
@@ -17,8 +18,6 @@ def _skip_slow_optional_imports() -> None:
     package's tools validate uses; marking it absent makes jsonschema skip that format
     (measured: ``import nbformat.validator`` 0.88 s -> 0.12 s). A process that imported it
     before this package keeps it."""
-    import sys
-
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 

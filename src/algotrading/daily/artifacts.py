@@ -66,6 +66,8 @@ DAILY_NOTEBOOKS: tuple[str, ...] = (
     "40_risk.ipynb",
     "90_daily_report.ipynb",
 )
+#: The notebook that runs the strategies (its kernel imports vectorbt ahead).
+STRATEGIES_NOTEBOOK = "10_strategies.ipynb"
 #: The notebook rendered to ``report.html``.
 REPORT_NOTEBOOK = "90_daily_report.ipynb"
 #: A failed run's notebook as far as it ran, rendered for the failure alert ({name}: the notebook's stem).

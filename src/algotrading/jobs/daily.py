@@ -259,7 +259,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
 
 #: Modules a daily notebook's cells import lazily, imported ahead with the notebook's own
 #: imports (report/kernels.py): vectorbt is 2.3 s of the strategies notebook.
-IMPORTS_AHEAD = {"10_strategies.ipynb": ("vectorbt", "vectorbt_rust")}
+IMPORTS_AHEAD = {artifacts.STRATEGIES_NOTEBOOK: ("vectorbt", "vectorbt_rust")}
 
 
 def _steps(
