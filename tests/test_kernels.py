@@ -55,7 +55,7 @@ def test_the_imports_ahead_are_the_notebooks_own_import_lines():
         "from algotrading.report import notebook as rn",
         "from algotrading.report import strategy_views as sv",
     ]
-    code = warm_up_code(ROOT / "notebooks" / "20_ranking.ipynb", ["no_such_module_x"])
+    code = warm_up_code(ROOT / "notebooks" / "20_ranking.ipynb", ["import no_such_module_x"])
     namespace: dict[str, object] = {}
     exec(compile(code, "warm-up", "exec"), namespace)  # a module that is not there stops nothing
     assert "steps" in namespace and "no_such_module_x" not in namespace

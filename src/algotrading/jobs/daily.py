@@ -257,9 +257,11 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
     return RunResult(0, "ok", message, session, final)
 
 
-#: Modules a daily notebook's cells import lazily, imported ahead with the notebook's own
-#: imports (report/kernels.py): vectorbt is 2.3 s of the strategies notebook.
-IMPORTS_AHEAD = {artifacts.STRATEGIES_NOTEBOOK: ("vectorbt", "vectorbt_rust")}
+#: Statements a daily notebook's kernel runs ahead besides the notebook's own imports:
+#: the strategies notebook's cells import vectorbt lazily (2.4 s of that notebook).
+AHEAD = {artifacts.STRATEGIES_NOTEBOOK: ("from algotrading.backtest.engine import vectorbt; vectorbt()",)}
+#: Kernels alive at once: the running notebook's and the next ones warming up.
+KERNELS_LIVE = 3
 
 
 def _steps(
@@ -268,7 +270,7 @@ def _steps(
     """The run's steps. The notebooks' kernels start first, and import their modules while
     the data and the account load and while the earlier notebooks run."""
     sources = {name: _source(settings, name) for name in artifacts.DAILY_NOTEBOOKS}
-    with KernelPool(ensure_kernel(), staging, sources, IMPORTS_AHEAD) as kernels:
+    with KernelPool(ensure_kernel(), staging, sources, AHEAD, KERNELS_LIVE) as kernels:
         return _steps_with(settings, session, now, staging, timer, store, kernels)
 
 

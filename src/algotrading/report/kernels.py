@@ -9,7 +9,7 @@ while the earlier notebooks run; papermill then executes the notebook in that ke
 gets a kernel of its own that nothing else ran in, except those imports.
 
 The warm-up is the notebook's own ``import`` statements (read from its code cells) and
-the modules listed for it in ``also_import``; the kernel runs it while it starts, before
+the statements given for it in ``ahead``; the kernel runs it while it starts, before
 it answers papermill (no output, no execution count). A warm-up that fails changes
 nothing: the notebook's own cell imports again and fails with the real error in the
 executed notebook.
@@ -52,10 +52,10 @@ def notebook_imports(notebook: Path) -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
-def warm_up_code(notebook: Path, also_import: Iterable[str] = ()) -> str:
-    """What a kernel runs before ``notebook``: its imports, then ``also_import`` (modules
-    its cells import lazily), each guarded so one failure does not stop the rest."""
-    statements = notebook_imports(notebook).splitlines() + [f"import {name}" for name in also_import]
+def warm_up_code(notebook: Path, ahead: Iterable[str] = ()) -> str:
+    """What a kernel runs before ``notebook``: its imports, then the statements ``ahead``
+    (imports its cells make lazily), each guarded so one failure does not stop the rest."""
+    statements = notebook_imports(notebook).splitlines() + list(ahead)
     return "\n".join(f"try:\n    {s}\nexcept Exception:\n    pass" for s in statements)
 
 
@@ -107,30 +107,44 @@ class _Kernel:
 
 
 class KernelPool:
-    """A fresh kernel for each of ``notebooks`` (name -> path), started when the pool is
-    entered and warmed with that notebook's imports; :meth:`take` hands one to papermill.
+    """A fresh kernel for each of ``notebooks`` (name -> path, in the order they run),
+    warmed with that notebook's imports; :meth:`take` hands one to papermill.
 
-    Kernels not taken and taken ones alike are stopped by :meth:`release` or when the
-    pool exits, also when a notebook failed."""
+    At most ``live`` kernels run at once (None: all of them): the first ``live`` start
+    when the pool is entered, the next each time one is released, so memory stays bounded
+    (a kernel holds 200-500 MB). Kernels not taken and taken ones alike are stopped by
+    :meth:`release` or when the pool exits, also when a notebook failed."""
 
     def __init__(
         self,
         kernel_name: str,
         cwd: Path,
         notebooks: Mapping[str, Path],
-        also_import: Mapping[str, Iterable[str]] | None = None,
+        ahead: Mapping[str, Iterable[str]] | None = None,
+        live: int | None = None,
     ) -> None:
         self.kernel_name = kernel_name
         self.cwd = cwd
         self.notebooks = dict(notebooks)
-        self.also_import = dict(also_import or {})
+        self.ahead = dict(ahead or {})
+        self.live = live if live is not None else len(self.notebooks)
         self._kernels: dict[str, _Kernel] = {}
+        self._pending = list(self.notebooks)
+        self._released: set[str] = set()
         self._sockets: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> KernelPool:
         self._sockets = tempfile.TemporaryDirectory(prefix="algotrading-kernels-")
-        run_sync(self._start_all)(Path(self._sockets.name))
+        self._start_more()
         return self
+
+    def _start_more(self) -> None:
+        """Start the next kernels, up to ``live`` running and not released."""
+        running = len(set(self._kernels) - self._released)
+        names = self._pending[: max(self.live - running, 0)]
+        del self._pending[: len(names)]
+        if names and self._sockets is not None:
+            run_sync(self._start)(Path(self._sockets.name), names)
 
     def __exit__(self, *exc: object) -> None:
         try:
@@ -139,16 +153,17 @@ class KernelPool:
             if self._sockets is not None:
                 self._sockets.cleanup()
 
-    async def _start_all(self, sockets: Path) -> None:
-        for index, (name, path) in enumerate(self.notebooks.items()):
+    async def _start(self, sockets: Path, names: list[str]) -> None:
+        for name in names:
+            path = self.notebooks[name]
             try:
-                folder = sockets / str(index)
+                folder = sockets / str(list(self.notebooks).index(name))
                 folder.mkdir()
                 km = _Manager(kernel_name=self.kernel_name, config=ipc_config(folder))
                 # The kernel runs its warm-up while it starts (IPython's exec_lines, without
                 # history), and answers papermill's client once it is done. A second client
                 # sending it instead lost the race with the kernel's start about once in six.
-                code = warm_up_code(path, self.also_import.get(name, ()))
+                code = warm_up_code(path, self.ahead.get(name, ()))
                 await km.start_kernel(
                     cwd=str(self.cwd), extra_arguments=[f"--IPKernelApp.exec_lines={code}"] if code else []
                 )
@@ -165,13 +180,15 @@ class KernelPool:
 
     def release(self, name: str) -> None:
         """``name``'s notebook is done: ask its kernel to exit (the pool waits for it when
-        it exits, by when it has)."""
+        it exits, by when it has), and start the next one waiting."""
         kernel = self._kernels.get(name)
         if kernel is not None:
             try:
                 run_sync(kernel.ask_to_stop)()
             except Exception as exc:  # the pool's exit stops it, killing it if need be
                 log.warning("kernel of %s was not asked to stop: %s", name, exc)
+        self._released.add(name)
+        self._start_more()
 
     async def _stop(self, names: list[str]) -> None:
         for name in names:
