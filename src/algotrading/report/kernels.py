@@ -2,11 +2,11 @@
 
 A daily run executes five notebooks one after another, each in a fresh kernel (papermill,
 nbclient). Most of a notebook's time is the kernel's start and its imports (about 2 s
-each, measured in issue 17), not its cells. :class:`KernelPool` starts one fresh kernel
-per notebook at once, in the run's folder, and has each import its notebook's modules
-while the earlier notebooks run; papermill then executes the notebook in that kernel
-(``km=``), and the kernel is shut down when its notebook is done. Each notebook still
-gets a kernel of its own that nothing else ran in, except those imports.
+each, measured in issue 17), not its cells. :class:`KernelPool` starts a fresh kernel
+for each notebook ahead (a few at a time), in the run's folder, and has each import its
+notebook's modules while the earlier notebooks run; papermill then executes the notebook
+in that kernel (``km=``), and the kernel is shut down when its notebook is done. Each
+notebook still gets a kernel of its own that nothing else ran in, except those imports.
 
 The warm-up is the notebook's own ``import`` statements (read from its code cells) and
 the statements given for it in ``ahead``; the kernel runs it while it starts, before
@@ -68,16 +68,20 @@ def ipc_config(folder: Path) -> Config:
 
 
 class _Manager(AsyncKernelManager):
-    """A kernel manager that remembers the clients it made (papermill's),
-    so their channels are closed when the kernel stops."""
+    """A kernel manager that remembers the clients it made (papermill's), so their
+    channels are closed when the kernel stops."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._made: list[Any] = []
 
     def client(self, **kwargs: Any) -> Any:
         made = super().client(**kwargs)
-        self.__dict__.setdefault("_made", []).append(made)
+        self._made.append(made)
         return made
 
     def made_clients(self) -> list[Any]:
-        return list(self.__dict__.get("_made", []))
+        return list(self._made)
 
 
 class _Kernel:

@@ -69,8 +69,8 @@ def execute_notebook(
     finished cell's output (nbclient's ``iopub_timeout``; its 4 s default fails slow cells
     on a busy machine). ``km``: a kernel already started in ``cwd``
     (:class:`~algotrading.report.kernels.KernelPool`), which the caller stops; without
-    it one is started here for this notebook and stopped after it. The notebook is saved once, when it ends
-    (saving after every cell cost 0.9 s on the report notebook, issue 17)."""
+    it one is started here for this notebook and stopped after it. The notebook is saved
+    once, when it ends (saving after every cell cost 0.9 s on the report notebook)."""
     if km is None:  # a kernel of its own, stopped without the SIGINT that shutdown_kernel() sends
         with KernelPool(kernel_name, cwd, {source.name: source}) as pool:
             _papermill(
