@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -71,28 +72,12 @@ def execute_notebook(
     (:class:`~algotrading.report.kernels.KernelPool`), which the caller stops; without
     it one is started here for this notebook and stopped after it. The notebook is saved
     once, when it ends (saving after every cell cost 0.9 s on the report notebook)."""
-    if km is None:  # a kernel of its own, stopped without the SIGINT that shutdown_kernel() sends
-        with KernelPool(kernel_name, cwd, {source.name: source}) as pool:
-            _papermill(
-                source, output, parameters, cwd, cell_timeout, kernel_name, output_timeout, pool.take(source.name)
-            )
-    else:
-        _papermill(source, output, parameters, cwd, cell_timeout, kernel_name, output_timeout, km)
-
-
-def _papermill(
-    source: Path,
-    output: Path,
-    parameters: dict[str, Any],
-    cwd: Path,
-    cell_timeout: int,
-    kernel_name: str,
-    output_timeout: int,
-    km: Any,
-) -> None:
     import papermill as pm  # local: 1.4 s to import; the modules that import this one for render_html need not pay it
 
-    with tempfile.TemporaryDirectory(prefix="algotrading-kernel-") as sockets:
+    with ExitStack() as stack:
+        if km is None:  # a kernel of its own, stopped without the SIGINT that shutdown_kernel() sends
+            km = stack.enter_context(KernelPool(kernel_name, cwd, {source.name: source})).take(source.name)
+        sockets = stack.enter_context(tempfile.TemporaryDirectory(prefix="algotrading-kernel-"))
         pm.execute_notebook(
             str(source),
             str(output),
