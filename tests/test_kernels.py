@@ -49,7 +49,7 @@ def _gone(pid: int) -> bool:
 
 
 def test_the_imports_ahead_are_the_notebooks_own_import_lines():
-    assert notebook_imports(ROOT / "notebooks" / "90_daily_report.ipynb").splitlines() == [
+    assert notebook_imports(ROOT / "notebooks" / "90_daily_report.ipynb") == [
         "from algotrading.daily import steps",
         "from algotrading.report import decision_views as dv",
         "from algotrading.report import notebook as rn",

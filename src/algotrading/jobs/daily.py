@@ -364,7 +364,7 @@ def _notebook(
     try:
         with step, deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"):
             execute_notebook(
-                _source(settings, name),
+                kernels.notebooks[name],
                 staging / name,
                 parameters={"session_date": session.isoformat(), "run_dir": "."},
                 cwd=staging,

@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 SHUTDOWN_WAIT_SECONDS = 5.0
 
 
-def notebook_imports(notebook: Path) -> str:
-    """The ``import`` statements of ``notebook``'s code cells, in order, one per line.
+def notebook_imports(notebook: Path) -> list[str]:
+    """The ``import`` statements of ``notebook``'s code cells, in order, each once.
     Cells that are not valid Python (magics) are skipped."""
     doc = json.loads(notebook.read_text(encoding="utf-8"))
     lines: list[str] = []
@@ -49,13 +49,13 @@ def notebook_imports(notebook: Path) -> str:
         except SyntaxError:
             continue
         lines += [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
-    return "\n".join(dict.fromkeys(lines))
+    return list(dict.fromkeys(lines))
 
 
 def warm_up_code(notebook: Path, ahead: Iterable[str] = ()) -> str:
     """What a kernel runs before ``notebook``: its imports, then the statements ``ahead``
     (imports its cells make lazily), each guarded so one failure does not stop the rest."""
-    statements = notebook_imports(notebook).splitlines() + list(ahead)
+    statements = notebook_imports(notebook) + list(ahead)
     return "\n".join(f"try:\n    {s}\nexcept Exception:\n    pass" for s in statements)
 
 
@@ -95,11 +95,13 @@ class _Kernel:
         """Ask the kernel to exit, without waiting: it exits while the run goes on. A
         shutdown request, not km.shutdown_kernel(): that interrupts the kernel first, and
         ipykernel logs the SIGINT as "KeyboardInterrupt caught in kernel"."""
+        if self.asked:
+            return
+        self.asked = True  # released, even if the request below fails (the pool's exit then kills it)
         for client in self.manager.made_clients():
             client.stop_channels()
-        if not self.asked and await self.manager.is_alive():
+        if await self.manager.is_alive():
             await self.manager.request_shutdown()
-        self.asked = True
 
     async def stop(self) -> None:
         """Wait for the kernel to exit (killed after ``SHUTDOWN_WAIT_SECONDS``)."""
@@ -134,7 +136,6 @@ class KernelPool:
         self.live = live if live is not None else len(self.notebooks)
         self._kernels: dict[str, _Kernel] = {}
         self._pending = list(self.notebooks)
-        self._released: set[str] = set()
         self._sockets: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> KernelPool:
@@ -144,7 +145,7 @@ class KernelPool:
 
     def _start_more(self) -> None:
         """Start the next kernels, up to ``live`` running and not released."""
-        running = len(set(self._kernels) - self._released)
+        running = sum(not kernel.asked for kernel in self._kernels.values())
         names = self._pending[: max(self.live - running, 0)]
         del self._pending[: len(names)]
         if names and self._sockets is not None:
@@ -161,8 +162,7 @@ class KernelPool:
         for name in names:
             path = self.notebooks[name]
             try:
-                folder = sockets / str(list(self.notebooks).index(name))
-                folder.mkdir()
+                folder = Path(tempfile.mkdtemp(dir=sockets))
                 km = _Manager(kernel_name=self.kernel_name, config=ipc_config(folder))
                 # The kernel runs its warm-up while it starts (IPython's exec_lines, without
                 # history), and answers papermill's client once it is done. A second client
@@ -191,7 +191,6 @@ class KernelPool:
                 run_sync(kernel.ask_to_stop)()
             except Exception as exc:  # the pool's exit stops it, killing it if need be
                 log.warning("kernel of %s was not asked to stop: %s", name, exc)
-        self._released.add(name)
         self._start_more()
 
     async def _stop(self, names: list[str]) -> None:
