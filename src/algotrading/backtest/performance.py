@@ -98,32 +98,57 @@ def equity_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
     return pd.concat([r.equity.rename(r.strategy) for r in results], axis=1)
 
 
+class EquityHistory:
+    """The strategies' equity side by side over a whole stretch, with its daily returns
+    and rolling momentum computed once (for each lookback asked). Each is causal (row D
+    uses rows up to D only), so cut at a session it equals the same measure computed on
+    the equity up to that session: a replay tracks every session of the stretch from it."""
+
+    def __init__(self, equity: pd.DataFrame) -> None:
+        self.equity = equity
+        self._momentum: dict[int, pd.DataFrame] = {}
+
+    @cached_property
+    def returns(self) -> pd.DataFrame:
+        return self.equity.pct_change()
+
+    def momentum_history(self, lookback_days: int) -> pd.DataFrame:
+        if lookback_days not in self._momentum:
+            self._momentum[lookback_days] = rolling_momentum(self.equity, lookback_days)
+        return self._momentum[lookback_days]
+
+
 def track(
     results: Sequence[BacktestResult],
     session: dt.date,
     lookback_days: int,
     threshold: float,
     correlation_sessions: int,
-    equity: pd.DataFrame | None = None,
+    equity: pd.DataFrame | EquityHistory | None = None,
 ) -> StrategyPerformance:
     """Combine the strategies' backtests into their performance as of ``session``.
-    ``equity``: the results' equity side by side (:func:`equity_frame`), when already made."""
-    if equity is None:
-        equity = equity_frame(results)
-    equity = equity.loc[: pd.Timestamp(session)]
+    ``equity``: the results' equity side by side (:func:`equity_frame`), or its
+    :class:`EquityHistory`, when already made."""
+    history = (
+        equity
+        if isinstance(equity, EquityHistory)
+        else EquityHistory(equity_frame(results) if equity is None else equity)
+    )
+    upto = slice(None, pd.Timestamp(session))
+    cut = history.equity.loc[upto]
     momentum = pd.Series(
         {r.strategy: momentum_asof(r.equity, session, lookback_days) for r in results}, name="momentum"
     )
-    returns = equity.pct_change().iloc[1:].tail(correlation_sessions)
+    returns = history.returns.loc[upto].iloc[1:].tail(correlation_sessions)
     return StrategyPerformance(
         session=session,
         lookback_days=lookback_days,
         threshold=threshold,
-        equity=equity,
+        equity=cut,
         momentum=momentum,
-        momentum_history=rolling_momentum(equity, lookback_days),
+        momentum_history=history.momentum_history(lookback_days).loc[upto],
         correlation=returns.corr(),
         weights=capital_weights(momentum, threshold).rename("weight"),
-        benchmark=results[0].benchmark.reindex(equity.index),
+        benchmark=results[0].benchmark.reindex(cut.index),
         results=tuple(results),
     )

@@ -14,7 +14,7 @@ from functools import cached_property
 import pandas as pd
 
 from algotrading.backtest.engine import BacktestResult, run_backtest
-from algotrading.backtest.performance import StrategyPerformance, equity_frame, track
+from algotrading.backtest.performance import EquityHistory, StrategyPerformance, equity_frame, track
 from algotrading.config import Settings
 from algotrading.data.market import MarketData
 from algotrading.strategies import Signal, load_strategies
@@ -80,9 +80,10 @@ class StrategyBooks:
     close: pd.DataFrame
 
     @cached_property
-    def equity(self) -> pd.DataFrame:
-        """The backtests' equity side by side, made once for every session of the books."""
-        return equity_frame(list(self.results.values()))
+    def equity(self) -> EquityHistory:
+        """The backtests' equity side by side and its rolling measures, made once for
+        every session of the books."""
+        return EquityHistory(equity_frame(list(self.results.values())))
 
 
 def compute_books(settings: Settings, data: MarketData, names: list[str] | None = None) -> StrategyBooks:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from algotrading.config import CashParams, RankingParams, SafetyParams
 from algotrading.decisions.ranking import momentum_score
+from algotrading.decisions.rows import rows
 from algotrading.decisions.safety import REJECTED, BuyDecision, PlannedSell, position_cap
 from algotrading.portfolio import Portfolio, Position
 
@@ -165,7 +166,7 @@ def propose_swaps(unfunded: pd.DataFrame, liquidation: list[LiquidationCandidate
     """Pair the best unfunded signals with the weakest holdings while the margin holds."""
     holdings = [c for c in liquidation if c.priority == 2]
     swaps: list[Swap] = []
-    for row, held in zip(unfunded.itertuples(), holdings, strict=False):
+    for row, held in zip(rows(unfunded), holdings, strict=False):
         if len(swaps) >= cash.max_swaps_per_session:
             break
         if float(row.score) >= held.held_score + cash.swap_margin - 1e-9:

@@ -38,6 +38,7 @@ from algotrading.decisions.risk import (
     permissions,
     position_exits,
 )
+from algotrading.decisions.rows import rows
 from algotrading.decisions.safety import (
     ACCEPTED,
     REJECTED,
@@ -349,7 +350,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         orders.append(_sell_order(inputs, w.sell_symbol, w.sell_strategy, "swap", w.reason))
         sold[w.sell_symbol] = w
 
-    signal_rows = {(r.symbol, r.strategy): r for r in inputs.signals.itertuples()}
+    signal_rows = {(r.symbol, r.strategy): r for r in rows(inputs.signals)}
     bought: dict[str, BuyDecision] = {}
     for b in sizing.buys:
         if b.decision == REJECTED or not perms.buys_allowed:
@@ -398,7 +399,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         ],
         signals=signals,
         orders=tuple(orders),
-        top_signals=[_top(r) for r in ranking.selected.itertuples()],
+        top_signals=[_top(r) for r in rows(ranking.selected)],
         cash_analysis=sizing.cash,
         limits=_limits(inputs),
         notes=notes,
@@ -500,10 +501,10 @@ def _signal_decisions(
     blocked: dict[str, str],
 ) -> list[dict[str, Any]]:
     """Every signal of the session with its decision and the reasons."""
-    ranked = {(r.symbol, r.strategy): r for r in ranking.table.itertuples()}
+    ranked = {(r.symbol, r.strategy): r for r in rows(ranking.table)}
     decisions = {b.symbol: b for b in sizing.buys}
     out = []
-    for sig in inputs.signals.itertuples():
+    for sig in rows(inputs.signals):
         base = {
             "symbol": sig.symbol,
             "strategy": sig.strategy,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from algotrading.config import RankingParams
+from algotrading.decisions.rows import rows as table_rows
 
 SELECTED, RANKED, REJECTED = "selected", "ranked", "rejected"
 #: ``rule``: the ranking rule behind the status (held_or_ordered, no_momentum, momentum_filter,
@@ -94,15 +95,17 @@ def rank_signals(
     """Rank the session's BUY signals (see the module docstring)."""
     threshold = params.min_momentum_threshold
     rows: list[dict[str, Any]] = []
-    for s in signals[signals["action"] == "BUY"].to_dict("records"):
-        m = float(momentum.get(s["strategy"], np.nan))
+    for s in table_rows(signals):
+        if s.action != "BUY":
+            continue
+        m = float(momentum.get(s.strategy, np.nan))
         ms = momentum_score(m, threshold, params.momentum_full_score)
-        score = params.confidence_weight * float(s["confidence"]) + params.momentum_weight * ms
+        score = params.confidence_weight * float(s.confidence) + params.momentum_weight * ms
         rows.append(
             {
-                "symbol": s["symbol"],
-                "strategy": s["strategy"],
-                "confidence": float(s["confidence"]),
+                "symbol": s.symbol,
+                "strategy": s.strategy,
+                "confidence": float(s.confidence),
                 "momentum": m,
                 "momentum_score": ms,
                 "score": score,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from algotrading import calendar as cal
 from algotrading.config import CircuitBreakerParams, RiskParams
+from algotrading.decisions.rows import rows
 from algotrading.portfolio import Portfolio, Position
 
 
@@ -219,7 +220,7 @@ def position_exits(
     portfolio: Portfolio, sell_signals: pd.DataFrame, max_hold: dict[str, int | None], session: dt.date
 ) -> list[PositionExit]:
     """Exits for every held position (SELL signals count only from the owning strategy)."""
-    reasons = {(r.symbol, r.strategy): r.reason for r in sell_signals.itertuples()} if len(sell_signals) else {}
+    reasons = {(r.symbol, r.strategy): r.reason for r in rows(sell_signals)}
     out = []
     for p in sorted(portfolio.positions, key=lambda x: x.symbol):
         signal = reasons.get((p.symbol, p.strategy)) if p.strategy else None

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from algotrading.config import SafetyParams
+from algotrading.decisions.rows import rows as table_rows
 from algotrading.portfolio import Asset, AssetBook, Portfolio, cents_down
 
 ACCEPTED, RESIZED, REJECTED = "accepted", "resized", "rejected"
@@ -360,7 +361,7 @@ def size_buys(
     one :class:`BuyDecision` each, in the same order; an accepted buy spends its money and
     takes a slot before the next candidate is sized. ``weights``: each strategy's capital
     weight, used when ``params.allocation`` is "performance" (none known: equal split)."""
-    rows = list(candidates.itertuples())
+    rows = table_rows(candidates)
     by_weight: tuple[float, ...] = ()
     if params.allocation == "performance" and weights is not None:
         by_weight = tuple(max(0.0, float(weights.get(r.strategy, 0.0) or 0.0)) for r in rows)

@@ -113,8 +113,7 @@ def _reported_since(store: Store, plan_session: dt.date, session: dt.date) -> bo
     """Whether a session between the plan's and ``session`` ran successfully: its report
     and email already said what became of the plan's orders (final by then: DAY orders
     end at the close, a waiting buy expires)."""
-    between = cal.sessions_between(cal.next_session(plan_session), cal.previous_session(session))
-    return any(store.successful_run(day) is not None for day in between if day < session)
+    return any(cal.is_session(day) for day in store.sessions_run_ok(plan_session, session))
 
 
 def order_fates(store: Store, session: dt.date) -> list[OrderFate]:

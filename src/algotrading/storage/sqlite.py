@@ -30,6 +30,9 @@ class Database:
     #: ``PRAGMA synchronous`` for new connections. FULL (each commit reaches the disk)
     #: for real state; only :func:`scratch_files` lowers it, for throw-away state.
     synchronous: ClassVar[str] = "FULL"
+    #: Whether opening runs ``PRAGMA quick_check``: always, except in :func:`scratch_files`,
+    #: whose files the process itself created and reopens every session.
+    verify: ClassVar[bool] = True
     steps: ClassVar[dict[int, str]] = {}
     consequence: ClassVar[str] = "its history"
     missing_hint: ClassVar[str] = "it is created on first use"
@@ -46,7 +49,7 @@ class Database:
         try:
             self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.conn.execute(f"PRAGMA synchronous = {Database.synchronous}")
-            check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+            check = self.conn.execute("PRAGMA quick_check").fetchone()[0] if Database.verify else "ok"
             if check != "ok":
                 raise StoreError(self._damaged(f"integrity check: {check}"))
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -146,10 +149,12 @@ class Database:
 def scratch_files() -> Iterator[None]:
     """Within the block, databases opened skip the wait for the disk on each commit
     (``PRAGMA synchronous = OFF``): for state that is thrown away if the machine stops,
-    such as a replay's (hundreds of commits per simulated year). Never for a daily run."""
-    before = Database.synchronous
-    Database.synchronous = "OFF"
+    such as a replay's (hundreds of commits per simulated year), and skip the integrity
+    check on opening (the replay made them and reopens them every session; its state
+    folder is new, see ``replay._check_out_dir``). Never for a daily run."""
+    before = Database.synchronous, Database.verify
+    Database.synchronous, Database.verify = "OFF", False
     try:
         yield
     finally:
-        Database.synchronous = before
+        Database.synchronous, Database.verify = before

@@ -356,6 +356,16 @@ class Store(Database):
         row = cur.fetchone()
         return None if row is None else {"run_id": row[0], "finished_at": row[1], "report_dir": row[2]}
 
+    def sessions_run_ok(self, after: dt.date, before: dt.date) -> list[dt.date]:
+        """The sessions strictly between ``after`` and ``before`` with a successful run,
+        in order (one query, however long the stretch: a replay asks every session)."""
+        cur = self.conn.execute(
+            "SELECT DISTINCT session_date FROM runs WHERE session_date > ? AND session_date < ? AND status = 'ok' "
+            "ORDER BY session_date",
+            (after.isoformat(), before.isoformat()),
+        )
+        return [dt.date.fromisoformat(row[0]) for row in cur.fetchall()]
+
     # -- order intents and the local position record ----------------------------------
     def add_intents(self, rows: list[dict[str, object]]) -> int:
         """Record planned orders; an id already known keeps its state (never re-planned)."""

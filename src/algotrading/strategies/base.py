@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -115,6 +116,11 @@ class SignalFrames:
     def symbols(self) -> list[str]:
         return list(self.entry.columns)
 
+    @cached_property
+    def grid(self) -> FrameGrid:
+        """The frames as arrays addressed by row and column position, made once."""
+        return FrameGrid.of(self)
+
     def upto(self, day: dt.date | pd.Timestamp) -> SignalFrames:
         return self.between(None, day)
 
@@ -135,6 +141,51 @@ class SignalFrames:
             target=cut(self.target),
             max_hold=self.max_hold,
             facts={k: v.loc[lo:end] for k, v in self.facts.items()},
+        )
+
+
+@dataclass(frozen=True)
+class FrameGrid:
+    """:class:`SignalFrames` as plain arrays: ``rows`` maps a session to its row, the
+    other arrays are rows x ``symbols`` (the entry frame's columns, which the other frames
+    share); each fact is its values and its own columns' positions."""
+
+    rows: dict[pd.Timestamp, int]
+    symbols: list[str]
+    entry: np.ndarray
+    exit: np.ndarray
+    confidence: np.ndarray
+    exit_fresh: np.ndarray
+    stop: np.ndarray | None
+    target: np.ndarray | None
+    facts: dict[str, tuple[np.ndarray, dict[str, int]]]
+
+    @classmethod
+    def of(cls, frames: SignalFrames) -> FrameGrid:
+        symbols = frames.symbols
+
+        def aligned(frame: pd.DataFrame, dtype: Any = None) -> np.ndarray:
+            same = list(frame.columns) == symbols and frame.index.equals(frames.entry.index)
+            return (frame if same else frame.reindex(index=frames.entry.index, columns=symbols)).to_numpy(dtype=dtype)
+
+        def optional(frame: pd.DataFrame | None) -> np.ndarray | None:
+            return None if frame is None else aligned(frame)
+
+        facts = {}
+        for name, frame in frames.facts.items():
+            same = frame.index.equals(frames.entry.index)
+            values = (frame if same else frame.reindex(frames.entry.index)).to_numpy()
+            facts[name] = (values, {c: k for k, c in enumerate(frame.columns)})
+        return cls(
+            rows={ts: k for k, ts in enumerate(frames.entry.index)},
+            symbols=symbols,
+            entry=aligned(frames.entry, bool),
+            exit=aligned(frames.exit, bool),
+            confidence=aligned(frames.confidence),
+            exit_fresh=aligned(frames.exit_fresh),
+            stop=optional(frames.stop),
+            target=optional(frames.target),
+            facts=facts,
         )
 
 
@@ -196,33 +247,41 @@ class Strategy(ABC):
         return type(self)(params, self.universe)
 
     def signals_on(self, frames: SignalFrames, session: dt.date, close: pd.DataFrame) -> list[Signal]:
-        """The BUY and SELL signals of ``session`` (HOLD is every other symbol and is not listed)."""
-        ts = pd.Timestamp(session)
-        if ts not in frames.entry.index:
+        """The BUY and SELL signals of ``session`` (HOLD is every other symbol and is not listed).
+
+        Reads the session's row of each frame by position (:attr:`SignalFrames.grid`) and
+        builds facts only for the symbols that signal: a replay asks this every session.
+        """
+        grid = frames.grid
+        row = grid.rows.get(pd.Timestamp(session))
+        if row is None:
             return []
+        active = np.flatnonzero(grid.entry[row] | grid.exit[row])
+        if not len(active):
+            return []
+        prices = close.loc[pd.Timestamp(session)]
         out: list[Signal] = []
-        entries = frames.entry.loc[ts].to_numpy(dtype=bool)
-        exits = frames.exit.loc[ts].to_numpy(dtype=bool)
-        active = [
-            (sym, bool(en), bool(ex)) for sym, en, ex in zip(frames.symbols, entries, exits, strict=True) if en or ex
-        ]
-        fact_rows = {name: frame.loc[ts].to_dict() for name, frame in frames.facts.items()} if active else {}
-        for symbol, is_entry, is_exit in active:  # only the symbols with a signal (the others are HOLD)
-            facts = {name: _clean(row[symbol]) for name, row in fact_rows.items() if symbol in row}
+        for col in active.tolist():  # only the symbols with a signal (the others are HOLD)
+            symbol = grid.symbols[col]
+            is_entry, is_exit = bool(grid.entry[row, col]), bool(grid.exit[row, col])
+            facts = {
+                name: _clean(values[row, where[symbol]])
+                for name, (values, where) in grid.facts.items()
+                if symbol in where
+            }
             action = Action.BUY if is_entry else Action.SELL
-            price = float(close.at[ts, symbol])
             out.append(
                 Signal(
                     session=session,
                     symbol=symbol,
                     strategy=self.name,
                     action=action,
-                    confidence=round(float(frames.confidence.at[ts, symbol]), 4) if is_entry else 1.0,
-                    price=price,
+                    confidence=round(float(grid.confidence[row, col]), 4) if is_entry else 1.0,
+                    price=float(prices[symbol]),
                     reason=self.explain(action, facts),
-                    stop_price=_level(frames.stop, ts, symbol) if is_entry else None,
-                    target_price=_level(frames.target, ts, symbol) if is_entry else None,
-                    fresh=bool(frames.exit_fresh.at[ts, symbol]) if is_exit else True,
+                    stop_price=_level(grid.stop, row, col) if is_entry else None,
+                    target_price=_level(grid.target, row, col) if is_entry else None,
+                    fresh=bool(grid.exit_fresh[row, col]) if is_exit else True,
                     facts=facts,
                 )
             )
@@ -236,10 +295,10 @@ class Strategy(ABC):
         return None
 
 
-def _level(frame: pd.DataFrame | None, ts: pd.Timestamp, symbol: str) -> float | None:
-    if frame is None:
+def _level(values: np.ndarray | None, row: int, col: int) -> float | None:
+    if values is None:
         return None
-    value = frame.at[ts, symbol]
+    value = values[row, col]
     return None if pd.isna(value) else round(float(value), 4)
 
 
