@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -50,11 +51,15 @@ class StrategyRun:
 
 def signals_frame(signals: list[Signal]) -> pd.DataFrame:
     """Signals as a table; ``facts`` as a JSON string (a flat, Parquet-friendly column)."""
-    records = [s.as_record() | {"facts": json.dumps(s.facts, sort_keys=True)} for s in signals]
-    frame = pd.DataFrame.from_records(records, columns=SIGNAL_COLUMNS)
-    if not frame.empty:
-        frame = frame.sort_values(["action", "strategy", "confidence", "symbol"], ascending=[True, True, False, True])
-    return frame.reset_index(drop=True)
+    ordered = sorted(signals, key=_signal_order)
+    records = [s.as_record() | {"facts": json.dumps(s.facts, sort_keys=True)} for s in ordered]
+    return pd.DataFrame.from_records(records, columns=SIGNAL_COLUMNS)
+
+
+def _signal_order(signal: Signal) -> tuple[str, str, float, str]:
+    """By action, strategy, confidence (highest first, a missing one last) and symbol."""
+    confidence = signal.confidence
+    return signal.action.value, signal.strategy, -confidence if confidence == confidence else math.inf, signal.symbol
 
 
 def backtest_start(market: MarketData, warmup_sessions: int) -> dt.date:

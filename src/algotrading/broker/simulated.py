@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from algotrading import calendar as cal
@@ -142,13 +143,15 @@ class SimulatedBroker(BrokerSession):
         frame = getattr(self.market, field)
         if symbol not in frame.columns:
             return None
-        series = frame[symbol]
-        ts = pd.Timestamp(session)
+        values = frame[symbol].to_numpy(dtype="float64")  # by position: asked for every holding every session
+        end = int(frame.index.searchsorted(pd.Timestamp(session), side="right"))
         if at_or_before:
-            series = series.loc[:ts].dropna()
-            return float(series.iloc[-1]) if len(series) else None
-        value = series.get(ts)
-        return None if value is None or pd.isna(value) else float(value)
+            known = np.flatnonzero(~np.isnan(values[:end]))
+            return float(values[known[-1]]) if len(known) else None
+        if end == 0 or frame.index[end - 1] != pd.Timestamp(session):
+            return None
+        value = values[end - 1]
+        return None if np.isnan(value) else float(value)
 
     def latest_activity(self) -> dt.date | None:
         row = self.ledger.conn.execute(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -75,6 +76,11 @@ class PlanInputs:
     previous_orders: tuple[dict[str, Any], ...] = ()  # the fate of the last plan's orders (execution.outcomes)
     ramp_note: str | None = None  # live ramp: why the position limits in ``settings`` are scaled down today
     at_broker: tuple[SentOrder, ...] = ()  # a re-plan: this session's orders already sent (decisions.at_broker)
+
+    @cached_property
+    def signal_rows(self) -> list[Any]:
+        """``signals`` as named tuples, made once (ranking, sizing and the plan walk them)."""
+        return rows(self.signals)
 
     @property
     def busy(self) -> set[str]:
@@ -254,7 +260,7 @@ def client_order_id(session: dt.date, side: str, symbol: str, strategy: str | No
 def rank(inputs: PlanInputs) -> Ranking:
     s = inputs.settings
     return rank_signals(
-        inputs.signals, inputs.momentum, inputs.correlation, inputs.busy, s.ranking, s.safety.max_positions
+        inputs.signal_rows, inputs.momentum, inputs.correlation, inputs.busy, s.ranking, s.safety.max_positions
     )
 
 
@@ -277,7 +283,7 @@ def _sells(
 def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
     s = inputs.settings
     sent = {o.symbol for o in inputs.at_broker}
-    sells_signals = inputs.signals[inputs.signals["action"] == "SELL"]
+    sells_signals = [r for r in inputs.signal_rows if r.action == "SELL"]
     exits = [
         e
         for e in position_exits(inputs.portfolio, sells_signals, inputs.max_hold, inputs.session)
@@ -350,7 +356,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         orders.append(_sell_order(inputs, w.sell_symbol, w.sell_strategy, "swap", w.reason))
         sold[w.sell_symbol] = w
 
-    signal_rows = {(r.symbol, r.strategy): r for r in rows(inputs.signals)}
+    signal_rows = {(r.symbol, r.strategy): r for r in inputs.signal_rows}
     bought: dict[str, BuyDecision] = {}
     for b in sizing.buys:
         if b.decision == REJECTED or not perms.buys_allowed:
@@ -399,7 +405,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         ],
         signals=signals,
         orders=tuple(orders),
-        top_signals=[_top(r) for r in rows(ranking.selected)],
+        top_signals=[_top(r) for r in ranking.rows if r.status == SELECTED],
         cash_analysis=sizing.cash,
         limits=_limits(inputs),
         notes=notes,
@@ -501,10 +507,10 @@ def _signal_decisions(
     blocked: dict[str, str],
 ) -> list[dict[str, Any]]:
     """Every signal of the session with its decision and the reasons."""
-    ranked = {(r.symbol, r.strategy): r for r in rows(ranking.table)}
+    ranked = {(r.symbol, r.strategy): r for r in ranking.rows}
     decisions = {b.symbol: b for b in sizing.buys}
     out = []
-    for sig in rows(inputs.signals):
+    for sig in inputs.signal_rows:
         base = {
             "symbol": sig.symbol,
             "strategy": sig.strategy,

@@ -17,7 +17,9 @@ For each BUY signal of the session:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,9 +53,14 @@ class Ranking:
     table: pd.DataFrame  # COLUMNS, selected first in rank order, then the rest
     clusters: tuple[tuple[str, ...], ...]  # groups of strategies correlated above the limit
 
-    @property
+    @cached_property
     def selected(self) -> pd.DataFrame:
         return self.table[self.table["status"] == SELECTED]
+
+    @cached_property
+    def rows(self) -> list[Any]:
+        """The table's rows as named tuples (made once: the plan walks them twice)."""
+        return table_rows(self.table)
 
 
 def momentum_score(momentum: float, threshold: float, full_score: float) -> float:
@@ -85,14 +92,15 @@ def correlated_clusters(correlation: pd.DataFrame, limit: float) -> tuple[tuple[
 
 
 def rank_signals(
-    signals: pd.DataFrame,
+    signals: pd.DataFrame | Sequence[Any],
     momentum: pd.Series,
     correlation: pd.DataFrame,
     held: set[str],
     params: RankingParams,
     top_n: int,
 ) -> Ranking:
-    """Rank the session's BUY signals (see the module docstring)."""
+    """Rank the session's BUY signals (see the module docstring). ``signals``: the
+    session's signal table, or its rows (:func:`~algotrading.decisions.rows.rows`)."""
     threshold = params.min_momentum_threshold
     rows: list[dict[str, Any]] = []
     for s in table_rows(signals):

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -217,9 +219,13 @@ def position_exit(
 
 
 def position_exits(
-    portfolio: Portfolio, sell_signals: pd.DataFrame, max_hold: dict[str, int | None], session: dt.date
+    portfolio: Portfolio,
+    sell_signals: pd.DataFrame | Sequence[Any],
+    max_hold: dict[str, int | None],
+    session: dt.date,
 ) -> list[PositionExit]:
-    """Exits for every held position (SELL signals count only from the owning strategy)."""
+    """Exits for every held position (SELL signals, as a table or its rows, count only
+    from the owning strategy)."""
     reasons = {(r.symbol, r.strategy): r.reason for r in rows(sell_signals)}
     out = []
     for p in sorted(portfolio.positions, key=lambda x: x.symbol):

@@ -10,6 +10,7 @@ Python scalars ``itertuples`` gives) and reuses one class per set of column name
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -21,8 +22,11 @@ def _row_type(columns: tuple[str, ...]) -> Any:
     return namedtuple("Row", columns, rename=True)  # noqa: PYI024 - fields are the table's own
 
 
-def rows(frame: pd.DataFrame) -> list[Any]:
-    """The rows of ``frame`` as named tuples whose fields are its columns (no index)."""
+def rows(frame: pd.DataFrame | Sequence[Any]) -> list[Any]:
+    """The rows of ``frame`` as named tuples whose fields are its columns (no index);
+    rows already made (a sequence of them) are returned as they are."""
+    if not isinstance(frame, pd.DataFrame):
+        return list(frame)
     columns = tuple(str(c) for c in frame.columns)
     make = _row_type(columns)._make
     if frame.empty:
