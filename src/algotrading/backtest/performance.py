@@ -68,14 +68,16 @@ class StrategyPerformance:
 def momentum_asof(equity: pd.Series, day: dt.date | pd.Timestamp, lookback_days: int) -> float:
     """Return of ``equity`` over the ``lookback_days`` calendar days ending ``day``
     (NaN when the series does not reach back that far)."""
-    series = equity.loc[: pd.Timestamp(day)].dropna()
-    if series.empty:
+    index, values = equity.index, equity.to_numpy(dtype="float64")  # by position: asked every session
+    known = np.flatnonzero(~np.isnan(values[: index.searchsorted(pd.Timestamp(day), side="right")]))
+    if not len(known):
         return float("nan")
-    base_day = series.index[-1] - pd.Timedelta(days=lookback_days)
-    base = series.loc[:base_day]
-    if base.empty:
+    last = known[-1]
+    base_end = index.searchsorted(index[last] - pd.Timedelta(days=lookback_days), side="right")
+    base = known[known < base_end]
+    if not len(base):
         return float("nan")
-    return float(series.iloc[-1] / base.iloc[-1] - 1)
+    return float(values[last] / values[base[-1]] - 1)
 
 
 def rolling_momentum(equity: pd.DataFrame, lookback_days: int) -> pd.DataFrame:
@@ -88,9 +90,11 @@ def rolling_momentum(equity: pd.DataFrame, lookback_days: int) -> pd.DataFrame:
 
 def capital_weights(momentum: pd.Series, threshold: float) -> pd.Series:
     """Weights proportional to momentum above ``threshold``; 0 for the others."""
-    excess = (momentum - threshold).where(momentum > threshold, 0.0).fillna(0.0)
+    values = momentum.to_numpy(dtype="float64")
+    above = values > threshold  # NaN momentum is not above: weight 0
+    excess = np.where(above, values - threshold, 0.0)
     total = float(excess.sum())
-    return excess / total if total > 0 else excess * 0.0
+    return pd.Series(excess / total if total > 0 else excess * 0.0, index=momentum.index, name=momentum.name)
 
 
 def equity_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:

@@ -156,7 +156,11 @@ def rank_signals(
     for r in rows:
         rank = rank + 1 if r["status"] != REJECTED else rank
         r["rank"] = rank if r["status"] != REJECTED else 0
-    table = pd.DataFrame(rows, columns=COLUMNS).astype({"rank": "int64"}) if rows else pd.DataFrame(columns=COLUMNS)
+    if not rows:
+        return Ranking(pd.DataFrame(columns=COLUMNS), clusters)
+    columns: dict[str, Any] = {c: [r[c] for r in rows] for c in COLUMNS}
+    columns["rank"] = np.asarray(columns["rank"], dtype="int64")
+    table = pd.DataFrame(columns)
     return Ranking(table, clusters)
 
 

@@ -30,15 +30,16 @@ class Database:
     #: ``PRAGMA synchronous`` for new connections. FULL (each commit reaches the disk)
     #: for real state; only :func:`scratch_files` lowers it, for throw-away state.
     synchronous: ClassVar[str] = "FULL"
-    #: Whether opening runs ``PRAGMA quick_check``: always, except in :func:`scratch_files`,
-    #: whose files the process itself created and reopens every session.
-    verify: ClassVar[bool] = True
     steps: ClassVar[dict[int, str]] = {}
     consequence: ClassVar[str] = "its history"
     missing_hint: ClassVar[str] = "it is created on first use"
 
     def __init__(self, path: Path, create: bool = True) -> None:
         self.path = path
+        kept = _kept.get(path) if _kept is not None else None
+        if kept is not None:  # in scratch_files: checked when first opened in the block
+            self.conn = kept
+            return
         latest = max(self.steps)
         existed = path.exists()
         if not existed and not create:
@@ -49,7 +50,7 @@ class Database:
         try:
             self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.conn.execute(f"PRAGMA synchronous = {Database.synchronous}")
-            check = self.conn.execute("PRAGMA quick_check").fetchone()[0] if Database.verify else "ok"
+            check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StoreError(self._damaged(f"integrity check: {check}"))
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -75,6 +76,8 @@ class Database:
         if missing:
             self.conn.close()
             raise StoreError(self._damaged(f"table(s) {', '.join(missing)} missing"))
+        if _kept is not None:
+            _kept[path] = self.conn
 
     def _expected_tables(self) -> set[str]:
         """Every table the schema steps create and none drops."""
@@ -100,6 +103,8 @@ class Database:
         )
 
     def close(self) -> None:
+        if _kept is not None and _kept.get(self.path) is self.conn:
+            return  # kept open until scratch_files ends
         self.conn.close()
 
     def __enter__(self) -> Database:
@@ -145,16 +150,26 @@ class Database:
         return f"{self.label} {self.path}: {text}"
 
 
+#: In :func:`scratch_files`: each file's one connection (path -> connection), reused by
+#: every later open of the same path in the block; None outside.
+_kept: dict[Path, sqlite3.Connection] | None = None
+
+
 @contextmanager
 def scratch_files() -> Iterator[None]:
     """Within the block, databases opened skip the wait for the disk on each commit
     (``PRAGMA synchronous = OFF``): for state that is thrown away if the machine stops,
-    such as a replay's (hundreds of commits per simulated year), and skip the integrity
-    check on opening (the replay made them and reopens them every session; its state
-    folder is new, see ``replay._check_out_dir``). Never for a daily run."""
-    before = Database.synchronous, Database.verify
-    Database.synchronous, Database.verify = "OFF", False
+    such as a replay's (hundreds of commits per simulated year). Each file is also opened
+    and checked once, when first asked: later opens in the block share that connection
+    (closed when the block ends), since the replay made these files and reopens them every
+    session (its state folder is new, see ``replay._check_out_dir``). Never for a daily run."""
+    global _kept
+    before = Database.synchronous, _kept
+    Database.synchronous, _kept = "OFF", {}
     try:
         yield
     finally:
-        Database.synchronous, Database.verify = before
+        opened, _kept = _kept, before[1]
+        Database.synchronous = before[0]
+        for conn in opened.values():
+            conn.close()
