@@ -117,11 +117,19 @@ class CircuitBreaker:
         }
 
 
+def _last_valid(column: pd.Series, count: int) -> pd.Series:
+    """The column without its missing values, or at least its last ``count`` valid ones
+    (all this check reads: a replay asks it every session on years of history)."""
+    recent = column.iloc[-2 * count :].dropna()
+    return recent if len(recent) >= count else column.dropna()
+
+
 def circuit_breaker(
     close: pd.DataFrame, benchmark: str, vix_symbol: str | None, params: CircuitBreakerParams, enabled: bool
 ) -> CircuitBreaker:
     """Check the last row of ``close`` (the session) against the market limits."""
-    series = close[benchmark].dropna() if benchmark in close.columns else pd.Series(dtype="float64")
+    missing = pd.Series(dtype="float64")
+    series = _last_valid(close[benchmark], VOLATILITY_SESSIONS + 1) if benchmark in close.columns else missing
     if len(series) < VOLATILITY_SESSIONS + 1 or series.index[-1] != close.index[-1]:
         reason = f"{benchmark} data unavailable or too short for the session: new buys paused (fail closed)"
         return CircuitBreaker(enabled, enabled, (reason,) if enabled else ())

@@ -14,8 +14,9 @@ For every session D of the range, in order, with its own isolated state folder
    next open; buys waiting for sells are sent by the next session's catch-up, as in demo.
 
 What is not redone per session is only what gives the same answer: the strategies'
-signal frames and backtests are computed once per history start and symbol set and cut
-at D (they are causal; :class:`~algotrading.backtest.walkforward.StrategyBooks`), and the data
+signal frames and backtests are computed once per history start and symbol set, on the
+bars up to the last session loading that history, and cut at D (they are causal;
+:class:`~algotrading.backtest.walkforward.StrategyBooks`), and the data
 health uses :class:`~algotrading.data.validation.PrefixHealth`. Sessions whose backtest
 has not started yet (the first ``warmup_sessions`` of the data) get the one-row
 backtest the daily run's amounts to (:func:`~algotrading.backtest.walkforward.first_day_books`).
@@ -172,6 +173,7 @@ def replay(
 
     recorder = Recorder(out_dir, rs, sessions[0], sessions[-1])
     holds = max_holds(rs)
+    ends = {history_start(day, rs.data.history_sessions): day for day in sessions}  # each stretch's last session
     stretch: _Stretch | None = None
     done = 0
     complete = False
@@ -181,7 +183,7 @@ def replay(
             for session in iterator:
                 begins = history_start(session, rs.data.history_sessions)
                 if stretch is None or stretch.start != begins:
-                    stretch = _stretch(rs, bars, begins, sessions[-1])
+                    stretch = _stretch(rs, bars, begins, ends[begins])
                 if auto_resume is not None:
                     _maybe_resume(rs, session, auto_resume, recorder)
                 _one_session(rs, stretch, session, recorder, holds, on_plan)
@@ -205,7 +207,10 @@ def replay(
 
 
 def _stretch(settings: Settings, bars: pd.DataFrame, begins: dt.date, last: dt.date) -> _Stretch:
-    part = bars[bars["date"] >= pd.Timestamp(begins)].reset_index(drop=True)
+    """The bars from ``begins`` to ``last``, the last session that loads history from
+    ``begins``: its backtests run no further than a session of the stretch needs."""
+    dates = bars["date"]
+    part = bars[(dates >= pd.Timestamp(begins)) & (dates <= pd.Timestamp(last))].reset_index(drop=True)
     health = PrefixHealth(part, settings.universe.all_symbols, last, settings.data.validation)
     return _Stretch(begins, MarketData.from_bars(part), health)
 
