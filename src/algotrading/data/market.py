@@ -47,6 +47,11 @@ class MarketData:
     def upto(self, day: dt.date | pd.Timestamp) -> MarketData:
         """Rows on or before ``day`` (what a run on ``day`` may see)."""
         end = pd.Timestamp(day)
+        index = self.close.index
+        if index.is_monotonic_increasing and all(getattr(self, f).index.equals(index) for f in FIELDS):
+            # one sorted index (from_bars makes it so): one search, then cut by position
+            rows = int(index.searchsorted(end, side="right"))
+            return MarketData(**{f: getattr(self, f).iloc[:rows] for f in FIELDS})
         return MarketData(**{f: getattr(self, f).loc[:end] for f in FIELDS})
 
     def between(self, start: dt.date | pd.Timestamp | None, end: dt.date | pd.Timestamp | None) -> MarketData:

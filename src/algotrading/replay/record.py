@@ -203,8 +203,9 @@ class Recorder:
         self._order_rows(session, plan, outcomes)
 
     def _plan_rules(self, session: dt.date, plan: Plan, ranking: Ranking, sizing: Sizing) -> None:
-        for rule in ranking.table.loc[ranking.table["status"] != SELECTED, "rule"]:
-            self._rule(session, "ranking", str(rule), "rejected")
+        for row in ranking.rows:
+            if row.status != SELECTED:
+                self._rule(session, "ranking", str(row.rule), "rejected")
         for rule, action in safety_rules(sizing, plan.portfolio.equity, self.settings):
             self._rule(session, "safety", rule, action)
         cash = sizing.cash
