@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -215,3 +217,20 @@ def test_a_series_keeps_its_colour_across_the_tearsheets_charts(spy):
         assert benchmark.line.color == BENCHMARK_LINE["color"] and benchmark.line.dash is None
     assert series_colour("Golden Cross") == SERIES_COLOURS["golden_cross"] == series_colour("golden_cross")
     assert series_colour("always_long") == series_colour("always_long")  # unknown names: stable too
+
+
+def test_vectorbt_is_imported_without_its_unused_extras_which_still_import_afterwards():
+    """quantstats and ipywidgets are hidden only while vectorbt is imported (a fresh
+    interpreter, so nothing imported them before): vectorbt works, they were not loaded
+    by it, and importing them afterwards gives the real modules."""
+    code = (
+        "import sys\n"
+        "from algotrading.backtest.engine import HIDDEN_DURING_IMPORT, vectorbt\n"
+        "vbt = vectorbt()\n"
+        "print(sorted(n for n in HIDDEN_DURING_IMPORT if n in sys.modules))\n"
+        "import quantstats, ipywidgets\n"
+        "print(quantstats.__name__, ipywidgets.__name__, vbt.settings['plotting']['use_widgets'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["[]", "quantstats ipywidgets False"]
