@@ -138,19 +138,19 @@ def track(
         if isinstance(equity, EquityHistory)
         else EquityHistory(equity_frame(results) if equity is None else equity)
     )
-    upto = slice(None, pd.Timestamp(session))
-    cut = history.equity.loc[upto]
+    end = int(history.equity.index.searchsorted(pd.Timestamp(session), side="right"))  # rows up to the session
+    cut = history.equity.iloc[:end]
     momentum = pd.Series(
         {r.strategy: momentum_asof(r.equity, session, lookback_days) for r in results}, name="momentum"
     )
-    returns = history.returns.loc[upto].iloc[1:].tail(correlation_sessions)
+    returns = history.returns.iloc[max(1, end - correlation_sessions) : end]
     return StrategyPerformance(
         session=session,
         lookback_days=lookback_days,
         threshold=threshold,
         equity=cut,
         momentum=momentum,
-        momentum_history=history.momentum_history(lookback_days).loc[upto],
+        momentum_history=history.momentum_history(lookback_days).iloc[:end],
         correlation=returns.corr(),
         weights=capital_weights(momentum, threshold).rename("weight"),
         benchmark=results[0].benchmark.reindex(cut.index),

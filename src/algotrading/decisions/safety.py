@@ -37,8 +37,9 @@ broker checks buying power when an order arrives, so it waits for the sells.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
@@ -349,7 +350,7 @@ def _decide(candidate: Candidate, state: SizingState, params: SafetyParams) -> B
 
 
 def size_buys(
-    candidates: pd.DataFrame,
+    candidates: pd.DataFrame | Sequence[Any],
     prices: dict[str, float],
     portfolio: Portfolio,
     sells: list[PlannedSell],
@@ -357,7 +358,7 @@ def size_buys(
     params: SafetyParams,
     weights: Mapping[str, float] | None = None,
 ) -> list[BuyDecision]:
-    """Size ``candidates`` (rows with ``symbol``, ``strategy``, ``score``, in rank order):
+    """Size ``candidates`` (a table or its rows, with ``symbol``, ``strategy``, ``score``, in rank order):
     one :class:`BuyDecision` each, in the same order; an accepted buy spends its money and
     takes a slot before the next candidate is sized. ``weights``: each strategy's capital
     weight, used when ``params.allocation`` is "performance" (none known: equal split)."""
