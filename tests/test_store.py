@@ -14,6 +14,7 @@ from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.decisions.risk import RiskState
 from algotrading.jobs.daily import run_daily
+from algotrading.storage.sqlite import scratch_files
 from algotrading.storage.store import FILE_NAME, SCHEMA_VERSION, Store, StoreError, open_store
 
 D1, D2 = dt.date(2025, 12, 30), dt.date(2025, 12, 31)
@@ -203,3 +204,23 @@ def test_a_dropped_table_is_damage_found_at_open(tmp_path):
         store.conn.execute("DROP TABLE runs")
     with pytest.raises(StoreError, match=r"is damaged \(table\(s\) runs missing\)\. The run stopped"):
         open_store(tmp_path)
+
+
+def test_in_scratch_files_a_store_is_opened_and_checked_once_and_closed_when_the_block_ends(tmp_path):
+    """A replay reopens its own scratch store every session: inside ``scratch_files`` the
+    later opens share the first connection (what one wrote, the next reads), commits skip
+    the disk wait, and the block's end closes it; outside, every open is its own again."""
+    with scratch_files():
+        with open_store(tmp_path) as first:
+            first.record_equity(dt.date(2024, 1, 2), 1000.0, 1000.0, "demo")
+            conn = first.conn
+        with open_store(tmp_path) as second:
+            assert second.conn is conn  # the same connection, still open after the first's close
+            assert second.conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+            assert second.latest_equity_session() == dt.date(2024, 1, 2)
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")  # closed by the block's end
+    with open_store(tmp_path) as third, open_store(tmp_path) as fourth:
+        assert third.conn is not fourth.conn
+        assert third.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+        assert fourth.latest_equity_session() == dt.date(2024, 1, 2)
