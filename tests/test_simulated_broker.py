@@ -183,3 +183,24 @@ def test_the_simulated_clock_follows_the_phase(tmp_path):
         True,
         cal.session_close(day(1)),
     )
+
+
+def test_holdings_kept_between_reads_are_read_again_after_any_write_to_the_ledger(tmp_path):
+    """The holdings are summed once and kept while the ledger is unchanged; a fill made
+    through another connection (a second broker on the same file) or through this one
+    shows in the next read of the same session."""
+    writer = sim(tmp_path, 0)
+    writer.submit(OrderRequest("A", "buy", "c1", notional=400.0))
+    writer.close()
+    reader = sim(tmp_path, 3, phase="open")
+    assert reader.positions() == []  # submitted, not filled yet
+    filler = sim(tmp_path, 1)  # its own connection to the same ledger
+    (fill,) = filler.settle(day(1))
+    filler.close()
+    (held,) = reader.positions()
+    assert (held.symbol, held.qty) == ("A", pytest.approx(fill.qty))
+    reader.submit(OrderRequest("A", "sell", "c2", qty=held.qty))
+    (sold,) = reader.settle(day(3))  # phase "open": fills at this session's open, through the reader's connection
+    assert (sold.side, sold.session) == ("sell", day(3))
+    assert reader.positions() == []
+    reader.close()

@@ -117,6 +117,7 @@ class SimulatedBroker(BrokerSession):
         if phase not in ("after_close", "open"):
             raise ValueError("phase must be 'after_close' or 'open'")
         self.ledger = Ledger(path)
+        self._held: tuple[tuple[object, ...], dict[str, tuple[float, float]]] | None = None  # see _holdings
         self.market = market
         self.session = session
         self.phase = phase
@@ -169,7 +170,18 @@ class SimulatedBroker(BrokerSession):
             )
 
     def _holdings(self, upto: dt.date) -> dict[str, tuple[float, float]]:
-        """symbol -> (qty, cost) from fills up to ``upto`` (average cost)."""
+        """symbol -> (qty, cost) from fills up to ``upto`` (average cost).
+
+        Summed over every fill of the account's life, so it is kept until the ledger
+        changes: ``total_changes`` counts this connection's writes, ``data_version``
+        another connection's (a re-read after either)."""
+        conn = self.ledger.conn
+        key = (upto, conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0])
+        if self._held is None or self._held[0] != key:
+            self._held = (key, self._sum_fills(upto))
+        return dict(self._held[1])
+
+    def _sum_fills(self, upto: dt.date) -> dict[str, tuple[float, float]]:
         rows = self.ledger.conn.execute(
             "SELECT symbol, side, filled_qty, filled_avg_price FROM orders "
             "WHERE status = 'filled' AND fill_session <= ? "
