@@ -85,7 +85,7 @@ class StrategyBooks:
     close: pd.DataFrame
 
     @cached_property
-    def equity(self) -> EquityHistory:
+    def strategy_equity(self) -> EquityHistory:
         """The backtests' equity side by side and its rolling measures, made once for
         every session of the books."""
         return EquityHistory(equity_frame(list(self.results.values())))
@@ -165,7 +165,7 @@ def session_run(settings: Settings, books: StrategyBooks, session: dt.date) -> S
         settings.ranking.momentum_lookback_days,
         settings.ranking.min_momentum_threshold,
         settings.backtest.correlation_sessions,
-        books.equity,
+        books.strategy_equity,
     )
     return StrategyRun(session, signals_frame(signals), performance, dict(books.skipped), dict(books.results))
 
