@@ -234,3 +234,19 @@ def test_vectorbt_is_imported_without_its_unused_extras_which_still_import_after
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["[]", "quantstats ipywidgets False"]
+
+
+def test_in_a_jupyter_kernel_vectorbt_keeps_ipywidgets_so_tqdm_does_not_warn():
+    """In a notebook, tqdm.auto (which vectorbt imports) draws its bars with ipywidgets and
+    warns "IProgress not found" without it: there ipywidgets is not hidden, and the cell
+    that imports vectorbt prints nothing (nbval compares the strategies notebook's cells)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    code = "import sys\nfrom algotrading.backtest.engine import vectorbt\nvbt = vectorbt()\n'ipywidgets' in sys.modules"
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    NotebookClient(nb, kernel_name="python3", timeout=300).execute()
+    (result,) = nb.cells[0].outputs  # no stream output beside the value
+    assert result["output_type"] == "execute_result"
+    assert result["data"]["text/plain"] == "True"

@@ -76,18 +76,26 @@ class BacktestResult:
 #: Optional packages vectorbt imports when installed, for features this package never
 #: uses; hidden while vectorbt is imported (seconds measured on the 2-core machine).
 #: quantstats: only vectorbt's ``.qs`` adapter (0.93 s of the 3.3 s import; a test extra,
-#: the independent check of the metrics). ipywidgets: only plotly's ``FigureWidget``,
-#: which widgets-off vectorbt never makes (0.55 s of 7.0 s on a loaded machine).
+#: the independent check of the metrics). ipywidgets: plotly's ``FigureWidget``, which
+#: widgets-off vectorbt never makes, and tqdm's notebook bars (0.55 s of 7.0 s on a loaded
+#: machine); hidden only outside a Jupyter kernel, where tqdm would warn and draw text bars.
 HIDDEN_DURING_IMPORT = ("quantstats", "ipywidgets")
+
+
+def _extras_to_hide() -> list[str]:
+    """The packages of :data:`HIDDEN_DURING_IMPORT` to hide now: those not imported yet,
+    and ipywidgets only when this process is not a Jupyter kernel."""
+    in_kernel = "ipykernel" in sys.modules
+    return [n for n in HIDDEN_DURING_IMPORT if n not in sys.modules and not (in_kernel and n == "ipywidgets")]
 
 
 def vectorbt() -> Any:
     """Import vectorbt with the engine set explicitly and widgets off (DESIGN §9).
 
-    The packages of :data:`HIDDEN_DURING_IMPORT` that this process has not imported yet
-    are hidden during vectorbt's import, so a backtest costs the same with or without
-    them installed; importing them later works as usual."""
-    hidden = [name for name in HIDDEN_DURING_IMPORT if name not in sys.modules]
+    The extras of :func:`_extras_to_hide` are hidden during vectorbt's import, so a
+    backtest costs the same with or without them installed; importing them later works
+    as usual."""
+    hidden = _extras_to_hide()
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]
     try:
