@@ -27,10 +27,9 @@ def rows(frame: pd.DataFrame | Sequence[Any]) -> list[Any]:
     rows already made (a sequence of them) are returned as they are."""
     if not isinstance(frame, pd.DataFrame):
         return list(frame)
-    columns = tuple(str(c) for c in frame.columns)
-    make = _row_type(columns)._make
     if frame.empty:
         return []
     if not frame.columns.is_unique:  # a column label names one column only
         return list(frame.itertuples(index=False))
+    make = _row_type(tuple(str(c) for c in frame.columns))._make
     return [make(values) for values in zip(*(frame[c].tolist() for c in frame.columns), strict=True)]

@@ -162,27 +162,27 @@ class FrameGrid:
 
     @classmethod
     def of(cls, frames: SignalFrames) -> FrameGrid:
-        symbols = frames.symbols
+        symbols, index = frames.symbols, frames.entry.index
 
-        def aligned(frame: pd.DataFrame, dtype: Any = None) -> np.ndarray:
-            same = list(frame.columns) == symbols and frame.index.equals(frames.entry.index)
-            return (frame if same else frame.reindex(index=frames.entry.index, columns=symbols)).to_numpy(dtype=dtype)
+        def aligned(frame: pd.DataFrame, columns: list[str] | None = None, dtype: Any = None) -> np.ndarray:
+            """``frame`` on the entry frame's rows (and ``columns``, when given), as an array."""
+            wanted = list(frame.columns) if columns is None else columns
+            same = list(frame.columns) == wanted and frame.index.equals(index)
+            return (frame if same else frame.reindex(index=index, columns=wanted)).to_numpy(dtype=dtype)
 
         def optional(frame: pd.DataFrame | None) -> np.ndarray | None:
-            return None if frame is None else aligned(frame)
+            return None if frame is None else aligned(frame, symbols)
 
-        facts = {}
-        for name, frame in frames.facts.items():
-            same = frame.index.equals(frames.entry.index)
-            values = (frame if same else frame.reindex(frames.entry.index)).to_numpy()
-            facts[name] = (values, {c: k for k, c in enumerate(frame.columns)})
+        facts = {
+            name: (aligned(frame), {c: k for k, c in enumerate(frame.columns)}) for name, frame in frames.facts.items()
+        }
         return cls(
-            rows={ts: k for k, ts in enumerate(frames.entry.index)},
+            rows={ts: k for k, ts in enumerate(index)},
             symbols=symbols,
-            entry=aligned(frames.entry, bool),
-            exit=aligned(frames.exit, bool),
-            confidence=aligned(frames.confidence),
-            exit_fresh=aligned(frames.exit_fresh),
+            entry=aligned(frames.entry, symbols, bool),
+            exit=aligned(frames.exit, symbols, bool),
+            confidence=aligned(frames.confidence, symbols),
+            exit_fresh=aligned(frames.exit_fresh, symbols),
             stop=optional(frames.stop),
             target=optional(frames.target),
             facts=facts,
