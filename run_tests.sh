@@ -30,7 +30,7 @@ fi
 workers="${ALGOTRADING_TEST_WORKERS:-2}"
 suite=(.venv/bin/python -m pytest)
 if [[ "$workers" != "0" ]]; then
-  suite+=(-n "$workers" --dist loadfile)
+  suite+=(-n "$workers" --dist loadfile --no-loadscope-reorder)
 fi
 if (( $# )); then
   exec "${suite[@]}" "$@"

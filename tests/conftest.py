@@ -68,5 +68,46 @@ def workdirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
     return dirs
 
 
+@pytest.fixture
+def smtp(tmp_path: Path):  # noqa: ANN201
+    """A started local SMTP server (STARTTLS and AUTH, tests/smtp_server.py), stopped after the test."""
+    from .smtp_server import SmtpServer
+
+    server = SmtpServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+#: Seconds each of the heaviest test files took (``--durations``, 2026-12-02, on a slow hour
+#: of the 2-core machine). The two workers (``--dist loadfile --no-loadscope-reorder``,
+#: run_tests.sh) take whole files in collection order, so the longest start first and the
+#: short ones fill in at the end; a file not listed counts 0 and keeps its place. Without
+#: this, xdist starts the files with the most tests first, and one worker ran
+#: test_submit_e2e (370 s) alone at the end.
+HEAVIEST_FILES = {
+    "tests/test_email.py": 196,
+    "tests/test_submit_clock.py": 192,
+    "tests/test_submit_e2e.py": 178,
+    "tests/test_daily_run.py": 158,
+    "tests/test_monitoring.py": 148,
+    "tests/test_replay.py": 120,
+    "tests/test_crash.py": 115,
+    "tests/test_crash_delivery.py": 110,
+    "tests/test_backtrader_engine.py": 82,
+    "tests/test_schedule_and_robustness.py": 58,
+    "tests/test_backtest.py": 37,
+    "tests/test_plan_properties.py": 35,
+    "notebooks/research/backtest_explorer.ipynb": 25,
+    "tests/test_validate.py": 21,
+    "tests/test_private_files.py": 20,
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The heaviest files first (:data:`HEAVIEST_FILES`), each file's tests in their order."""
+    weight = {item: HEAVIEST_FILES.get(Path(item.path).relative_to(ROOT).as_posix(), 0) for item in items}
+    items.sort(key=lambda item: -weight[item])
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SESSION_TMP, ignore_errors=True)

@@ -100,13 +100,6 @@ def configure(
         monkeypatch.setenv("ALERT_WEBHOOK_URL", webhook.url)
 
 
-@pytest.fixture
-def smtp(tmp_path):
-    server = SmtpServer(tmp_path).start()
-    yield server
-    server.stop()
-
-
 def sample_plan():
     held = [position("OLD", value=300.0, price=50.0, entry=55.0, stop=52.0, strategy="golden_cross")]
     data = inputs(
