@@ -33,7 +33,7 @@ def main() -> int:
     shutil.rmtree(suite._SESSION_TMP, ignore_errors=True)  # made by the import; this script uses its own
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=cases.WORK_PREFIX) as tmp:
-        made = cases.build_cases(Path(tmp), dict(os.environ), replay_html=True)
+        made = cases.build_cases(Path(tmp), dict(os.environ) | suite.REAL_KERNELS, replay_html=True)
         sources = [(made.run_dir / name, name) for name in cases.DAILY_NOTEBOOKS]
         sources.append((made.replay_dir / cases.REPLAY_NOTEBOOK, cases.REPLAY_NOTEBOOK))
         total = 0

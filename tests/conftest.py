@@ -54,6 +54,12 @@ _SESSION_TMP = Path(tempfile.mkdtemp(prefix="algotrading-tests-"))
 os.environ["ALGOTRADING_REPORTS_DIR"] = str(_SESSION_TMP / "reports")
 os.environ["ALGOTRADING_STATE_DIR"] = str(_SESSION_TMP / "state")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "state" / "numba-cache"))
+# The daily runs of tests whose subject is not the notebooks run the computing notebooks in
+# the test's process (src/algotrading/report/inprocess.py); the report notebook always has a
+# real kernel. Tests that prove the notebooks' real path (papermill, a kernel each) use the
+# real_kernels fixture (or REAL_KERNELS in a module-scoped fixture).
+REAL_KERNELS = {"ALGOTRADING_NOTEBOOKS_IN_PROCESS": "0"}
+os.environ["ALGOTRADING_NOTEBOOKS_IN_PROCESS"] = "1"
 
 
 @pytest.fixture
@@ -66,6 +72,13 @@ def workdirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
     monkeypatch.setenv("ALGOTRADING_REPORTS_DIR", str(dirs["reports"]))
     monkeypatch.setenv("ALGOTRADING_STATE_DIR", str(dirs["state"]))
     return dirs
+
+
+@pytest.fixture
+def real_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every daily notebook of this test's runs in a kernel of its own through papermill."""
+    for name, value in REAL_KERNELS.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

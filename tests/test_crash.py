@@ -20,7 +20,7 @@ from .test_email import configure
 pytestmark = pytest.mark.slow
 
 
-def test_a_run_killed_in_its_notebooks_or_its_promotion_loses_nothing(workdirs, monkeypatch, smtp):
+def test_a_run_killed_in_its_notebooks_or_its_promotion_loses_nothing(workdirs, monkeypatch, smtp, real_kernels):
     configure(workdirs, monkeypatch, smtp)
     subjects = lambda: [m.message["Subject"] for m in smtp.messages]  # noqa: E731
 

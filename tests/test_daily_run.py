@@ -25,7 +25,7 @@ from algotrading.data.snapshot import history_start
 from algotrading.jobs.control import RunError, run_lock
 from algotrading.jobs.daily import run_daily
 
-from .conftest import ROOT
+from .conftest import REAL_KERNELS, ROOT
 from .helpers import CHROMIUM_OFFLINE, phone_width
 
 NY = ZoneInfo("America/New_York")
@@ -40,6 +40,8 @@ def demo_run(tmp_path_factory):
     """One real demo run (about 7 s), shared by the checks below."""
     base = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
+        for name, value in REAL_KERNELS.items():  # the real path: every notebook in a kernel of its own
+            mp.setenv(name, value)
         mp.setenv("ALGOTRADING_REPORTS_DIR", str(base / "reports"))
         mp.setenv("ALGOTRADING_STATE_DIR", str(base / "state"))
         mp.setenv("EMAIL_USERNAME", "me@example.com")
@@ -191,6 +193,36 @@ def test_strategy_artifacts_match_a_direct_run(demo_run):
     pd.testing.assert_series_equal(written.performance.momentum, direct.performance.momentum, check_names=False)
 
 
+def test_computing_notebooks_run_in_process_make_what_their_kernels_made(demo_run, workdirs):
+    """The suite's other daily runs execute the four computing notebooks in the test's
+    process (report/inprocess.py): the same plan, the same artifacts, and cell for cell
+    outputs of the same kinds as this module's real run, a kernel per notebook."""
+    from algotrading.daily import artifacts
+
+    reports = demo_run[2] / "2025-12-31"
+    assert run_daily(load_settings(), LAST).exit_code == 0  # ALGOTRADING_NOTEBOOKS_IN_PROCESS=1 (conftest)
+    here = workdirs["reports"] / "2025-12-31"
+    plan, plan_here = (json.loads((d / "plan.json").read_text()) for d in (reports, here))
+    for doc in (plan, plan_here):  # when it was made, and the simulated account's random number
+        doc.pop("generated_at"), doc.pop("broker")
+        doc["portfolio"].pop("account")
+    assert plan == plan_here
+    for name in ("signals", "ranking", "strategy_momentum", "strategy_performance", "strategy_equity"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(here / f"{name}.parquet"), pd.read_parquet(reports / f"{name}.parquet")
+        )
+    for name in set(artifacts.DAILY_NOTEBOOKS) - {artifacts.REPORT_NOTEBOOK}:
+        kernel, in_process = (
+            [
+                [[o.output_type, sorted(o.get("data", {}))] for o in c.outputs if o.output_type != "stream"]
+                for c in nbformat.read(str(folder / name), as_version=4).cells
+                if c.cell_type == "code"
+            ]
+            for folder in (reports, here)
+        )
+        assert kernel == in_process and sum(map(len, kernel)) >= 2, name
+
+
 def test_run_log_is_json_lines_and_no_secret_reaches_any_output(demo_run):
     out = demo_run[2] / "2025-12-31"
     lines = (out / "run.log").read_text().splitlines()
@@ -266,7 +298,7 @@ def _failing_notebooks(tmp_path: Path) -> Path:
     return folder
 
 
-def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkeypatch):
+def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkeypatch, real_kernels):
     settings = load_settings()
     assert run_daily(settings, LAST).exit_code == 0
     good = workdirs["reports"] / "2025-12-31"

@@ -50,7 +50,7 @@ def test_a_deadline_whose_first_exception_is_swallowed_raises_again():
 
 
 @pytest.mark.slow
-def test_a_hung_notebook_is_stopped_and_the_run_fails_cleanly(workdirs, monkeypatch, tmp_path):
+def test_a_hung_notebook_is_stopped_and_the_run_fails_cleanly(workdirs, monkeypatch, tmp_path, real_kernels):
     folder = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", folder)
     nb = nbformat.read(folder / "10_strategies.ipynb", as_version=4)

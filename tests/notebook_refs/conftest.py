@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REAL_KERNELS
 from tests.notebook_refs import cases
 
 _made: dict[str, object] = {}
@@ -42,7 +43,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         work = Path(tempfile.mkdtemp(prefix=cases.WORK_PREFIX))
         _made["work"] = work
         try:
-            made = cases.build_cases(work, dict(os.environ), replay_html=False)
+            # the references' case is made on the real path: every notebook in a kernel of its own
+            made = cases.build_cases(work, dict(os.environ) | REAL_KERNELS, replay_html=False)
         except Exception as exc:
             _made["cases"] = exc
         else:

@@ -43,6 +43,7 @@ from algotrading.monitor.dashboard import write_status_page
 from algotrading.notify.daily import queue_daily, send_daily, send_failure
 from algotrading.notify.delivery import HELD, Delivery, resend_pending
 from algotrading.ops.transition import Ramp, live_ramp
+from algotrading.report import inprocess
 from algotrading.report.kernels import KernelPool
 from algotrading.report.render import ensure_kernel, execute_notebook, render_html
 from algotrading.storage.files import StorageError, atomic_write_json, check_writable, private_dir
@@ -269,7 +270,8 @@ def _steps(
 ) -> MarketSnapshot:
     """The run's steps. The notebooks' kernels start first, and import their modules while
     the data and the account load and while the earlier notebooks run."""
-    sources = {name: _source(settings, name) for name in artifacts.DAILY_NOTEBOOKS}
+    here = _in_process(settings)
+    sources = {name: _source(settings, name) for name in artifacts.DAILY_NOTEBOOKS if name not in here}
     with KernelPool(ensure_kernel(), staging, sources, AHEAD, KERNELS_LIVE) as kernels:
         return _steps_with(settings, session, now, staging, timer, store, kernels)
 
@@ -350,6 +352,18 @@ def _source(settings: Settings, name: str) -> Path:
     return source
 
 
+def _in_process(settings: Settings) -> frozenset[str]:
+    """The daily notebooks this run executes in its own process instead of a kernel
+    (``ALGOTRADING_NOTEBOOKS_IN_PROCESS``, report/inprocess.py: for the test suite): the
+    computing ones, never the report's, and none for a live account."""
+    if not inprocess.enabled():
+        return frozenset()
+    if settings.mode is Mode.LIVE:
+        log.warning("%s is ignored in live mode: every notebook runs in its own kernel", inprocess.VARIABLE)
+        return frozenset()
+    return frozenset(artifacts.DAILY_NOTEBOOKS) - {artifacts.REPORT_NOTEBOOK}
+
+
 def _notebook(
     settings: Settings,
     name: str,
@@ -359,14 +373,19 @@ def _notebook(
     step: AbstractContextManager[None],
 ) -> None:
     """Execute one daily notebook in the run's folder (papermill) in its kernel started
-    ahead, within its time limit; the kernel stops when the notebook is done."""
+    ahead, within its time limit; the kernel stops when the notebook is done. A notebook
+    the pool has no kernel for runs in this process (:func:`_in_process`)."""
+    parameters = {"session_date": session.isoformat(), "run_dir": "."}
     faults.reach_during(f"notebook:{Path(name).stem}")
     try:
         with step, deadline(settings.schedule.notebook_timeout_seconds, f"notebook {name}"):
+            if name not in kernels.notebooks:
+                inprocess.execute_in_process(_source(settings, name), staging / name, parameters, staging)
+                return
             execute_notebook(
                 kernels.notebooks[name],
                 staging / name,
-                parameters={"session_date": session.isoformat(), "run_dir": "."},
+                parameters=parameters,
                 cwd=staging,
                 cell_timeout=settings.schedule.notebook_cell_timeout_seconds,
                 output_timeout=settings.schedule.notebook_output_timeout_seconds,
@@ -374,7 +393,8 @@ def _notebook(
                 km=kernels.take(name),
             )
     finally:
-        kernels.release(name)
+        if name in kernels.notebooks:
+            kernels.release(name)
 
 
 def _plan_record(run_dir: Path) -> dict[str, Any]:
