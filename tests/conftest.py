@@ -58,8 +58,9 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "state" / "numba-cache"))
 # the test's process (src/algotrading/report/inprocess.py); the report notebook always has a
 # real kernel. Tests that prove the notebooks' real path (papermill, a kernel each) use the
 # real_kernels fixture (or REAL_KERNELS in a module-scoped fixture).
+IN_PROCESS = {"ALGOTRADING_NOTEBOOKS_IN_PROCESS": "1"}
 REAL_KERNELS = {"ALGOTRADING_NOTEBOOKS_IN_PROCESS": "0"}
-os.environ["ALGOTRADING_NOTEBOOKS_IN_PROCESS"] = "1"
+os.environ.update(IN_PROCESS)
 
 
 @pytest.fixture

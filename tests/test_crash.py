@@ -14,14 +14,17 @@ import json
 
 import pytest
 
+from .conftest import IN_PROCESS, REAL_KERNELS
 from .killing import A, daily, killed, ledger_statuses, staging_left
 from .test_email import configure
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_run_killed_in_its_notebooks_or_its_promotion_loses_nothing(workdirs, monkeypatch, smtp, real_kernels):
+def test_a_run_killed_in_its_notebooks_or_its_promotion_loses_nothing(workdirs, monkeypatch, smtp):
     configure(workdirs, monkeypatch, smtp)
+    for name, value in REAL_KERNELS.items():  # killed while a notebook's kernel works (the runner waits)
+        monkeypatch.setenv(name, value)
     subjects = lambda: [m.message["Subject"] for m in smtp.messages]  # noqa: E731
 
     # 1. killed during the notebooks: nothing promoted; the next run marks it and runs again
@@ -29,6 +32,8 @@ def test_a_run_killed_in_its_notebooks_or_its_promotion_loses_nothing(workdirs, 
     assert killed(first), first.stderr[-2000:]
     assert ledger_statuses(workdirs) == [(A.isoformat(), "running")] and len(staging_left(workdirs)) == 1
     assert not (workdirs["reports"] / A.isoformat()).exists()
+    for name, value in IN_PROCESS.items():  # the rest: the computing notebooks in the runner (conftest)
+        monkeypatch.setenv(name, value)
     again = daily(A)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "recovery: marked interrupted" in again.stderr and "recovery: removed" in again.stderr

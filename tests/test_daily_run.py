@@ -298,7 +298,8 @@ def _failing_notebooks(tmp_path: Path) -> Path:
     return folder
 
 
-def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkeypatch, real_kernels):
+def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkeypatch):
+    """The report notebook fails: it runs in a kernel of its own in every mode (report/inprocess.py)."""
     settings = load_settings()
     assert run_daily(settings, LAST).exit_code == 0
     good = workdirs["reports"] / "2025-12-31"
