@@ -210,7 +210,18 @@ def test_live_configuration_with_a_paper_account_fails(alpaca, monkeypatch):
     assert (c.level, c.detail) == (Level.PASS, "LIVE account ****CT99: ACTIVE, equity $1,000.00")
 
 
-def test_wrong_keys_or_no_server_fail(alpaca, monkeypatch):
+def test_wrong_keys_or_no_server_fail(alpaca, monkeypatch, workdirs):
+    for name, changes in {  # each read still retried, without the real waits (20 s of sleeping)
+        "data.yaml": {
+            "alpaca": {"retry_wait_seconds": 0.01, "retry_max_wait_seconds": 0.01},
+            "fallback": {"retry_attempts": 1},
+        },
+        "broker.yaml": {"retry_wait_seconds": 0.01, "retry_max_wait_seconds": 0.01},
+    }.items():
+        doc = yaml.safe_load((workdirs["params"] / name).read_text())
+        for key, value in changes.items():
+            doc[key] = doc[key] | value if isinstance(value, dict) else value
+        (workdirs["params"] / name).write_text(yaml.safe_dump(doc))
     alpaca.stop()
     monkeypatch.setenv("ALPACA_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
     c = check(validate(load_settings(), now=AFTER_LAST_SESSION), "alpaca_account")
