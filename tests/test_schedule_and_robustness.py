@@ -58,14 +58,14 @@ def test_a_hung_notebook_is_stopped_and_the_run_fails_cleanly(workdirs, monkeypa
     nbformat.write(nb, folder / "10_strategies.ipynb")
     monkeypatch.setenv("ALGOTRADING_NOTEBOOKS_DIR", str(folder))
     path = workdirs["params"] / "schedule.yaml"
-    doc = yaml.safe_load(path.read_text()) | {"notebook_timeout_seconds": 10}
+    doc = yaml.safe_load(path.read_text()) | {"notebook_timeout_seconds": 20}
     path.write_text(yaml.safe_dump(doc))
     started = time.monotonic()
     result = run_daily(load_settings(), dt.date(2025, 12, 31))
     assert time.monotonic() - started < 90
     assert result.exit_code == 1
     assert (
-        "failed at step 'notebook:10_strategies': RunTimeout: notebook 10_strategies.ipynb took longer than 10 s"
+        "failed at step 'notebook:10_strategies': RunTimeout: notebook 10_strategies.ipynb took longer than 20 s"
         in result.message
     )
     from algotrading.jobs.control import run_lock
