@@ -33,7 +33,7 @@ from algotrading.config import BacktestParams, Settings, UsageError
 from algotrading.data.market import MarketData
 from algotrading.strategies.base import Strategy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: distributed is imported when a distributed sweep runs
     from distributed import Client, Future
 
 #: The environment variable (or ``.env`` line) naming an existing scheduler, e.g.
@@ -122,7 +122,7 @@ def open_client(
                 ) from None
             yield client
         return
-    from dask.system import CPU_COUNT
+    from dask.system import CPU_COUNT  # local, with dask (above)
 
     with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
         cluster = LocalCluster(
@@ -130,7 +130,7 @@ def open_client(
             threads_per_worker=1,
             processes=True,
             memory_limit=memory_limit,
-            dashboard_address=None,  # bokeh is not a dependency; a sweep needs no dashboard
+            scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"},  # no bokeh; no fixed port to clash on
         )
     with cluster, Client(cluster) as client:
         yield client
@@ -158,6 +158,7 @@ def gather_chunks(plan: SweepPlan, futures: list[Future]) -> list[list[dict[str,
     by each chunk's combinations). A worker's death ends it with :class:`WorkerDied`; any
     error cancels the tasks not finished."""
     from distributed import KilledWorker, as_completed  # local: 0.4 s to import, sweeps only
+    from distributed.client import FutureCancelledError
 
     where = {f.key: i for i, f in enumerate(futures)}
     rows: list[list[dict[str, Any]]] = [[] for _ in futures]
@@ -167,7 +168,9 @@ def gather_chunks(plan: SweepPlan, futures: list[Future]) -> list[list[dict[str,
                 i = where[future.key]
                 try:
                     rows[i] = future.result()
-                except KilledWorker as exc:
+                except (KilledWorker, FutureCancelledError) as exc:
+                    # killed: it died running this chunk; cancelled: the only worker holding
+                    # the market data died (a task's input that cannot be recomputed)
                     raise WorkerDied(died_message(plan, i, exc)) from None
                 bar.update(len(plan.chunks[i]))
     except BaseException:
@@ -178,13 +181,14 @@ def gather_chunks(plan: SweepPlan, futures: list[Future]) -> list[list[dict[str,
 
 
 def died_message(plan: SweepPlan, index: int, exc: Exception) -> str:
-    """Which chunk a dead worker was running, and what to try."""
+    """Which chunk a dead worker was running (or could no longer run, the market data lost
+    with it), and what to try."""
     chunk = plan.chunks[index]
     first, last = chunk[0][0], chunk[-1][0]
     return (
         f"a Dask worker died running chunk {index + 1} of {len(plan.chunks)} ({len(chunk)} combinations, "
-        f"{first} .. {last}): {exc}. Most often a worker out of memory: make chunks smaller (--max-columns) "
-        "or give each worker more memory (--memory-limit), or use fewer workers."
+        f"{first} .. {last}): {type(exc).__name__}: {str(exc).rstrip('.')}. Most often a worker out of memory: "
+        "make chunks smaller (--max-columns) or give each worker more memory (--memory-limit), or use fewer workers."
     )
 
 
