@@ -126,6 +126,18 @@ def test_the_market_data_goes_to_the_workers_once(client, setup, serial):
     pd.testing.assert_frame_equal(sweep_frame(plan, gather_chunks(plan, futures)), serial)
 
 
+def test_sweeps_of_the_same_data_one_after_another_each_scatter_their_own_copy(client, setup, serial):
+    """A sweep's data is released when it ends; the next sweep of the same data must not
+    reuse its key (a hashed key was forgotten under it: "lost dependencies")."""
+    gc, market = setup
+    first, second = share_market(client, market), share_market(client, market)
+    assert first.key != second.key
+    del first, second
+    for _ in range(2):
+        table = grid_sweep(client, gc, market, GRID, load_settings().backtest, start=START, max_columns=MAX_COLUMNS)
+        pd.testing.assert_frame_equal(table, serial)
+
+
 def test_an_unreachable_scheduler_fails_at_once_naming_the_address_and_the_fix(workdirs, capsys):
     address = f"tcp://127.0.0.1:{closed_port()}"
     with pytest.raises(ClusterUnreachable) as caught, open_client(scheduler=address):

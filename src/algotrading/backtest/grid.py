@@ -46,6 +46,15 @@ CONNECT_SECONDS = 10
 LOCAL_ALLOWED_FAILURES = 1
 #: Chunks per worker thread: more than one, so a slow chunk does not leave workers idle.
 CHUNKS_PER_THREAD = 2
+#: The local cluster's dask settings. Its workers start without dask's default
+#: ``MALLOC_TRIM_THRESHOLD_=65536``: that fixed threshold also turns off glibc's adaptive
+#: mmap threshold, so each of a chunk's large arrays is a fresh mmap, zeroed page by page
+#: (measured here on a 25-combination chunk: 430,000 page faults instead of 60,000, 1.4 s
+#: of system time, the chunk 1.6x slower than in-process; without it, as fast).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
 
 
 class ClusterUnreachable(UsageError):
@@ -124,7 +133,7 @@ def open_client(
         return
     from dask.system import CPU_COUNT  # local, with dask (above)
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
         cluster = LocalCluster(
             n_workers=workers or CPU_COUNT,
             threads_per_worker=1,
@@ -142,8 +151,12 @@ def worker_threads(client: Client) -> int:
 
 
 def share_market(client: Client, data: MarketData) -> Future:
-    """``data`` on every worker, sent once: the future that tasks take instead of the data."""
-    return client.scatter(data, broadcast=True)
+    """``data`` on every worker, sent once: the future that tasks take instead of the data.
+
+    Under a key of its own (``hash=False``): with the default key, a hash of the data, a
+    second sweep of the same data in one session scattered the key that the first sweep's
+    released future was forgetting, and its tasks were cancelled for "lost dependencies"."""
+    return client.scatter(data, broadcast=True, hash=False)
 
 
 def submit_chunks(
