@@ -5,7 +5,9 @@ local Dask cluster of 1 and of 2 worker processes (issue 18, point 3).
 Each configuration runs in a fresh Python process, so its peak memory is its own: the
 process's peak RSS in-process; each worker's peak RSS (``ru_maxrss``, read in the worker)
 on Dask. A warm-up sweep first (2 x 2, on every worker) keeps vectorbt's import out of
-the timings. Every table is checked equal to the in-process one.
+the timings. Every table is checked equal to the in-process one. CPU seconds (user +
+system, over the workers) are printed beside wall time: on a shared machine the wall time
+also counts other programs' turns on the cores.
 
     .venv/bin/python benchmarks/grid.py                 # all six, about 5 minutes on 2 cores
     .venv/bin/python benchmarks/grid.py --one 2 100     # one configuration: workers (0: in-process), size
@@ -38,6 +40,13 @@ def worker_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process used so far: unlike wall time, not inflated
+    by other programs sharing the cores."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_one(workers: int, size: int, table_path: Path) -> dict[str, object]:
     """One configuration in this process: seconds of the sweep and peak MB per process."""
     from algotrading.backtest.engine import sweep, vectorbt
@@ -55,19 +64,28 @@ def run_one(workers: int, size: int, table_path: Path) -> dict[str, object]:
     if workers == 0:
         vectorbt()
         sweep(gc, market, WARM_UP, settings.backtest, start=START)
-        started = time.perf_counter()
+        cpu, started = cpu_seconds(), time.perf_counter()
         table = sweep(gc, market, GRIDS[size], settings.backtest, start=START)
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu
         peaks = [worker_peak_mb()]
     else:
         with open_client(workers=workers) as client:
             grid_sweep(client, gc, market, WARM_UP, settings.backtest, start=START)
-            started = time.perf_counter()
+            cpu, started = sum(client.run(cpu_seconds).values()), time.perf_counter()
             table = grid_sweep(client, gc, market, GRIDS[size], settings.backtest, start=START)
             seconds = time.perf_counter() - started
+            cpu = sum(client.run(cpu_seconds).values()) - cpu
             peaks = list(client.run(worker_peak_mb).values())
     table.to_pickle(table_path)
-    return {"workers": workers, "size": size, "seconds": seconds, "peak_mb": peaks, "client_mb": worker_peak_mb()}
+    return {
+        "workers": workers,
+        "size": size,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_mb": peaks,
+        "client_mb": worker_peak_mb(),
+    }
 
 
 def label(workers: int) -> str:
@@ -86,10 +104,11 @@ def main() -> None:
                 table = Path(tmp) / f"{size}-{workers}.pkl"
                 done = subprocess.run(
                     [sys.executable, __file__, "--one", str(workers), str(size), "--table", str(table)],
-                    check=True,
                     capture_output=True,
                     text=True,
                 )
+                if done.returncode != 0:
+                    sys.exit(f"{size} combinations on {label(workers)} failed:\n{done.stderr[-3000:]}")
                 line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
                 result = json.loads(line.removeprefix("RESULT "))
                 base = next((r for r in results if r["size"] == size and r["workers"] == 0), result)
@@ -99,7 +118,8 @@ def main() -> None:
                 peaks = ", ".join(f"{p:.0f}" for p in result["peak_mb"])
                 print(
                     f"{size:>4} combinations  {label(workers):<15} {result['seconds']:7.2f} s  "
-                    f"speed-up {result['speed_up']:4.2f}x  peak MB per {'process' if workers == 0 else 'worker'}: "
+                    f"speed-up {result['speed_up']:4.2f}x  CPU {result['cpu_seconds']:6.1f} s  "
+                    f"peak MB per {'process' if workers == 0 else 'worker'}: "
                     f"{peaks}" + (f" (client {result['client_mb']:.0f})" if workers else ""),
                     flush=True,
                 )
@@ -108,7 +128,8 @@ def main() -> None:
     for r in results:
         print(
             f"RESULT grid size={r['size']} workers={r['workers']} seconds={r['seconds']:.2f} "
-            f"speed_up={r['speed_up']:.2f} peak_mb_per_worker={max(r['peak_mb']):.0f}"
+            f"speed_up={r['speed_up']:.2f} cpu_seconds={r['cpu_seconds']:.1f} "
+            f"peak_mb_per_worker={max(r['peak_mb']):.0f}"
         )
 
 
