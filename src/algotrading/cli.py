@@ -50,10 +50,38 @@ def _hh_mm(text: str) -> str:
     return text
 
 
-def _sessions(text: str) -> int:
+def _whole_number(text: str, what: str, example: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of sessions: use a whole number >= 1, e.g. 30")
+        raise argparse.ArgumentTypeError(f"'{text}' is not {what}: use a whole number >= 1, e.g. {example}")
     return int(text)
+
+
+def _sessions(text: str) -> int:
+    return _whole_number(text, "a number of sessions", "30")
+
+
+def _positive(text: str) -> int:
+    return _whole_number(text, "a count", "2")
+
+
+def _scalar(text: str) -> int | float | str:
+    """A grid value as typed: an int, else a float, else the text (the strategy's
+    parameters validate it, as in YAML)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _grid_axis(text: str) -> tuple[str, list[int | float | str]]:
+    """``NAME=V1,V2,...`` -> (NAME, [V1, V2, ...])."""
+    name, _, values = text.partition("=")
+    items = [v.strip() for v in values.split(",") if v.strip()]
+    if not name.strip() or not items:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a grid axis: use NAME=V1,V2,..., e.g. fast_window=20,30,40")
+    return name.strip(), [_scalar(v) for v in items]
 
 
 MODES = """\
@@ -82,6 +110,13 @@ examples:
 examples:
   algotrading backtest --strategy golden_cross
   algotrading backtest --strategy mean_reversion --start 2020-01-02 --end 2024-12-31 --out mr.html""",
+    "sweep": """\
+examples:
+  algotrading sweep --strategy golden_cross --grid fast_window=20,30,40 --grid slow_window=100,200
+  algotrading sweep --strategy golden_cross --grid fast_window=10,20,30,40,50 --grid slow_window=100,150,200 \\
+      --workers 2 --out gc.csv                   on a local Dask cluster of 2 worker processes
+  algotrading sweep --strategy golden_cross --grid fast_window=20,50 --grid slow_window=100,200 \\
+      --scheduler tcp://10.0.0.5:8786            on an existing cluster (or set ALGOTRADING_DASK_SCHEDULER)""",
     "replay": """\
 examples:
   algotrading replay --start 2022-01-03 --end 2022-12-30
@@ -183,6 +218,46 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="trade only these of the strategy's symbols")
     backtest.add_argument("--out", type=Path, metavar="FILE.html", help="write the tearsheet here")
     backtest.set_defaults(func=cmd_backtest)
+
+    sw = sub.add_parser(
+        "sweep", help="backtest every combination of a parameter grid: best rows printed, the table written as CSV"
+    )
+    sw.add_argument("--strategy", required=True, help="a strategy name (see `algotrading strategies`)")
+    sw.add_argument(
+        "--grid",
+        type=_grid_axis,
+        action="append",
+        required=True,
+        metavar="NAME=V1,V2,...",
+        help="a parameter and its values; repeat for each parameter swept",
+    )
+    sw.add_argument("--start", type=_date, help="first session traded (default: 3 years before --end)")
+    sw.add_argument("--end", type=_date, help="last session (default: the latest session of the configured data)")
+    sw.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="trade only these of the strategy's symbols")
+    sw.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes (default: in this process, or on "
+        "ALGOTRADING_DASK_SCHEDULER's cluster when it is set)",
+    )
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786")
+    sw.add_argument(
+        "--memory-limit",
+        default="auto",
+        metavar="SIZE",
+        help="with --workers: memory per worker, e.g. 2GiB (default: an equal share of this machine's)",
+    )
+    sw.add_argument(
+        "--max-columns",
+        type=_positive,
+        default=4000,
+        metavar="N",
+        help="combinations x symbols backtested at once per process or task: bounds memory (default 4000)",
+    )
+    sw.add_argument("--top", type=_positive, default=10, metavar="N", help="best rows printed, by Sharpe (default 10)")
+    sw.add_argument("--out", type=Path, metavar="FILE.csv", help="the table (default reports/sweep-NAME-START-END.csv)")
+    sw.set_defaults(func=cmd_sweep)
 
     rp = sub.add_parser("replay", help="walk the whole daily decision pipeline through history (simulated account)")
     rp.add_argument("--start", type=_date, required=True, help="first session YYYY-MM-DD")
@@ -406,6 +481,69 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print(summary_text(result, settings.backtest.initial_capital, excluded))
     if args.out:
         print(f"tearsheet: {args.out}")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Exit 0 with the table written, 2 on a bad request or an unreachable scheduler, 1
+    when a Dask worker died."""
+    import time
+
+    from algotrading.backtest.grid import WorkerDied, run_sweep, scheduler_address
+    from algotrading.backtest.window import backtest_window, load_market
+    from algotrading.strategies import load_strategies
+
+    settings = _settings()
+    (strategy,) = load_strategies(settings, [args.strategy])
+    grid = dict(args.grid)
+    try:
+        if len(grid) < len(args.grid):
+            raise UsageError("--grid: each parameter once (give all its values in one NAME=V1,V2,...)")
+        unknown = sorted(set(grid) - set(strategy.parameters()))
+        if unknown:
+            raise UsageError(
+                f"--grid {', '.join(unknown)}: not a parameter of {strategy.name} "
+                f"(its parameters: {', '.join(strategy.parameters())})"
+            )
+        if args.workers is not None and args.scheduler:
+            raise UsageError("--workers starts a local cluster, --scheduler uses an existing one: give one of them")
+        start, end = backtest_window(settings, args.start, args.end)
+        market, _ = load_market(settings, strategy, start, end, args.symbols)
+        scheduler = scheduler_address(args.scheduler, args.workers, settings)
+        where = scheduler or (f"{args.workers} local Dask workers" if args.workers else "this process")
+        log.info("sweeping %s on %d symbols, %s .. %s, on %s", strategy.name, len(market.symbols), start, end, where)
+        started = time.perf_counter()
+        table = run_sweep(
+            strategy,
+            market,
+            grid,
+            settings.backtest,
+            start=start,
+            end=end,
+            max_columns=args.max_columns,
+            workers=args.workers,
+            scheduler=scheduler,
+            memory_limit=args.memory_limit,
+        )
+    except UsageError as exc:  # ClusterUnreachable too
+        log.error("%s", exc)
+        return EXIT_USAGE
+    except WorkerDied as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    seconds = time.perf_counter() - started
+    out = args.out or settings.paths.reports_dir / f"sweep-{strategy.name}-{start}-{end}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    invalid = int(table["error"].notna().sum()) if "error" in table else 0
+    print(
+        f"{strategy.name}: {len(table)} combinations ({invalid} invalid), {start} .. {end}, "
+        f"{len(market.symbols)} symbols, {seconds:.1f} s on {where}"
+    )
+    best = table.drop(columns=["error"], errors="ignore").dropna(subset=["sharpe"])
+    best = best.sort_values("sharpe", ascending=False, kind="stable").head(args.top).astype({"orders": "int64"})
+    print(best.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"table: {out}")
     return EXIT_OK
 
 

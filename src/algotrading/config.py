@@ -387,6 +387,8 @@ class EnvSettings(BaseSettings):
     algotrading_reports_dir: str | None = None
     algotrading_state_dir: str | None = None
     algotrading_notebooks_dir: str | None = None
+    # where parameter sweeps run (backtest/grid.py): an existing Dask scheduler's address
+    algotrading_dask_scheduler: str | None = None
 
 
 class AlpacaSettings(BaseModel):
@@ -429,6 +431,7 @@ class Settings(BaseModel):
     alpaca: AlpacaSettings
     email_password: SecretStr | None = None
     alert_webhook_url: SecretStr | None = None
+    dask_scheduler: str | None = None  # ALGOTRADING_DASK_SCHEDULER: sweeps run on this cluster
     paths: Paths
     sources: dict[str, str] = Field(default_factory=dict)
 
@@ -459,6 +462,7 @@ class Settings(BaseModel):
         }
         out["email"]["password"] = hide(self.email_password)
         out["alert_webhook_url"] = hide(self.alert_webhook_url)
+        out["dask_scheduler"] = self.dask_scheduler
         out["paths"] = {k: str(v) if v is not None else None for k, v in vars(self.paths).items()}
         return out
 
@@ -479,6 +483,7 @@ KNOWN_ALGOTRADING_VARIABLES = (
     "ALGOTRADING_NBREFS_RUN_DIR",
     "ALGOTRADING_NBREFS_REPLAY_DIR",
     "ALGOTRADING_FAULT_AT",
+    "ALGOTRADING_DASK_SCHEDULER",
 )
 _WARNED: set[str] = set()
 
@@ -553,6 +558,7 @@ def load_settings(paths: Paths | None = None) -> Settings:
         alpaca=alpaca,
         email_password=env.email_password,
         alert_webhook_url=env.alert_webhook_url,
+        dask_scheduler=env.algotrading_dask_scheduler,
         paths=paths,
         sources={f"{s}.{k}": v for (s, k), v in sources.items()},
         **sections,

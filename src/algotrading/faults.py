@@ -19,6 +19,7 @@ POINTS = (
     "run:marked_done",  # the ledger says ok; the email not yet sent
     "email:accepted",  # the SMTP server accepted the email; the outbox not yet updated
     "submit:after_first_order",  # one order of the plan at the broker, the rest not yet sent
+    "sweep:chunk",  # not the daily run: a sweep's chunk starts (in a Dask worker, the worker dies)
 )
 VARIABLE = "ALGOTRADING_FAULT_AT"
 

@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from algotrading import faults
 from algotrading.backtest.book import PositionBook, fill_prices, simulate
 from algotrading.config import BacktestParams
 from algotrading.data.market import MarketData
@@ -274,6 +275,64 @@ def compute_metrics(
     return out
 
 
+#: One combination of a sweep: its parameters and the strategy made with them.
+Combination = tuple[dict[str, Any], Strategy]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A sweep cut into work: the grid's parameter names, the invalid combinations' rows
+    (parameters and the reason), and the valid combinations in chunks of at most
+    ``max_columns`` columns each. Shared by the in-process sweep and the Dask one
+    (``backtest/grid.py``), so both run the same chunks and build the same table."""
+
+    names: list[str]
+    invalid: list[dict[str, Any]]
+    chunks: list[list[Combination]]
+
+    @property
+    def size(self) -> int:
+        """The number of valid combinations (what a progress bar counts)."""
+        return sum(len(c) for c in self.chunks)
+
+
+def plan_sweep(
+    strategy: Strategy, grid: dict[str, list[Any]], max_columns: int = 4000, min_chunks: int = 1
+) -> SweepPlan:
+    """Every combination of ``grid`` (parameter name -> values), validated, in chunks.
+
+    A chunk holds at most ``max_columns // symbols`` combinations (DESIGN §9: chunk wide
+    sweeps to bound memory) and, with ``min_chunks``, few enough that there are at least
+    that many chunks (so several workers all get work); never fewer than one."""
+    names = list(grid)
+    invalid: list[dict[str, Any]] = []
+    pending: list[Combination] = []
+    for values in itertools.product(*grid.values()):
+        combo = dict(zip(names, values, strict=True))
+        try:
+            pending.append((combo, strategy.with_params(**combo)))
+        except ValidationError as exc:
+            invalid.append(combo | {"error": "; ".join(e["msg"] for e in exc.errors())})
+    per_combo = max(1, max_columns // max(1, len(strategy.symbols())))
+    per_combo = max(1, min(per_combo, math.ceil(len(pending) / max(1, min_chunks))))
+    chunks = [pending[i : i + per_combo] for i in range(0, len(pending), per_combo)]
+    return SweepPlan(names, invalid, chunks)
+
+
+def sweep_frame(plan: SweepPlan, chunk_rows: list[list[dict[str, Any]]]) -> pd.DataFrame:
+    """The sweep's table: the invalid combinations' rows, then each chunk's rows in
+    ``plan.chunks`` order, sorted by the parameters. ``chunk_rows`` must be in chunk
+    order, whatever order they were computed in."""
+    rows = plan.invalid + [row for rows in chunk_rows for row in rows]
+    return pd.DataFrame(rows).sort_values(plan.names).reset_index(drop=True)
+
+
+def sweep_bar(plan: SweepPlan) -> tqdm:
+    """The sweep's progress bar, in combinations: on a terminal only (``disable=None``:
+    none in cron logs, CI or a notebook's saved output)."""
+    return tqdm(total=plan.size, unit="combination", desc="sweep", disable=None, mininterval=0.5)
+
+
 def sweep(
     strategy: Strategy,
     market: MarketData,
@@ -283,39 +342,33 @@ def sweep(
     end: dt.date | None = None,
     max_columns: int = 4000,
 ) -> pd.DataFrame:
-    """Backtest every combination of ``grid`` (parameter name -> values) in one go.
+    """Backtest every combination of ``grid`` (parameter name -> values) in this process.
 
     The combinations' frames are laid side by side (columns: combination x symbol) so
     the position walk and vectorbt each run once per chunk of at most ``max_columns``
     columns (DESIGN §9: chunk wide sweeps to bound memory); each combination is its own
     cash-sharing group. Invalid combinations (e.g. fast >= slow) are reported with NaN
     metrics and the reason. Returns one row per combination: its parameters, total
-    return, CAGR, Sharpe, max drawdown and trades.
+    return, CAGR, Sharpe, max drawdown and orders. ``backtest/grid.py`` runs the same
+    chunks on Dask workers.
     """
+    plan = plan_sweep(strategy, grid, max_columns)
     data = market.between(None, end)
-    names = list(grid)
-    rows: list[dict[str, Any]] = []
-    pending: list[tuple[dict[str, Any], Strategy]] = []
-    for values in itertools.product(*grid.values()):
-        combo = dict(zip(names, values, strict=True))
-        try:
-            pending.append((combo, strategy.with_params(**combo)))
-        except ValidationError as exc:
-            rows.append(combo | {"error": "; ".join(e["msg"] for e in exc.errors())})
-    per_combo = max(1, max_columns // max(1, len(strategy.symbols())))
-    # a bar on a terminal (disable=None: none in cron logs, CI or a notebook's saved output)
-    with tqdm(total=len(pending), unit="combination", desc="sweep", disable=None, mininterval=0.5) as bar:
-        for i in range(0, len(pending), per_combo):
-            chunk = pending[i : i + per_combo]
-            rows += _sweep_chunk(chunk, data, params, start)
+    done: list[list[dict[str, Any]]] = []
+    with sweep_bar(plan) as bar:
+        for chunk in plan.chunks:
+            done.append(sweep_chunk(chunk, data, params, start))
             bar.update(len(chunk))
-    table = pd.DataFrame(rows)
-    return table.sort_values(names).reset_index(drop=True)
+    return sweep_frame(plan, done)
 
 
-def _sweep_chunk(
-    chunk: list[tuple[dict[str, Any], Strategy]], data: MarketData, params: BacktestParams, start: dt.date | None
+def sweep_chunk(
+    chunk: list[Combination], data: MarketData, params: BacktestParams, start: dt.date | None
 ) -> list[dict[str, Any]]:
+    """Backtest one chunk of combinations side by side on ``data`` (already cut at the
+    sweep's end): one row per combination, in chunk order. The unit of work of both the
+    in-process sweep and a Dask task (``backtest/grid.py``)."""
+    faults.reach("sweep:chunk")  # a test kills a Dask worker here
     frames = [s.generate(data) for _, s in chunk]
     symbols = frames[0].symbols
 

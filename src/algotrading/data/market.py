@@ -40,8 +40,9 @@ class MarketData:
         return pd.DatetimeIndex(self.close.index)
 
     def select(self, symbols: Sequence[str]) -> MarketData:
-        """Only ``symbols`` that are present (in the order given)."""
-        keep = [s for s in symbols if s in self.close.columns]
+        """Only ``symbols`` that are present, each once (in the order given: the benchmark
+        asked for beside a ``--symbols`` list that holds it already is not doubled)."""
+        keep = list(dict.fromkeys(s for s in symbols if s in self.close.columns))
         return MarketData(**{f: getattr(self, f)[keep] for f in FIELDS})
 
     def upto(self, day: dt.date | pd.Timestamp) -> MarketData:

@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
-from algotrading.backtest.engine import BacktestResult, run_backtest, sweep
+from algotrading.backtest.engine import BacktestResult, run_backtest
+from algotrading.backtest.grid import run_sweep, scheduler_address
 from algotrading.backtest.window import backtest_window, load_market
 from algotrading.config import Settings, load_settings
 from algotrading.data.market import MarketData
@@ -74,10 +75,15 @@ def sweep_table(
     start: str | None = None,
     end: str | None = None,
     symbols: list[str] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
-    """Every combination of ``grid`` backtested on the same data."""
+    """Every combination of ``grid`` backtested on the same data: in this process, or on
+    Dask with ``workers`` local worker processes or on the cluster at ``scheduler`` (or
+    ``ALGOTRADING_DASK_SCHEDULER``). The same table either way."""
     settings, strategy, market, first, last = _setup(name, start, end, symbols)
-    return sweep(strategy, market, grid, settings.backtest, start=first, end=last)
+    where = scheduler_address(scheduler, workers, settings)
+    return run_sweep(strategy, market, grid, settings.backtest, start=first, end=last, workers=workers, scheduler=where)
 
 
 def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -> go.Figure:
