@@ -7,10 +7,12 @@ the same plan and artifacts as a run with a kernel per notebook."""
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 from algotrading.config import Mode, load_settings
 from algotrading.daily import artifacts
@@ -76,3 +78,12 @@ def test_only_the_computing_notebooks_run_in_process_and_never_for_a_live_accoun
     assert f"{VARIABLE} is ignored in live mode" in caplog.text
     monkeypatch.setenv(VARIABLE, "0")
     assert _in_process(settings) == frozenset()
+
+
+def test_the_shell_leaves_the_processs_main_module_alone(tmp_path):
+    """IPython installs its namespace as ``__main__``; the in-process shell puts the real one
+    back, or a later process pool started with ``spawn`` in the same process fails."""
+    execute_in_process(_notebook(tmp_path / "a.ipynb", "z = __name__"), tmp_path / "out.ipynb", {}, tmp_path)
+    shell = InteractiveShell.instance()
+    assert shell.user_ns["z"] == "__main__" and sys.modules["__main__"] is not shell.user_module
+    assert hasattr(sys.modules["__main__"], "__spec__")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from multiprocessing import active_children
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth, validate_bars
 from algotrading.decisions.plan import Plan
 from algotrading.jobs.daily import run_daily
-from algotrading.replay import ReplayError, replay
+from algotrading.replay import ReplayError, engine, replay
 
 pytestmark = pytest.mark.slow
 
@@ -154,6 +155,22 @@ def test_a_longer_replay_makes_the_same_plans_for_the_sessions_they_share(full_r
         on_plan=lambda p: shorter.__setitem__(p.session, p),
     )
     assert shorter and all(plan_doc(p) == plan_doc(plans[d]) for d, p in shorter.items())
+
+
+def test_a_replay_over_two_history_starts_prepares_the_next_in_a_worker_with_the_same_outputs(tmp_path, monkeypatch):
+    """Two stretches (a new history start from 2021-12-30): the strategies' part of the second
+    runs in a worker process while the first is planned (replay/engine._Preparer); every
+    output equals a replay that prepares both stretches in its own process."""
+    start, end = dt.date(2021, 12, 29), dt.date(2022, 1, 6)
+    assert len(engine._spans(cal.sessions_between(start, end), load_settings().data.history_sessions)) == 2
+    workers: list[int] = []
+    replay(load_settings(), start, end, tmp_path / "worker", on_plan=lambda p: workers.append(len(active_children())))
+    monkeypatch.setattr(engine, "WORKER_FROM_STRETCHES", 3)
+    replay(load_settings(), start, end, tmp_path / "here", on_plan=lambda p: workers.append(len(active_children())))
+    assert workers == [1] * 7 + [0] * 7  # one worker through the first replay, none in the second
+    for name in ("equity.csv", "orders.csv", "events.csv", "rules.csv", "positions.csv"):
+        assert (tmp_path / "worker" / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
+    assert len(pd.read_csv(tmp_path / "here" / "orders.csv")) > 0
 
 
 def test_the_history_a_run_loads_starts_on_a_year_start():

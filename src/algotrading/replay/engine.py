@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -59,6 +62,10 @@ log = logging.getLogger(__name__)
 
 #: Outputs are rewritten every this many sessions, so a killed replay keeps most of its work.
 CHECKPOINT_SESSIONS = 250
+#: A replay of at least this many stretches (history starts) prepares them in a worker
+#: process (:class:`_Preparer`); a shorter one in its own process (a worker costs about
+#: 2 s to start and import the backtest engine).
+WORKER_FROM_STRETCHES = 2
 
 
 class ReplayError(RuntimeError):
@@ -77,11 +84,11 @@ class ReplayResult:
 
 @dataclass
 class _Stretch:
-    """The bars of one history start up to the replay's end, and what is computed on them."""
+    """The bars of one history start up to the last session loading it, and what is
+    computed on them."""
 
     start: dt.date
     market: MarketData
-    health: PrefixHealth
     markets: dict[tuple[str, ...], MarketData] = field(default_factory=dict)
     books: dict[tuple[str, ...], StrategyBooks] = field(default_factory=dict)
     first_day: dict[tuple[str, ...], StrategyBooks] = field(default_factory=dict)  # one-row backtest templates
@@ -91,6 +98,27 @@ class _Stretch:
             whole = len(usable) == len(self.market.symbols)
             self.markets[usable] = self.market if whole else self.market.select(usable)
         return self.markets[usable]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What one session needs that no account state changes: the symbols its data check
+    excludes, the usable ones, and the strategies' run on them (without its backtests'
+    details, which the plan does not read), or the error the strategies raised."""
+
+    excluded: dict[str, str]
+    usable: tuple[str, ...]
+    run: StrategyRun | None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class _Span:
+    """One stretch of the replay: its history start, its last session, its sessions."""
+
+    begins: dt.date
+    last: dt.date
+    sessions: tuple[dt.date, ...]
 
 
 def replay_settings(settings: Settings, state_dir: Path, capital: float | None) -> Settings:
@@ -173,20 +201,16 @@ def replay(
 
     recorder = Recorder(out_dir, rs, sessions[0], sessions[-1])
     holds = max_holds(rs)
-    ends = {history_start(day, rs.data.history_sessions): day for day in sessions}  # each stretch's last session
-    stretch: _Stretch | None = None
+    spans = _spans(sessions, rs.data.history_sessions)
     done = 0
     complete = False
     iterator: Iterable[dt.date] = progress(sessions, len(sessions)) if progress else sessions
-    with scratch_files():
+    with scratch_files(), _Preparer(rs, bars, spans) as prepared:
         try:
             for session in iterator:
-                begins = history_start(session, rs.data.history_sessions)
-                if stretch is None or stretch.start != begins:
-                    stretch = _stretch(rs, bars, begins, ends[begins])
                 if auto_resume is not None:
                     _maybe_resume(rs, session, auto_resume, recorder)
-                _one_session(rs, stretch, session, recorder, holds, on_plan)
+                _one_session(rs, prepared.market(session), session, prepared.get(session), recorder, holds, on_plan)
                 done += 1
                 if write_every and done % write_every == 0:
                     recorder.write(complete=False)
@@ -206,13 +230,115 @@ def replay(
     return ReplayResult(out_dir, len(sessions), recorded, complete, time.monotonic() - started, recorder.final_equity)
 
 
-def _stretch(settings: Settings, bars: pd.DataFrame, begins: dt.date, last: dt.date) -> _Stretch:
-    """The bars from ``begins`` to ``last``, the last session that loads history from
-    ``begins``: its backtests run no further than a session of the stretch needs."""
+def _spans(sessions: list[dt.date], history_sessions: int) -> list[_Span]:
+    """The replay's sessions grouped by the history start a daily run on each loads."""
+    groups: dict[dt.date, list[dt.date]] = {}
+    for day in sessions:
+        groups.setdefault(history_start(day, history_sessions), []).append(day)
+    return [_Span(begins, days[-1], tuple(days)) for begins, days in groups.items()]
+
+
+def _cut(bars: pd.DataFrame, begins: dt.date, last: dt.date) -> pd.DataFrame:
+    """The bars from ``begins`` to ``last``: a stretch's backtests run no further than
+    the last session loading its history needs."""
     dates = bars["date"]
-    part = bars[(dates >= pd.Timestamp(begins)) & (dates <= pd.Timestamp(last))].reset_index(drop=True)
-    health = PrefixHealth(part, settings.universe.all_symbols, last, settings.data.validation)
-    return _Stretch(begins, MarketData.from_bars(part), health)
+    return bars[(dates >= pd.Timestamp(begins)) & (dates <= pd.Timestamp(last))].reset_index(drop=True)
+
+
+def prepare_span(settings: Settings, part: pd.DataFrame, span: _Span) -> list[_Prepared]:
+    """Each session of ``span``: its data check and its strategies' run, in order; it
+    stops at the first session whose strategies raise (the replay stops there too).
+
+    Nothing here depends on the account, so a long replay runs it for the next stretch
+    in a second process (:class:`_Preparer`) while this one plans the current stretch."""
+    stretch = _Stretch(span.begins, MarketData.from_bars(part))
+    health = PrefixHealth(part, settings.universe.all_symbols, span.last, settings.data.validation)
+    out: list[_Prepared] = []
+    for session in span.sessions:
+        excluded = health.excluded(session)
+        usable = tuple(s for s in stretch.market.symbols if s not in excluded)
+        if not set(settings.universe.symbols) - set(excluded):
+            out.append(_Prepared(excluded, usable, None))
+            continue
+        try:
+            run = _strategies(settings, stretch, usable, session)
+        except Exception as exc:  # raised again by the replay when it reaches this session
+            out.append(_Prepared(excluded, usable, None, exc))
+            break
+        out.append(_Prepared(excluded, usable, replace(run, results={})))
+    return out
+
+
+class _Preparer:
+    """The sessions' :class:`_Prepared` parts, stretch by stretch, in order.
+
+    A replay of one stretch prepares it here, in this process. A longer one prepares the
+    stretches in one worker process, a stretch ahead of the planning: the strategies'
+    backtests and signals (about two fifths of a ten-year replay) then run on the second
+    core while this process does the account, the plan and the simulated broker for the
+    stretch before. The worker runs :func:`prepare_span`, the same function as the one-
+    stretch case, on the same bars; a Ctrl-C stops the replay, not the worker, which is
+    told to drop what it has not started."""
+
+    def __init__(self, settings: Settings, bars: pd.DataFrame, spans: list[_Span]) -> None:
+        self.settings = settings
+        self.spans = spans
+        self.parts = [_cut(bars, span.begins, span.last) for span in spans]
+        self.index = {day: k for k, span in enumerate(spans) for day in span.sessions}
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: dict[int, Future[list[_Prepared]]] = {}
+        self.done: dict[int, list[_Prepared]] = {}
+        self.markets: dict[int, _Stretch] = {}
+
+    def __enter__(self) -> _Preparer:
+        if len(self.spans) >= WORKER_FROM_STRETCHES:
+            context = multiprocessing.get_context("spawn")  # not fork: the caller may have threads
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_ignore_interrupt)
+            for k in range(min(2, len(self.spans))):
+                self._submit(k)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, k: int) -> None:
+        if self.pool is not None and k < len(self.spans) and k not in self.futures:
+            self.futures[k] = self.pool.submit(prepare_span, self.settings, self.parts[k], self.spans[k])
+
+    def _span(self, k: int) -> list[_Prepared]:
+        if k not in self.done:
+            if self.pool is None:
+                self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k])
+            else:
+                self.done[k] = self.futures.pop(k).result()
+                self._submit(k + 2)  # one stretch in the worker's hands, one waiting
+            self.done.pop(k - 1, None)
+        return self.done[k]
+
+    def get(self, session: dt.date) -> _Prepared:
+        """The session's prepared part; raises what its strategies raised."""
+        k = self.index[session]
+        prepared = self._span(k)
+        position = self.spans[k].sessions.index(session)
+        if position >= len(prepared):  # an earlier session of its stretch raised
+            raise RuntimeError(f"{session}: not prepared, an earlier session of its stretch failed")
+        error = prepared[position].error
+        if error is not None:
+            raise error
+        return prepared[position]
+
+    def market(self, session: dt.date) -> _Stretch:
+        """The session's stretch on this side: its bars, cut per symbol set as needed."""
+        k = self.index[session]
+        if k not in self.markets:
+            self.markets = {k: _Stretch(self.spans[k].begins, MarketData.from_bars(self.parts[k]))}
+        return self.markets[k]
+
+
+def _ignore_interrupt() -> None:
+    """The preparing worker leaves Ctrl-C to the replay, which stops after its session."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _maybe_resume(settings: Settings, session: dt.date, after: int, recorder: Recorder) -> None:
@@ -248,17 +374,16 @@ def _one_session(
     settings: Settings,
     stretch: _Stretch,
     session: dt.date,
+    prepared: _Prepared,
     recorder: Recorder,
     holds: dict[str, int | None],
     on_plan: Callable[[Plan], None] | None,
 ) -> None:
-    excluded = stretch.health.excluded(session)
-    usable = tuple(s for s in stretch.market.symbols if s not in excluded)
-    if not set(settings.universe.symbols) - set(excluded):
+    excluded, usable, run = prepared.excluded, prepared.usable, prepared.run
+    if run is None:
         recorder.skipped(session, excluded, "no symbol of the universe has usable data: the daily run would stop")
         return
     market = stretch.market_for(usable).upto(session)
-    run = _strategies(settings, stretch, usable, session)
     account = load_account(settings, session, persist=True, market=market)
     with open_store(settings.paths.state_dir) as store:
         _, followed = follow_up(store, session)  # as the daily run: expire the unsent, report the last plan's orders

@@ -142,4 +142,8 @@ def _shell() -> NotebookShell:
     config.InteractiveShell.cache_size = 0
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.xmode = "Plain"
-    return NotebookShell.instance(config=config)
+    main = sys.modules.get("__main__")
+    shell = NotebookShell.instance(config=config)
+    if main is not None:  # IPython puts its namespace module there; multiprocessing's spawn needs the real one
+        sys.modules["__main__"] = main
+    return shell
