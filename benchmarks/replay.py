@@ -121,7 +121,8 @@ def main() -> None:
             show(f"1 session (2025-12-31), {symbols} symbols", measure("2025-12-31", "2025-12-31", symbols))
     print(
         f"RESULT replay_seconds={full['seconds']:.1f} peak_rss_mb={full['peak_rss_mb']:.0f} "
-        f"worker_peak_rss_mb={full['worker_peak_rss_mb']:.0f} together_mb={full['peak_rss_mb'] + full['worker_peak_rss_mb']:.0f} "
+        f"worker_peak_rss_mb={full['worker_peak_rss_mb']:.0f} "
+        f"together_mb={full['peak_rss_mb'] + full['worker_peak_rss_mb']:.0f} "
         "target<=25s <=1024MB (issue 17; issue 8 had 60 s, 2 GB) "
         f"({dt.date.today()})"
     )
