@@ -142,6 +142,9 @@ def open_client(
             scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"},  # no bokeh; no fixed port to clash on
         )
     with cluster, Client(cluster) as client:
+        # every worker registered before the data is scattered to all of them (on a busy
+        # machine the cluster's start returned with one of two workers not yet known)
+        client.wait_for_workers(len(cluster.workers), timeout=CONNECT_SECONDS * 6)
         yield client
 
 
