@@ -138,3 +138,16 @@ def test_without_an_accounts_file_the_run_is_the_single_account_of_today(workdir
     folders = {p.name for p in workdirs["reports"].iterdir() if p.is_dir()}
     assert folders <= {SESSION, "outbox", ".staging"} and SESSION in folders
     assert (workdirs["state"] / FILE_NAME).is_file()
+
+
+def test_one_scheduled_job_runs_every_account_and_confirms_a_live_one(workdirs, monkeypatch):
+    from algotrading.config import load_settings
+    from algotrading.ops.schedule import cron_text
+
+    _write(workdirs, [THREE[0]])
+    text = cron_text(load_settings(), submit=True)
+    assert "run_daily.sh --at 16:30 --submit >>" in text and "--confirm-live" not in text
+    live = {"name": "real", "mode": "live", "api_key_env": "K_REAL", "secret_key_env": "S_REAL"}
+    _write(workdirs, [THREE[0], live])
+    text = cron_text(load_settings(), submit=True)
+    assert "run_daily.sh --at 16:30 --submit --confirm-live >>" in text
