@@ -20,6 +20,9 @@ from algotrading.logs import configure_console
 
 if TYPE_CHECKING:
     from algotrading.config import Settings
+    from algotrading.daily.accounts import AccountsFile
+    from algotrading.jobs.control import RunResult
+    from algotrading.monitor.status import Status
 
 # Each command imports its modules when it runs (the imports inside the cmd_* functions):
 # all of them cost about 0.8 s before a command can start (measured: config + logs 0.2 s,
@@ -360,6 +363,11 @@ def cmd_daily(args: argparse.Namespace) -> int:
     if args.pending and not args.submit:
         log.error("--pending goes with --submit: `algotrading daily --submit --pending`")
         return EXIT_USAGE
+    from algotrading.daily.accounts import load_accounts  # local: the daily run's modules, as above
+
+    accounts = load_accounts(settings.paths.params_dir)
+    if accounts is not None:
+        return _daily_accounts(args, accounts, settings)
     try:
         if args.pending:
             from algotrading.jobs.submission import submit_pending_buys
@@ -387,6 +395,36 @@ def cmd_daily(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _daily_accounts(args: argparse.Namespace, accounts: AccountsFile, settings: Settings) -> int:
+    """``algotrading daily`` with ``params/accounts.yaml``: every account, one after the
+    other, sharing the data and the strategies step; a summary line per account."""
+    from algotrading.jobs.accounts import exit_code, for_each_account, refuse_unconfirmed_live, summary
+    from algotrading.jobs.daily import Shared, run_daily
+    from algotrading.jobs.submission import submit_pending_buys
+
+    def work(account: Settings, shared: Shared) -> RunResult:
+        if args.pending:
+            return submit_pending_buys(account, args.date)
+        return run_daily(
+            account,
+            args.date,
+            submit=args.submit,
+            confirm_live=args.confirm_live,
+            force=args.force,
+            allow_open=args.allow_market_open,
+            shared=shared,
+        )
+
+    try:
+        refuse_unconfirmed_live(accounts, args.submit, args.confirm_live)
+    except UsageError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    outcomes = for_each_account(accounts, settings.paths, work)
+    print(summary(outcomes))
+    return exit_code(outcomes)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Exit 0 when nothing FAILs, 2 when the configuration itself is refused, else 1."""
     from algotrading.ops.validate import format_table, validate
@@ -402,24 +440,53 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from algotrading.monitor.status import build_status, format_status
-    from algotrading.storage.store import FILE_NAME, StoreError, open_store
+    """The health of the account, or of each account of ``params/accounts.yaml``."""
+    from algotrading.daily.accounts import account_settings, environment, load_accounts
+    from algotrading.monitor.status import format_status
 
     settings = _settings()
+    accounts = load_accounts(settings.paths.params_dir)
+    if accounts is None:
+        status = _status_of(settings)
+        if status is None:
+            return EXIT_FAILED
+        print(json.dumps(status.to_json(), indent=2, default=str) if args.json else format_status(status))
+        return EXIT_FAILED if args.check and not status.healthy else EXIT_OK
+    healthy, docs, texts = True, {}, []
+    for account in accounts.accounts:  # one status per account, read in its own settings
+        try:
+            own, env = account_settings(account, accounts, settings.paths)
+            with environment(env):
+                status = _status_of(own)
+        except ConfigError as exc:
+            healthy = False
+            docs[account.name] = {"error": "; ".join(exc.problems)}
+            texts.append(f"== account {account.name}: settings refused: {'; '.join(exc.problems)}")
+            continue
+        healthy = healthy and status is not None and status.healthy
+        docs[account.name] = status.to_json() if status is not None else {"error": "its state cannot be read"}
+        texts.append(f"== account {account.name} ({account.mode})\n" + (format_status(status) if status else "?"))
+    print(json.dumps({"accounts": docs}, indent=2, default=str) if args.json else "\n\n".join(texts))
+    return EXIT_FAILED if args.check and not healthy else EXIT_OK
+
+
+def _status_of(settings: Settings) -> Status | None:
+    """One account's health from its state (None, logged, when the state cannot be read)."""
+    from algotrading.monitor.status import build_status
+    from algotrading.storage.store import FILE_NAME, StoreError, open_store
+
     try:
         store = open_store(settings.paths.state_dir, create=False)
     except StoreError as exc:
         if (settings.paths.state_dir / FILE_NAME).exists():
             log.error("%s", exc)
-            return EXIT_FAILED
+            return None
         store = None  # no run yet
     try:
-        status = build_status(settings, store)
+        return build_status(settings, store)
     finally:
         if store is not None:
             store.close()
-    print(json.dumps(status.to_json(), indent=2, default=str) if args.json else format_status(status))
-    return EXIT_FAILED if args.check and not status.healthy else EXIT_OK
 
 
 def cmd_strategies(args: argparse.Namespace) -> int:
@@ -714,8 +781,13 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
+    from algotrading.daily.accounts import describe, load_accounts  # local: only this command needs them
+
     settings = _settings()
     data = settings.redacted()
+    accounts = load_accounts(settings.paths.params_dir)
+    if accounts is not None:  # names of the key variables and whether they are set, never their values
+        data["accounts"] = {a.pop("name"): a for a in describe(accounts, settings.paths)}
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return EXIT_OK

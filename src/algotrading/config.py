@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from algotrading.errors import TIME_RE as TIME_RE
@@ -570,10 +570,27 @@ def load_settings(paths: Paths | None = None) -> Settings:
     return settings
 
 
+def account_key_variables(params_dir: Path) -> list[str]:
+    """The names of the variables ``params/accounts.yaml`` says hold accounts' Alpaca keys
+    (read loosely: the daily run checks the file): ``.env`` may hold them too."""
+    try:
+        doc = yaml.safe_load((params_dir / "accounts.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return []
+    entries = doc.get("accounts") if isinstance(doc, dict) else None
+    fields = ("api_key_env", "secret_key_env")
+    found = (
+        [e.get(f) for e in entries or [] if isinstance(e, dict) for f in fields] if isinstance(entries, list) else []
+    )
+    return sorted({v for v in found if isinstance(v, str) and v.isidentifier()})
+
+
 def _read_env(paths: Paths, problems: list[str]) -> EnvSettings | None:
     env_file = paths.env_file if paths.env_file is not None and paths.env_file.is_file() else None
+    extra: dict[str, Any] = {name.lower(): (SecretStr | None, None) for name in account_key_variables(paths.params_dir)}
+    model = create_model("EnvSettings", __base__=EnvSettings, **extra) if extra else EnvSettings
     try:
-        return EnvSettings(_env_file=env_file)  # type: ignore[call-arg]
+        return model(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
         known = [name.upper() for name in EnvSettings.model_fields]
         for err in exc.errors():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,17 @@ DAILY_NOTEBOOKS: tuple[str, ...] = (
 )
 #: The notebook that runs the strategies (its kernel imports vectorbt ahead).
 STRATEGIES_NOTEBOOK = "10_strategies.ipynb"
+#: What the strategies notebook leaves in the run's folder (its executed copy included):
+#: with several accounts it runs once and these are copied into each account's run.
+STRATEGY_OUTPUTS: tuple[str, ...] = (
+    SIGNALS,
+    STRATEGY_PERFORMANCE,
+    STRATEGY_EQUITY,
+    STRATEGY_MOMENTUM,
+    STRATEGY_CORRELATION,
+    STRATEGIES,
+    STRATEGIES_NOTEBOOK,
+)
 #: The notebook rendered to ``report.html``.
 REPORT_NOTEBOOK = "90_daily_report.ipynb"
 #: A failed run's notebook as far as it ran, rendered for the failure alert ({name}: the notebook's stem).
@@ -131,6 +143,16 @@ def read_snapshot(run_dir: Path) -> tuple[MarketSnapshot, RunContext]:
         fingerprint=doc["data_fingerprint"],
     )
     return snapshot, context
+
+
+def copy_strategy_outputs(source: Path, run_dir: Path) -> None:
+    """Copy the strategies step's outputs (:data:`STRATEGY_OUTPUTS`) from the shared
+    folder where it ran once into one account's run folder; a missing one names its step."""
+    missing = [n for n in STRATEGY_OUTPUTS if not (source / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{source} lacks {', '.join(missing)}: the shared strategies step did not finish")
+    for name in STRATEGY_OUTPUTS:
+        shutil.copy2(source / name, run_dir / name)
 
 
 def write_strategy_run(run_dir: Path, run: StrategyRun) -> None:

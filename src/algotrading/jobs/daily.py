@@ -14,7 +14,8 @@ import logging
 import os
 import shutil
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,11 @@ from algotrading.strategies import load_strategies
 
 log = logging.getLogger(__name__)
 
+#: With several accounts (jobs/accounts.py): the folder where the session's data and the
+#: strategies step ran once for every account (computed on the first call, see
+#: :func:`run_shared`). None: the run loads its data and runs its strategies itself.
+Shared = Callable[[dt.date], Path]
+
 
 def preflight(settings: Settings) -> None:
     """Configuration checks that need more than the settings themselves (exit code 2)."""
@@ -77,13 +83,15 @@ def run_daily(
     confirm_live: bool = False,
     force: bool = False,
     allow_open: bool = False,
+    shared: Shared | None = None,
 ) -> RunResult:
     """``algotrading daily``. Raises ``ConfigError``/``UsageError`` for bad input (exit 2);
     any failure inside the run is recorded and returned with exit code 1. With
     ``submit``, a successful run then sends the plan's orders (sells first).
 
     A session that already ran successfully is not run again (``force`` does); with
-    ``submit`` its existing plan is sent, never a new one."""
+    ``submit`` its existing plan is sent, never a new one. ``shared``: one account of
+    several, whose data and strategies come from the run's shared folder."""
     now = now or dt.datetime.now(dt.UTC)
     if submit and settings.mode is Mode.LIVE and not confirm_live:
         raise UsageError(
@@ -136,7 +144,7 @@ def run_daily(
                 )
                 log.info("%s", result.message)
             else:
-                result = _run_session(settings, choice.session_date, now, store)
+                result = _run_session(settings, choice.session_date, now, store, shared)
             submission = None
             if submit and result.exit_code == 0 and result.report_dir is not None:
                 try:
@@ -175,7 +183,9 @@ def _refresh_dashboard(settings: Settings, store: Store) -> None:
         log.exception("reports/status.html could not be updated")
 
 
-def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: Store) -> RunResult:
+def _run_session(
+    settings: Settings, session: dt.date, now: dt.datetime, store: Store, shared: Shared | None = None
+) -> RunResult:
     reports = settings.paths.reports_dir
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{os.getpid()}"
     store.start_run(run_id, session, settings.mode.value)
@@ -196,7 +206,7 @@ def _run_session(settings: Settings, session: dt.date, now: dt.datetime, store: 
         log.info("daily run for %s in %s mode (run %s)", session, settings.mode.value, run_id)
         try:
             with deadline(settings.schedule.run_timeout_seconds, "the whole run"):
-                snapshot = _steps(settings, session, now, staging, timer, store)
+                snapshot = _steps(settings, session, now, staging, timer, store, shared)
             record["data"] = _data_record(snapshot)
             record["plan"] = _plan_record(staging)
         except Exception as exc:  # every failure is recorded, reported and returned as exit 1
@@ -266,14 +276,39 @@ KERNELS_LIVE = 3
 
 
 def _steps(
-    settings: Settings, session: dt.date, now: dt.datetime, staging: Path, timer: StepTimer, store: Store
+    settings: Settings,
+    session: dt.date,
+    now: dt.datetime,
+    staging: Path,
+    timer: StepTimer,
+    store: Store,
+    shared: Shared | None = None,
 ) -> MarketSnapshot:
     """The run's steps. The notebooks' kernels start first, and import their modules while
-    the data and the account load and while the earlier notebooks run."""
-    here = _in_process(settings)
-    sources = {name: _source(settings, name) for name in artifacts.DAILY_NOTEBOOKS if name not in here}
+    the data and the account load and while the earlier notebooks run (with ``shared``,
+    the strategies notebook has run already: no kernel for it)."""
+    skip = _in_process(settings) | (frozenset({artifacts.STRATEGIES_NOTEBOOK}) if shared else frozenset())
+    sources = {name: _source(settings, name) for name in artifacts.DAILY_NOTEBOOKS if name not in skip}
     with KernelPool(ensure_kernel(), staging, sources, AHEAD, KERNELS_LIVE) as kernels:
-        return _steps_with(settings, session, now, staging, timer, store, kernels)
+        return _steps_with(settings, session, now, staging, timer, store, kernels, shared)
+
+
+def run_shared(settings: Settings, session: dt.date, now: dt.datetime, folder: Path) -> Path:
+    """Load and validate the session's data and execute the strategies notebook once, in
+    ``folder`` (built beside it and renamed into place), for several accounts: the step
+    reads the data and the strategy parameters only, never an account. Returns ``folder``."""
+    staging = folder.parent / f".{folder.name}-{now:%Y%m%dT%H%M%SZ}-{os.getpid()}"
+    staging.mkdir(parents=True)
+    snapshot = load_snapshot(make_provider(settings), settings.universe, session, settings.data)
+    context = RunContext(session, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
+    artifacts.write_snapshot(staging, snapshot, context)
+    name = artifacts.STRATEGIES_NOTEBOOK
+    sources = {} if name in _in_process(settings) else {name: _source(settings, name)}
+    with KernelPool(ensure_kernel(), staging, sources, AHEAD, 1) as kernels:
+        _notebook(settings, name, staging, session, kernels, nullcontext())
+    _promote(staging, folder)
+    log.info("data and strategies for %s ran once for every account: %s", session, folder)
+    return folder
 
 
 def _steps_with(
@@ -284,12 +319,16 @@ def _steps_with(
     timer: StepTimer,
     store: Store,
     kernels: KernelPool,
+    shared: Shared | None = None,
 ) -> MarketSnapshot:
     total = 5 + len(artifacts.DAILY_NOTEBOOKS)
     with timer.step("validate", 1, total):
         raised = run_alerts.at_start(settings, store, session, staging)
     with timer.step("load_data", 2, total):
-        snapshot = load_snapshot(make_provider(settings), settings.universe, session, settings.data)
+        if shared is None:
+            snapshot = load_snapshot(make_provider(settings), settings.universe, session, settings.data)
+        else:
+            snapshot, _ = artifacts.read_snapshot(shared(session))
         context = RunContext(session, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
         artifacts.write_snapshot(staging, snapshot, context)
     with timer.step("account", 3, total):
@@ -324,7 +363,12 @@ def _steps_with(
                 raised += run_alerts.after_strategies(settings, store, session, staging, snapshot.excluded)
                 run_alerts.write_alerts(store, staging, raised)
         number += 1
-        _notebook(settings, name, staging, session, kernels, timer.step(f"notebook:{Path(name).stem}", number, total))
+        step = timer.step(f"notebook:{Path(name).stem}", number, total)
+        if shared is not None and name == artifacts.STRATEGIES_NOTEBOOK:  # ran once for every account
+            with step:
+                artifacts.copy_strategy_outputs(shared(session), staging)
+            continue
+        _notebook(settings, name, staging, session, kernels, step)
     with timer.step("render_html", total, total):
         size = render_html(
             staging / artifacts.REPORT_NOTEBOOK, staging / artifacts.REPORT_HTML, f"AlgoTrading report {session}"

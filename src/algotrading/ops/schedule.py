@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from algotrading import calendar as cal
 from algotrading.config import Mode, Settings
+from algotrading.daily.accounts import has_live_account
 
 BEGIN, END = "# >>> algotrading (managed by `algotrading schedule install`)", "# <<< algotrading"
 MORNING = "09:45"
@@ -127,9 +128,12 @@ def _command(settings: Settings, extra: str) -> str:
 
 
 def _flags(settings: Settings, submit: bool) -> str:
+    """The run's flags. One job runs every account of ``params/accounts.yaml`` (the daily
+    run loops over them): a live one among them confirms live as a live single account does."""
     if not submit:
         return ""
-    return " --submit" + (" --confirm-live" if settings.mode is Mode.LIVE else "")
+    live = settings.mode is Mode.LIVE or has_live_account(settings.paths.params_dir)
+    return " --submit" + (" --confirm-live" if live else "")
 
 
 def cron_text(settings: Settings, submit: bool = False, zone: ZoneInfo | None = None, year: int | None = None) -> str:
