@@ -92,28 +92,30 @@ def smtp(tmp_path: Path):  # noqa: ANN201
     server.stop()
 
 
-#: Seconds each of the heaviest test files took (``--durations``, 2026-12-02, on a slow hour
-#: of the 2-core machine). The two workers (``--dist loadfile --no-loadscope-reorder``,
-#: run_tests.sh) take whole files in collection order, so the longest start first and the
-#: short ones fill in at the end; a file not listed counts 0 and keeps its place. Without
-#: this, xdist starts the files with the most tests first, and one worker ran
-#: test_submit_e2e (370 s) alone at the end.
+#: Seconds each of the heaviest test files took (``--durations=0``, 2026-12-07, a quiet hour
+#: of the 2-core machine, 522 s of worker time in all). The two workers (``--dist loadfile
+#: --no-loadscope-reorder``, run_tests.sh) take whole files in collection order, so the
+#: longest start first and the short ones fill in at the end; a file not listed counts 0
+#: and keeps its place. Without this, xdist starts the files with the most tests first,
+#: and one worker ran test_submit_e2e (370 s) alone at the end.
 HEAVIEST_FILES = {
-    "tests/test_email.py": 196,
-    "tests/test_submit_clock.py": 192,
-    "tests/test_submit_e2e.py": 178,
-    "tests/test_daily_run.py": 158,
-    "tests/test_monitoring.py": 148,
-    "tests/test_replay.py": 120,
-    "tests/test_crash.py": 115,
-    "tests/test_crash_delivery.py": 110,
-    "tests/test_backtrader_engine.py": 82,
-    "tests/test_schedule_and_robustness.py": 58,
-    "tests/test_backtest.py": 37,
-    "tests/test_plan_properties.py": 35,
-    "notebooks/research/backtest_explorer.ipynb": 25,
-    "tests/test_validate.py": 21,
-    "tests/test_private_files.py": 20,
+    "tests/test_submit_clock.py": 54,
+    "tests/test_daily_run.py": 43,
+    "tests/test_email.py": 40,
+    "tests/test_submit_e2e.py": 39,
+    "tests/test_replay.py": 38,
+    "tests/test_crash_delivery.py": 38,
+    "tests/test_crash.py": 36,
+    "tests/test_schedule_and_robustness.py": 33,
+    "tests/test_accounts.py": 32,
+    "tests/test_monitoring.py": 27,
+    "tests/test_grid.py": 17,
+    "tests/test_backtrader_engine.py": 15,
+    "tests/test_backtest.py": 13,
+    "tests/test_alpaca_broker.py": 9,
+    "tests/test_plan_properties.py": 9,
+    "notebooks/research/backtest_explorer.ipynb": 8,
+    "tests/test_validate.py": 7,
 }
 
 
