@@ -272,11 +272,11 @@ def prepare_span(settings: Settings, part: pd.DataFrame, span: _Span) -> list[_P
 class _Preparer:
     """The sessions' :class:`_Prepared` parts, stretch by stretch, in order.
 
-    A replay of one stretch prepares it here, in this process. A longer one prepares the
-    stretches in one worker process, a stretch ahead of the planning: the strategies'
-    backtests and signals (about two fifths of a ten-year replay) then run on the second
-    core while this process does the account, the plan and the simulated broker for the
-    stretch before. The worker runs :func:`prepare_span`, the same function as the one-
+    A replay of one stretch prepares it here, in this process. A longer one prepares its
+    first stretch here too, while a worker process starts, and every later stretch in
+    that worker, a stretch ahead of the planning: the strategies' backtests and signals
+    (about two fifths of a ten-year replay) then run on the second core while this
+    process does the account, the plan and the simulated broker for the stretch before. The worker runs :func:`prepare_span`, the same function as the one-
     stretch case, on the same bars; a Ctrl-C stops the replay, not the worker, which is
     told to drop what it has not started."""
 
@@ -294,7 +294,7 @@ class _Preparer:
         if len(self.spans) >= WORKER_FROM_STRETCHES:
             context = multiprocessing.get_context("spawn")  # not fork: the caller may have threads
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_ignore_interrupt)
-            for k in range(min(2, len(self.spans))):
+            for k in (1, 2):  # the first stretch here, while the worker starts (about 2 s)
                 self._submit(k)
         return self
 
@@ -308,7 +308,7 @@ class _Preparer:
 
     def _span(self, k: int) -> list[_Prepared]:
         if k not in self.done:
-            if self.pool is None:
+            if k not in self.futures:
                 self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k])
             else:
                 self.done[k] = self.futures.pop(k).result()
