@@ -276,9 +276,9 @@ class _Preparer:
     first stretch here too, while a worker process starts, and every later stretch in
     that worker, a stretch ahead of the planning: the strategies' backtests and signals
     (about two fifths of a ten-year replay) then run on the second core while this
-    process does the account, the plan and the simulated broker for the stretch before. The worker runs :func:`prepare_span`, the same function as the one-
-    stretch case, on the same bars; a Ctrl-C stops the replay, not the worker, which is
-    told to drop what it has not started."""
+    process does the account, the plan and the simulated broker for the stretch before.
+    Both places run :func:`prepare_span` on the same bars; a Ctrl-C stops the replay, not
+    the worker, which is told to drop what it has not started."""
 
     def __init__(self, settings: Settings, bars: pd.DataFrame, spans: list[_Span]) -> None:
         self.settings = settings
