@@ -54,10 +54,10 @@ _SESSION_TMP = Path(tempfile.mkdtemp(prefix="algotrading-tests-"))
 os.environ["ALGOTRADING_REPORTS_DIR"] = str(_SESSION_TMP / "reports")
 os.environ["ALGOTRADING_STATE_DIR"] = str(_SESSION_TMP / "state")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "state" / "numba-cache"))
-# The daily runs of tests whose subject is not the notebooks run the computing notebooks in
-# the test's process (src/algotrading/report/inprocess.py); the report notebook always has a
-# real kernel. Tests that prove the notebooks' real path (papermill, a kernel each) use the
-# real_kernels fixture (or REAL_KERNELS in a module-scoped fixture).
+# The daily runs of tests whose subject is not the notebooks run the notebooks in the test's
+# process (src/algotrading/report/inprocess.py). Tests that prove the notebooks' real path
+# (papermill, a kernel each) use the real_kernels fixture (or REAL_KERNELS in a
+# module-scoped fixture).
 IN_PROCESS = {"ALGOTRADING_NOTEBOOKS_IN_PROCESS": "1"}
 REAL_KERNELS = {"ALGOTRADING_NOTEBOOKS_IN_PROCESS": "0"}
 os.environ.update(IN_PROCESS)

@@ -32,7 +32,7 @@ def test_a_run_killed_in_its_notebooks_or_its_promotion_loses_nothing(workdirs, 
     assert killed(first), first.stderr[-2000:]
     assert ledger_statuses(workdirs) == [(A.isoformat(), "running")] and len(staging_left(workdirs)) == 1
     assert not (workdirs["reports"] / A.isoformat()).exists()
-    for name, value in IN_PROCESS.items():  # the rest: the computing notebooks in the runner (conftest)
+    for name, value in IN_PROCESS.items():  # the rest: the notebooks in the runner (conftest)
         monkeypatch.setenv(name, value)
     again = daily(A)
     assert again.returncode == 0, again.stderr[-2000:]

@@ -193,10 +193,11 @@ def test_strategy_artifacts_match_a_direct_run(demo_run):
     pd.testing.assert_series_equal(written.performance.momentum, direct.performance.momentum, check_names=False)
 
 
-def test_computing_notebooks_run_in_process_make_what_their_kernels_made(demo_run, workdirs):
-    """The suite's other daily runs execute the four computing notebooks in the test's
-    process (report/inprocess.py): the same plan, the same artifacts, and cell for cell
-    outputs of the same kinds as this module's real run, a kernel per notebook."""
+def test_notebooks_run_in_process_make_what_their_kernels_made(demo_run, workdirs):
+    """The suite's other daily runs execute the notebooks in the test's process
+    (report/inprocess.py): the same plan, the same artifacts, cell for cell outputs of the
+    same kinds, and the same report and email as this module's real run, a kernel per
+    notebook."""
     from algotrading.daily import artifacts
 
     reports = demo_run[2] / "2025-12-31"
@@ -211,7 +212,7 @@ def test_computing_notebooks_run_in_process_make_what_their_kernels_made(demo_ru
         pd.testing.assert_frame_equal(
             pd.read_parquet(here / f"{name}.parquet"), pd.read_parquet(reports / f"{name}.parquet")
         )
-    for name in set(artifacts.DAILY_NOTEBOOKS) - {artifacts.REPORT_NOTEBOOK}:
+    for name in artifacts.DAILY_NOTEBOOKS:
         kernel, in_process = (
             [
                 [[o.output_type, sorted(o.get("data", {}))] for o in c.outputs if o.output_type != "stream"]
@@ -221,6 +222,19 @@ def test_computing_notebooks_run_in_process_make_what_their_kernels_made(demo_ru
             for folder in (reports, here)
         )
         assert kernel == in_process and sum(map(len, kernel)) >= 2, name
+
+    def comparable(html: str) -> str:  # what differs between two runs of the same session anyway
+        for pattern in (
+            r"cell-id=[0-9a-f-]+",
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            r"T_[0-9a-f]{5}",  # pandas Styler table ids
+            r"SIM\d+",
+        ):
+            html = re.sub(pattern, "X", html)
+        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+\dZ:]*", "T", html)
+
+    for name in ("report.html", "email.html"):
+        assert comparable((here / name).read_text()) == comparable((reports / name).read_text()), name
 
 
 def test_run_log_is_json_lines_and_no_secret_reaches_any_output(demo_run):
@@ -298,8 +312,7 @@ def _failing_notebooks(tmp_path: Path) -> Path:
     return folder
 
 
-def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkeypatch):
-    """The report notebook fails: it runs in a kernel of its own in every mode (report/inprocess.py)."""
+def test_a_failing_notebook_keeps_the_earlier_outputs(workdirs, tmp_path, monkeypatch, real_kernels):
     settings = load_settings()
     assert run_daily(settings, LAST).exit_code == 0
     good = workdirs["reports"] / "2025-12-31"

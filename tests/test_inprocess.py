@@ -1,8 +1,8 @@
 """Notebooks run in the test's process (report/inprocess.py, ALGOTRADING_NOTEBOOKS_IN_PROCESS):
 papermill's parameters, the run folder as the working directory, every cell's outputs
 kept, a failing cell saved and named, a fresh namespace per notebook; never for a live
-account, never the report notebook. tests/test_daily_run.py shows that such a run makes
-the same plan and artifacts as a run with a kernel per notebook."""
+account. tests/test_daily_run.py shows that such a run makes the same plan, artifacts,
+report and email as a run with a kernel per notebook."""
 
 from __future__ import annotations
 
@@ -68,10 +68,9 @@ def test_a_failing_cell_saves_the_notebook_up_to_it_and_names_the_cell(tmp_path)
     assert cells[4].outputs == [] and cells[4].execution_count is None
 
 
-def test_only_the_computing_notebooks_run_in_process_and_never_for_a_live_account(workdirs, monkeypatch, caplog):
+def test_every_daily_notebook_runs_in_process_but_never_for_a_live_account(workdirs, monkeypatch, caplog):
     settings = load_settings()
-    computing = set(artifacts.DAILY_NOTEBOOKS) - {artifacts.REPORT_NOTEBOOK}
-    assert _in_process(settings) == computing and len(computing) == 4
+    assert _in_process(settings) == set(artifacts.DAILY_NOTEBOOKS) and len(artifacts.DAILY_NOTEBOOKS) == 5
     live = settings.model_copy(update={"mode": Mode.LIVE})
     with caplog.at_level(logging.WARNING):
         assert _in_process(live) == frozenset()

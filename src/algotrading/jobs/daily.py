@@ -398,14 +398,14 @@ def _source(settings: Settings, name: str) -> Path:
 
 def _in_process(settings: Settings) -> frozenset[str]:
     """The daily notebooks this run executes in its own process instead of a kernel
-    (``ALGOTRADING_NOTEBOOKS_IN_PROCESS``, report/inprocess.py: for the test suite): the
-    computing ones, never the report's, and none for a live account."""
+    each (``ALGOTRADING_NOTEBOOKS_IN_PROCESS``, report/inprocess.py: for the test suite):
+    all of them, and none for a live account."""
     if not inprocess.enabled():
         return frozenset()
     if settings.mode is Mode.LIVE:
         log.warning("%s is ignored in live mode: every notebook runs in its own kernel", inprocess.VARIABLE)
         return frozenset()
-    return frozenset(artifacts.DAILY_NOTEBOOKS) - {artifacts.REPORT_NOTEBOOK}
+    return frozenset(artifacts.DAILY_NOTEBOOKS)
 
 
 def _notebook(

@@ -4,12 +4,12 @@ A daily run executes its notebooks with papermill, each in a fresh Jupyter kerne
 §3); most of that time is the kernels' start and imports, not the cells (issue 17). The
 tests whose subject is not the notebooks (submission, the ledger, the email, recovery
 after a kill) run the same daily command many times, so with
-``ALGOTRADING_NOTEBOOKS_IN_PROCESS=1`` the four computing notebooks (strategies, ranking,
-safety, risk) run here instead: the same notebook file, its parameters injected exactly
-as papermill injects them, every code cell executed in order by IPython in the run's
-folder, outputs captured into the executed notebook. The report notebook, whose outputs
-become report.html and the email, always runs in a real kernel, and so does every
-notebook of a paper or live account's command (``jobs/daily``).
+``ALGOTRADING_NOTEBOOKS_IN_PROCESS=1`` the daily notebooks run here instead: the same
+notebook file, its parameters injected exactly as papermill injects them, every code
+cell executed in order by IPython in the run's folder, outputs captured into the
+executed notebook (the report and the email rendered from them are the same as from
+kernels: tests/test_daily_run.py). A live account's notebooks always run in kernels
+(``jobs/daily``).
 
 A failing cell stops the notebook: the notebook is saved up to that cell (with the error
 as its output, as papermill does) and :class:`InProcessCellError` is raised.
@@ -36,7 +36,7 @@ from traitlets.config import Config
 
 from algotrading.storage.files import atomic_write_text
 
-#: Set to 1 to run the computing notebooks in the runner's process (tests only).
+#: Set to 1 to run the daily notebooks in the runner's process (tests only).
 VARIABLE = "ALGOTRADING_NOTEBOOKS_IN_PROCESS"
 
 
@@ -54,7 +54,13 @@ class KeepingDisplayHook(DisplayHook):
 
 
 class InProcessCellError(RuntimeError):
-    """A cell of a notebook run in this process raised; names the cell and the error."""
+    """A cell of a notebook run in this process raised: the error's name and value and the
+    cell's execution count, as papermill's ``PapermillExecutionError`` gives them, so a
+    failed run says the same either way (jobs/control.short_error)."""
+
+    def __init__(self, notebook: str, exec_count: int, error: BaseException) -> None:
+        self.ename, self.evalue, self.exec_count = type(error).__name__, str(error), exec_count
+        super().__init__(f"{notebook} cell {exec_count}: {self.ename}: {self.evalue}")
 
 
 def enabled() -> bool:
@@ -83,7 +89,7 @@ def execute_in_process(source: Path, output: Path, parameters: dict[str, Any], c
                 break
     atomic_write_text(output, nbformat.writes(nb))
     if failure is not None:
-        raise InProcessCellError(f"{source.name} cell {count}: {type(failure).__name__}: {failure}") from failure
+        raise InProcessCellError(source.name, count, failure) from failure
 
 
 def _run_cell(shell: InteractiveShell, code: str) -> tuple[list[Any], BaseException | None]:
