@@ -93,29 +93,29 @@ def smtp(tmp_path: Path):  # noqa: ANN201
 
 
 #: Seconds each of the heaviest test files took (``--durations=0``, 2026-12-07, a quiet hour
-#: of the 2-core machine, 522 s of worker time in all). The two workers (``--dist loadfile
+#: of the 2-core machine, 454 s of worker time in all). The two workers (``--dist loadfile
 #: --no-loadscope-reorder``, run_tests.sh) take whole files in collection order, so the
 #: longest start first and the short ones fill in at the end; a file not listed counts 0
 #: and keeps its place. Without this, xdist starts the files with the most tests first,
 #: and one worker ran test_submit_e2e (370 s) alone at the end.
 HEAVIEST_FILES = {
-    "tests/test_submit_clock.py": 54,
-    "tests/test_daily_run.py": 43,
-    "tests/test_email.py": 40,
-    "tests/test_submit_e2e.py": 39,
-    "tests/test_replay.py": 38,
-    "tests/test_crash_delivery.py": 38,
-    "tests/test_crash.py": 36,
-    "tests/test_schedule_and_robustness.py": 33,
-    "tests/test_accounts.py": 32,
-    "tests/test_monitoring.py": 27,
-    "tests/test_grid.py": 17,
-    "tests/test_backtrader_engine.py": 15,
-    "tests/test_backtest.py": 13,
+    "tests/test_daily_run.py": 57,
+    "tests/test_submit_clock.py": 52,
+    "tests/test_crash_delivery.py": 33,
+    "tests/test_schedule_and_robustness.py": 30,
+    "tests/test_crash.py": 29,
+    "tests/test_email.py": 25,
+    "tests/test_replay.py": 25,
+    "tests/test_submit_e2e.py": 23,
+    "tests/test_monitoring.py": 22,
+    "tests/test_accounts.py": 22,
+    "tests/test_backtrader_engine.py": 14,
+    "tests/test_grid.py": 11,
+    "tests/test_plan_properties.py": 11,
+    "tests/test_backtest.py": 11,
     "tests/test_alpaca_broker.py": 9,
-    "tests/test_plan_properties.py": 9,
     "notebooks/research/backtest_explorer.ipynb": 8,
-    "tests/test_validate.py": 7,
+    "tests/test_validate.py": 8,
 }
 
 
