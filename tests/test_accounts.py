@@ -151,3 +151,22 @@ def test_one_scheduled_job_runs_every_account_and_confirms_a_live_one(workdirs, 
     _write(workdirs, [THREE[0], live])
     text = cron_text(load_settings(), submit=True)
     assert "run_daily.sh --at 16:30 --submit --confirm-live >>" in text
+
+
+def test_the_morning_run_is_scheduled_when_an_account_trades_at_alpaca_and_skips_the_demo_ones(workdirs, capsys):
+    """The base settings are demo here (no keys in the environment); a paper account of
+    the file still needs the morning --pending run, which leaves the demo accounts alone."""
+    from algotrading.cli import main
+    from algotrading.config import load_settings
+    from algotrading.ops.schedule import cron_text, systemd_units
+
+    _write(workdirs, [THREE[0]])  # demo only: no morning run, as for a single demo account
+    assert "--pending" not in cron_text(load_settings(), submit=True)
+    paper = {"name": "paper1", "mode": "paper", "api_key_env": "K_PAPER", "secret_key_env": "S_PAPER"}
+    _write(workdirs, [THREE[0], paper])
+    assert "--at 09:45 --submit --pending >>" in cron_text(load_settings(), submit=True)
+    assert "algotrading-pending.service" in systemd_units(load_settings(), submit=True)
+    assert main(["daily", "--submit", "--pending", "--date", "2024-01-03"]) == 1  # paper1 has no keys set
+    out = capsys.readouterr().out
+    assert f"{THREE[0]['name']}: NOTHING_TO_DO: demo: the next daily run sends the buys" in out
+    assert "paper1: FAILED" in out and "K_PAPER is not set" in out

@@ -86,3 +86,13 @@ def test_the_shell_leaves_the_processs_main_module_alone(tmp_path):
     shell = InteractiveShell.instance()
     assert shell.user_ns["z"] == "__main__" and sys.modules["__main__"] is not shell.user_module
     assert hasattr(sys.modules["__main__"], "__spec__")
+
+
+def test_a_ctrl_c_in_a_cell_stops_the_run_instead_of_failing_the_notebook(tmp_path):
+    """IPython turns every exception of a cell into its output; a KeyboardInterrupt (Ctrl-C)
+    is raised again as itself after the notebook is saved, as a kernel's interrupt would
+    stop the run, not record a failing cell."""
+    source = _notebook(tmp_path / "a.ipynb", "raise KeyboardInterrupt")
+    with pytest.raises(KeyboardInterrupt):
+        execute_in_process(source, tmp_path / "out.ipynb", {"x": 1}, tmp_path)
+    assert (tmp_path / "out.ipynb").is_file()

@@ -7,10 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import subprocess
+import time
 from multiprocessing import active_children
+from subprocess import DEVNULL
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from algotrading import calendar as cal
@@ -24,6 +28,8 @@ from algotrading.data.validation import PrefixHealth, validate_bars
 from algotrading.decisions.plan import Plan
 from algotrading.jobs.daily import run_daily
 from algotrading.replay import ReplayError, engine, replay
+
+from .conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -171,6 +177,31 @@ def test_a_replay_over_two_history_starts_prepares_the_next_in_a_worker_with_the
     for name in ("equity.csv", "orders.csv", "events.csv", "rules.csv", "positions.csv"):
         assert (tmp_path / "worker" / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
     assert len(pd.read_csv(tmp_path / "here" / "orders.csv")) > 0
+
+
+def test_a_replay_killed_by_kill_9_takes_its_worker_with_it(tmp_path):
+    """The worker that prepares stretches ahead dies with the replay's process (on Linux,
+    PR_SET_PDEATHSIG): a replay killed by kill -9 or the OOM killer leaves no process behind."""
+    command = [str(ROOT / ".venv" / "bin" / "algotrading"), "replay", "--start", "2019-12-20", "--end", "2022-12-30"]
+    proc = subprocess.Popen([*command, "--out", str(tmp_path / "r"), "--no-html"], stdout=DEVNULL, stderr=DEVNULL)
+    replaying = psutil.Process(proc.pid)
+
+    def workers() -> list[psutil.Process]:  # spawn's resource tracker is a child too
+        try:
+            return [c for c in replaying.children() if "resource_tracker" not in " ".join(c.cmdline())]
+        except psutil.Error:  # a child that just ended
+            return []
+
+    started, checkpoint = time.monotonic(), tmp_path / "r" / "equity.csv"  # written after 250 sessions
+    while not (workers() and checkpoint.exists()) and proc.poll() is None and time.monotonic() - started < 300:
+        time.sleep(0.02)  # waits for the worker to be at work (the events), bounded
+    (worker,) = workers()
+    proc.kill()
+    proc.wait()
+    gone, alive = psutil.wait_procs([worker], timeout=60)
+    for left in alive:
+        left.kill()
+    assert gone and not alive, "the replay's worker outlived it"
 
 
 def test_the_history_a_run_loads_starts_on_a_year_start():

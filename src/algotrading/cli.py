@@ -398,11 +398,15 @@ def cmd_daily(args: argparse.Namespace) -> int:
 def _daily_accounts(args: argparse.Namespace, accounts: AccountsFile, settings: Settings) -> int:
     """``algotrading daily`` with ``params/accounts.yaml``: every account, one after the
     other, sharing the data and the strategies step; a summary line per account."""
+    from algotrading.config import Mode
     from algotrading.jobs.accounts import exit_code, for_each_account, refuse_unconfirmed_live, summary
+    from algotrading.jobs.control import RunResult
     from algotrading.jobs.daily import Shared, run_daily
     from algotrading.jobs.submission import submit_pending_buys
 
     def work(account: Settings, shared: Shared) -> RunResult:
+        if args.pending and account.mode is Mode.DEMO:  # its waiting buys fill in the next daily run
+            return RunResult(0, "nothing_to_do", "demo: the next daily run sends the buys that waited for sells")
         if args.pending:
             return submit_pending_buys(account, args.date)
         return run_daily(

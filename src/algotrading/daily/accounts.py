@@ -219,15 +219,23 @@ def _live_problems(accounts: AccountsFile, environ: Mapping[str, str]) -> list[s
     ]
 
 
-def has_live_account(params_dir: Path) -> bool:
-    """Whether the accounts file (valid or not) declares a live account: the schedule then
-    adds --confirm-live to its --submit runs, as for a single live account."""
+def account_modes(params_dir: Path) -> set[str]:
+    """The modes the accounts file (valid or not) declares, empty without one: the
+    schedule confirms live when one is live, and has a morning run when one trades at
+    Alpaca (paper or live), as for a single account of that mode."""
     try:
         doc = yaml.safe_load((params_dir / FILE).read_text())
     except (OSError, yaml.YAMLError):
-        return False
+        return set()
     entries = doc.get("accounts") if isinstance(doc, dict) else None
-    return isinstance(entries, list) and any(isinstance(e, dict) and e.get("mode") == "live" for e in entries)
+    if not isinstance(entries, list):
+        return set()
+    return {str(e.get("mode")) for e in entries if isinstance(e, dict)}
+
+
+def has_live_account(params_dir: Path) -> bool:
+    """Whether the accounts file (valid or not) declares a live account."""
+    return "live" in account_modes(params_dir)
 
 
 # --------------------------------------------------------------------------- each account's settings

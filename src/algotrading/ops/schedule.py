@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from algotrading import calendar as cal
 from algotrading.config import Mode, Settings
-from algotrading.daily.accounts import has_live_account
+from algotrading.daily.accounts import account_modes, has_live_account
 
 BEGIN, END = "# >>> algotrading (managed by `algotrading schedule install`)", "# <<< algotrading"
 MORNING = "09:45"
@@ -136,6 +136,14 @@ def _flags(settings: Settings, submit: bool) -> str:
     return " --submit" + (" --confirm-live" if live else "")
 
 
+def _morning(settings: Settings, submit: bool) -> bool:
+    """Whether the schedule has the morning ``--pending`` run: with ``--submit``, for an
+    account at Alpaca (paper or live; demo fills its waiting buys in the next daily run),
+    or for any such account of ``params/accounts.yaml``."""
+    modes = account_modes(settings.paths.params_dir) or {settings.mode.value}
+    return submit and bool(modes & {Mode.PAPER.value, Mode.LIVE.value})
+
+
 def cron_text(settings: Settings, submit: bool = False, zone: ZoneInfo | None = None, year: int | None = None) -> str:
     """The crontab block (between markers, so install can replace it), in the host's time
     ``zone`` (default :func:`host_zone`), valid for ``year`` and the next (default: now)."""
@@ -154,7 +162,7 @@ def cron_text(settings: Settings, submit: bool = False, zone: ZoneInfo | None = 
         f"{s.fields()} {_command(settings, f' --at {at}' + _flags(settings, submit))}"
         for s in host_slots(at, zone, year)
     ]
-    if submit and settings.mode is not Mode.DEMO:
+    if _morning(settings, submit):
         lines.append(f"# the morning run at {MORNING} New York time: buys that wait for yesterday's sells to fill")
         lines += [
             f"{s.fields()} {_command(settings, f' --at {MORNING}' + _flags(settings, submit) + ' --pending')}"
@@ -182,7 +190,7 @@ def systemd_units(settings: Settings, submit: bool = False) -> dict[str, str]:
         }
 
     units = pair(UNIT, "AlgoTrading daily run", settings.schedule.daily_execution_time, _flags(settings, submit))
-    if submit and settings.mode is not Mode.DEMO:
+    if _morning(settings, submit):
         units |= pair(
             MORNING_UNIT,
             "AlgoTrading morning run (buys after sells fill)",

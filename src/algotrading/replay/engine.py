@@ -25,9 +25,11 @@ The test ``test_replay.py`` checks the plans equal the daily run's.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -66,6 +68,8 @@ CHECKPOINT_SESSIONS = 250
 #: process (:class:`_Preparer`); a shorter one in its own process (a worker costs about
 #: 2 s to start and import the backtest engine).
 WORKER_FROM_STRETCHES = 2
+#: Linux's prctl option: a signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 class ReplayError(RuntimeError):
@@ -293,7 +297,9 @@ class _Preparer:
     def __enter__(self) -> _Preparer:
         if len(self.spans) >= WORKER_FROM_STRETCHES:
             context = multiprocessing.get_context("spawn")  # not fork: the caller may have threads
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_ignore_interrupt)
+            self.pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_worker_setup, initargs=(os.getpid(),)
+            )
             for k in (1, 2):  # the first stretch here, while the worker starts (about 2 s)
                 self._submit(k)
         return self
@@ -336,9 +342,16 @@ class _Preparer:
         return self.markets[k]
 
 
-def _ignore_interrupt() -> None:
-    """The preparing worker leaves Ctrl-C to the replay, which stops after its session."""
+def _worker_setup(parent: int) -> None:
+    """The preparing worker leaves Ctrl-C to the replay, which stops after its session, and
+    dies with the replay's process: on Linux the kernel kills it when its parent dies
+    (``PR_SET_PDEATHSIG``), so a replay killed by ``kill -9`` or the OOM killer leaves no
+    worker behind (its task queue never closes, so it would wait forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the replay died before that call
+            os._exit(1)
 
 
 def _maybe_resume(settings: Settings, session: dt.date, after: int, recorder: Recorder) -> None:

@@ -88,6 +88,8 @@ def execute_in_process(source: Path, output: Path, parameters: dict[str, Any], c
             if failure is not None:
                 break
     atomic_write_text(output, nbformat.writes(nb))
+    if failure is not None and not isinstance(failure, Exception):  # Ctrl-C, SystemExit: not the notebook's error
+        raise failure
     if failure is not None:
         raise InProcessCellError(source.name, count, failure) from failure
 
