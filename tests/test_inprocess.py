@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from IPython.core.interactiveshell import InteractiveShell
 
 from algotrading.config import Mode, load_settings
@@ -75,6 +76,9 @@ def test_every_daily_notebook_runs_in_process_but_never_for_a_live_account(workd
     with caplog.at_level(logging.WARNING):
         assert _in_process(live) == frozenset()
     assert f"{VARIABLE} is ignored in live mode" in caplog.text
+    live_account = {"name": "real", "mode": "live", "api_key_env": "K_REAL", "secret_key_env": "S_REAL"}
+    (workdirs["params"] / "accounts.yaml").write_text(yaml.safe_dump({"accounts": [live_account]}))
+    assert _in_process(settings) == frozenset()  # a demo account's run shares its strategies step with a live one
     monkeypatch.setenv(VARIABLE, "0")
     assert _in_process(settings) == frozenset()
 

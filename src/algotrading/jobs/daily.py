@@ -25,6 +25,7 @@ from algotrading import calendar as cal
 from algotrading import faults
 from algotrading.config import ConfigError, Mode, Settings, UsageError
 from algotrading.daily import artifacts
+from algotrading.daily.accounts import has_live_account
 from algotrading.daily.artifacts import RunContext
 from algotrading.daily.retention import prune
 from algotrading.daily.runinfo import git_revision, versions
@@ -399,10 +400,11 @@ def _source(settings: Settings, name: str) -> Path:
 def _in_process(settings: Settings) -> frozenset[str]:
     """The daily notebooks this run executes in its own process instead of a kernel
     each (``ALGOTRADING_NOTEBOOKS_IN_PROCESS``, report/inprocess.py: for the test suite):
-    all of them, and none for a live account."""
+    all of them, and none for a live account or while ``params/accounts.yaml`` has one (the
+    shared strategies step serves it too)."""
     if not inprocess.enabled():
         return frozenset()
-    if settings.mode is Mode.LIVE:
+    if settings.mode is Mode.LIVE or has_live_account(settings.paths.params_dir):
         log.warning("%s is ignored in live mode: every notebook runs in its own kernel", inprocess.VARIABLE)
         return frozenset()
     return frozenset(artifacts.DAILY_NOTEBOOKS)
