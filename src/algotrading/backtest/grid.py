@@ -51,9 +51,13 @@ CHUNKS_PER_THREAD = 2
 #: mmap threshold, so each of a chunk's large arrays is a fresh mmap, zeroed page by page
 #: (measured here on a 25-combination chunk: 430,000 page faults instead of 60,000, 1.4 s
 #: of system time, the chunk 1.6x slower than in-process; without it, as fast).
+#: The active memory manager is off: its ReduceReplicas policy drops the broadcast copies
+#: of the market data down to one (every 2 s), so later chunks would fetch it again from
+#: a peer (seen as the data on one worker of two in tests/test_grid.py on a busy machine).
 LOCAL_CLUSTER_CONFIG = {
     "distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.scheduler.active-memory-manager.start": False,
 }
 
 
