@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from algotrading.config import Settings
     from algotrading.daily.accounts import AccountsFile
     from algotrading.jobs.control import RunResult
+    from algotrading.jobs.daily import Shared
     from algotrading.monitor.status import Status
 
 # Each command imports its modules when it runs (the imports inside the cmd_* functions):
@@ -346,7 +347,6 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_daily(args: argparse.Namespace) -> int:
 
     from algotrading.jobs.control import RunError
-    from algotrading.jobs.daily import run_daily
     from algotrading.storage.sqlite import StoreError
 
     if args.at:
@@ -369,21 +369,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
     if accounts is not None:
         return _daily_accounts(args, accounts, settings)
     try:
-        if args.pending:
-            from algotrading.jobs.submission import submit_pending_buys
-
-            if settings.mode.value == "live" and not args.confirm_live:
-                raise UsageError("live mode: --submit sends real-money orders. Add --confirm-live to confirm.")
-            result = submit_pending_buys(settings, args.date)
-        else:
-            result = run_daily(
-                settings,
-                args.date,
-                submit=args.submit,
-                confirm_live=args.confirm_live,
-                force=args.force,
-                allow_open=args.allow_market_open,
-            )
+        result = _daily_work(args, settings)
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
@@ -395,22 +381,19 @@ def cmd_daily(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _daily_accounts(args: argparse.Namespace, accounts: AccountsFile, settings: Settings) -> int:
-    """``algotrading daily`` with ``params/accounts.yaml``: every account, one after the
-    other, sharing the data and the strategies step; a summary line per account."""
+def _daily_work(args: argparse.Namespace, settings: Settings, shared: Shared | None = None) -> RunResult:
+    """One account's ``algotrading daily``: the morning's waiting buys (``--pending``) or
+    the daily run. ``shared``: one account of ``params/accounts.yaml``, whose data and
+    strategies come from the run's shared folder (a demo one then has no morning work:
+    its waiting buys go out with the next daily run)."""
     from algotrading.config import Mode
-    from algotrading.jobs.accounts import exit_code, for_each_account, refuse_unconfirmed_live, summary
     from algotrading.jobs.control import RunResult
-    from algotrading.jobs.daily import Shared, run_daily
+    from algotrading.jobs.daily import run_daily
     from algotrading.jobs.submission import submit_pending_buys
 
-    def work(account: Settings, shared: Shared) -> RunResult:
-        if args.pending and account.mode is Mode.DEMO:  # its waiting buys fill in the next daily run
-            return RunResult(0, "nothing_to_do", "demo: the next daily run sends the buys that waited for sells")
-        if args.pending:
-            return submit_pending_buys(account, args.date)
+    if not args.pending:
         return run_daily(
-            account,
+            settings,
             args.date,
             submit=args.submit,
             confirm_live=args.confirm_live,
@@ -418,13 +401,24 @@ def _daily_accounts(args: argparse.Namespace, accounts: AccountsFile, settings: 
             allow_open=args.allow_market_open,
             shared=shared,
         )
+    if shared is not None and settings.mode is Mode.DEMO:
+        return RunResult(0, "nothing_to_do", "demo: the next daily run sends the buys that waited for sells")
+    if settings.mode is Mode.LIVE and not args.confirm_live:
+        raise UsageError("live mode: --submit sends real-money orders. Add --confirm-live to confirm.")
+    return submit_pending_buys(settings, args.date)
+
+
+def _daily_accounts(args: argparse.Namespace, accounts: AccountsFile, settings: Settings) -> int:
+    """``algotrading daily`` with ``params/accounts.yaml``: every account, one after the
+    other, sharing the data and the strategies step; a summary line per account."""
+    from algotrading.jobs.accounts import exit_code, for_each_account, refuse_unconfirmed_live, summary
 
     try:
         refuse_unconfirmed_live(accounts, args.submit, args.confirm_live)
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
-    outcomes = for_each_account(accounts, settings.paths, work)
+    outcomes = for_each_account(accounts, settings.paths, lambda account, shared: _daily_work(args, account, shared))
     print(summary(outcomes))
     return exit_code(outcomes)
 

@@ -570,18 +570,25 @@ def load_settings(paths: Paths | None = None) -> Settings:
     return settings
 
 
-def account_key_variables(params_dir: Path) -> list[str]:
-    """The names of the variables ``params/accounts.yaml`` says hold accounts' Alpaca keys
-    (read loosely: the daily run checks the file): ``.env`` may hold them too."""
+#: Several accounts in one daily run (issue 18): checked and used by daily/accounts.py.
+ACCOUNTS_FILE = "accounts.yaml"
+
+
+def account_entries(params_dir: Path) -> list[dict[str, Any]]:
+    """The entries of ``params/accounts.yaml`` read loosely (no file, bad YAML or a bad
+    shape: none), for what must not fail on a broken file (the daily run checks it)."""
     try:
-        doc = yaml.safe_load((params_dir / "accounts.yaml").read_text())
+        doc = yaml.safe_load((params_dir / ACCOUNTS_FILE).read_text())
     except (OSError, yaml.YAMLError):
         return []
     entries = doc.get("accounts") if isinstance(doc, dict) else None
-    fields = ("api_key_env", "secret_key_env")
-    found = (
-        [e.get(f) for e in entries or [] if isinstance(e, dict) for f in fields] if isinstance(entries, list) else []
-    )
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def account_key_variables(params_dir: Path) -> list[str]:
+    """The names of the variables ``params/accounts.yaml`` says hold accounts' Alpaca keys:
+    ``.env`` may hold them too."""
+    found = [e.get(f) for e in account_entries(params_dir) for f in ("api_key_env", "secret_key_env")]
     return sorted({v for v in found if isinstance(v, str) and v.isidentifier()})
 
 

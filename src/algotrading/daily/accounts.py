@@ -32,10 +32,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from algotrading.config import ConfigError, Settings, load_settings
+from algotrading.config import ACCOUNTS_FILE, ConfigError, Settings, account_entries, load_settings
 from algotrading.paths import Paths
 
-FILE = "accounts.yaml"
+FILE = ACCOUNTS_FILE
 LABEL = f"params/{FILE}"
 #: The run's shared outputs (the data and the strategies step, once for every account).
 SHARED_DIR = "_shared"
@@ -223,14 +223,7 @@ def account_modes(params_dir: Path) -> set[str]:
     """The modes the accounts file (valid or not) declares, empty without one: the
     schedule confirms live when one is live, and has a morning run when one trades at
     Alpaca (paper or live), as for a single account of that mode."""
-    try:
-        doc = yaml.safe_load((params_dir / FILE).read_text())
-    except (OSError, yaml.YAMLError):
-        return set()
-    entries = doc.get("accounts") if isinstance(doc, dict) else None
-    if not isinstance(entries, list):
-        return set()
-    return {str(e.get("mode")) for e in entries if isinstance(e, dict)}
+    return {str(e.get("mode")) for e in account_entries(params_dir)}
 
 
 def has_live_account(params_dir: Path) -> bool:

@@ -20,8 +20,6 @@ from typing import Any
 
 from papermill.exceptions import PapermillExecutionError
 
-from algotrading.report.inprocess import InProcessCellError
-
 log = logging.getLogger(__name__)
 
 
@@ -138,7 +136,7 @@ def short_error(exc: BaseException, limit: int = 500, folder: Path | None = None
     """One readable line for a failure; a failing notebook cell is named by its number,
     a full disk is called so with the file it could not write (else ``folder``, where the
     failing step was writing)."""
-    if isinstance(exc, PapermillExecutionError | InProcessCellError):
+    if isinstance(exc, PapermillExecutionError):
         text = f"{exc.ename}: {exc.evalue} (notebook cell [{exc.exec_count}])"
     elif isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         where = f" writing {exc.filename}" if exc.filename else (f" under {folder}" if folder else "")

@@ -91,7 +91,6 @@ class _Stretch:
     """The bars of one history start up to the last session loading it, and what is
     computed on them."""
 
-    start: dt.date
     market: MarketData
     markets: dict[tuple[str, ...], MarketData] = field(default_factory=dict)
     books: dict[tuple[str, ...], StrategyBooks] = field(default_factory=dict)
@@ -249,13 +248,17 @@ def _cut(bars: pd.DataFrame, begins: dt.date, last: dt.date) -> pd.DataFrame:
     return bars[(dates >= pd.Timestamp(begins)) & (dates <= pd.Timestamp(last))].reset_index(drop=True)
 
 
-def prepare_span(settings: Settings, part: pd.DataFrame, span: _Span) -> list[_Prepared]:
+def prepare_span(
+    settings: Settings, part: pd.DataFrame, span: _Span, stretch: _Stretch | None = None
+) -> list[_Prepared]:
     """Each session of ``span``: its data check and its strategies' run, in order; it
     stops at the first session whose strategies raise (the replay stops there too).
+    ``stretch``: the replay's own stretch of ``part`` when it runs in the replay's
+    process (its bars are not pivoted twice); a worker makes its own.
 
     Nothing here depends on the account, so a long replay runs it for the next stretch
     in a second process (:class:`_Preparer`) while this one plans the current stretch."""
-    stretch = _Stretch(span.begins, MarketData.from_bars(part))
+    stretch = stretch or _Stretch(MarketData.from_bars(part))
     health = PrefixHealth(part, settings.universe.all_symbols, span.last, settings.data.validation)
     out: list[_Prepared] = []
     for session in span.sessions:
@@ -288,11 +291,12 @@ class _Preparer:
         self.settings = settings
         self.spans = spans
         self.parts = [_cut(bars, span.begins, span.last) for span in spans]
-        self.index = {day: k for k, span in enumerate(spans) for day in span.sessions}
+        #: session -> (its stretch, its place in the stretch)
+        self.index = {day: (k, i) for k, span in enumerate(spans) for i, day in enumerate(span.sessions)}
         self.pool: ProcessPoolExecutor | None = None
         self.futures: dict[int, Future[list[_Prepared]]] = {}
         self.done: dict[int, list[_Prepared]] = {}
-        self.markets: dict[int, _Stretch] = {}
+        self.stretches: dict[int, _Stretch] = {}  # this side's: only the stretch being planned
 
     def __enter__(self) -> _Preparer:
         if len(self.spans) >= WORKER_FROM_STRETCHES:
@@ -315,7 +319,7 @@ class _Preparer:
     def _span(self, k: int) -> list[_Prepared]:
         if k not in self.done:
             if k not in self.futures:
-                self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k])
+                self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k], self._stretch(k))
             else:
                 self.done[k] = self.futures.pop(k).result()
                 self._submit(k + 2)  # one stretch in the worker's hands, one waiting
@@ -324,9 +328,8 @@ class _Preparer:
 
     def get(self, session: dt.date) -> _Prepared:
         """The session's prepared part; raises what its strategies raised."""
-        k = self.index[session]
+        k, position = self.index[session]
         prepared = self._span(k)
-        position = self.spans[k].sessions.index(session)
         if position >= len(prepared):  # an earlier session of its stretch raised
             raise RuntimeError(f"{session}: not prepared, an earlier session of its stretch failed")
         error = prepared[position].error
@@ -336,10 +339,12 @@ class _Preparer:
 
     def market(self, session: dt.date) -> _Stretch:
         """The session's stretch on this side: its bars, cut per symbol set as needed."""
-        k = self.index[session]
-        if k not in self.markets:
-            self.markets = {k: _Stretch(self.spans[k].begins, MarketData.from_bars(self.parts[k]))}
-        return self.markets[k]
+        return self._stretch(self.index[session][0])
+
+    def _stretch(self, k: int) -> _Stretch:
+        if k not in self.stretches:
+            self.stretches = {k: _Stretch(MarketData.from_bars(self.parts[k]))}
+        return self.stretches[k]
 
 
 def _worker_setup(parent: int) -> None:

@@ -12,7 +12,8 @@ kernels: tests/test_daily_run.py). A live account's notebooks always run in kern
 (``jobs/daily``).
 
 A failing cell stops the notebook: the notebook is saved up to that cell (with the error
-as its output, as papermill does) and :class:`InProcessCellError` is raised.
+as its output, as papermill does) and papermill's own ``PapermillExecutionError`` is raised,
+so a failed run reads the same either way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import nbformat
 from IPython.core.displayhook import DisplayHook
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from papermill.exceptions import PapermillExecutionError
 from papermill.execute import prepare_notebook_metadata
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
@@ -53,16 +55,6 @@ class KeepingDisplayHook(DisplayHook):
         self.shown = (format_dict, md_dict or {})
 
 
-class InProcessCellError(RuntimeError):
-    """A cell of a notebook run in this process raised: the error's name and value and the
-    cell's execution count, as papermill's ``PapermillExecutionError`` gives them, so a
-    failed run says the same either way (jobs/control.short_error)."""
-
-    def __init__(self, notebook: str, exec_count: int, error: BaseException) -> None:
-        self.ename, self.evalue, self.exec_count = type(error).__name__, str(error), exec_count
-        super().__init__(f"{notebook} cell {exec_count}: {self.ename}: {self.evalue}")
-
-
 def enabled() -> bool:
     """Whether the environment asks for in-process notebooks."""
     return os.environ.get(VARIABLE, "").strip().lower() in ("1", "true", "yes")
@@ -76,22 +68,23 @@ def execute_in_process(source: Path, output: Path, parameters: dict[str, Any], c
     shell = _shell()
     shell.reset(new_session=False)  # a fresh namespace for each notebook, as a fresh kernel has
     _fresh_plotly()
-    failure: BaseException | None = None
-    count = 0
+    failed: tuple[int, int, Any, BaseException] | None = None  # cell index, count, cell, error
+    code_cells = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     with contextlib.chdir(cwd):
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            count += 1
+        for count, (index, cell) in enumerate(code_cells, start=1):
             cell.execution_count = count
             cell.outputs, failure = _run_cell(shell, cell.source)
             if failure is not None:
+                failed = (index, count, cell, failure)
                 break
     atomic_write_text(output, nbformat.writes(nb))
-    if failure is not None and not isinstance(failure, Exception):  # Ctrl-C, SystemExit: not the notebook's error
+    if failed is None:
+        return
+    index, count, cell, failure = failed
+    if not isinstance(failure, Exception):  # Ctrl-C, SystemExit: not the notebook's error
         raise failure
-    if failure is not None:
-        raise InProcessCellError(source.name, count, failure) from failure
+    shown = cell.outputs[-1]  # _run_cell's error output
+    raise PapermillExecutionError(index, count, cell.source, shown.ename, shown.evalue, shown.traceback) from failure
 
 
 def _run_cell(shell: InteractiveShell, code: str) -> tuple[list[Any], BaseException | None]:
