@@ -13,18 +13,19 @@ from algotrading.faults import POINTS, VARIABLE
 from algotrading.storage.store import open_store
 
 from .conftest import ROOT
+from .forked import run_command
 
 A, B, D, C = dt.date(2023, 12, 27), dt.date(2023, 12, 28), dt.date(2023, 12, 29), dt.date(2024, 1, 2)  # C: 4 buys
 
 
 def daily(day: dt.date, *args: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``algotrading daily --date DAY ARGS`` as its own process, killed at ``fault``."""
+    """``algotrading daily --date DAY ARGS`` as its own process (forked from a warm server:
+    tests/forked.py), killed at ``fault``."""
     env = os.environ | {"NUMBA_CACHE_DIR": str(ROOT / "state" / "numba-cache")}
     if fault is not None:
         assert fault in POINTS or fault.startswith("notebook:")
         env[VARIABLE] = fault
-    command = [str(ROOT / ".venv" / "bin" / "algotrading"), "daily", "--date", day.isoformat(), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    return run_command(["daily", "--date", day.isoformat(), *args], env, ROOT, timeout=900)
 
 
 def killed(done: subprocess.CompletedProcess[str]) -> bool:

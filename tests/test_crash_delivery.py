@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
+import os
 
 import pytest
 
@@ -18,6 +18,7 @@ from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
 
 from .conftest import ROOT
+from .forked import run_command
 from .killing import B, C, D, daily, killed, ledger_statuses
 from .test_email import configure
 
@@ -47,9 +48,7 @@ def test_a_run_killed_while_it_emails_or_submits_delivers_once(workdirs, monkeyp
     held = daily(D)
     assert held.returncode == 0 and "held: a run was killed while sending it" in held.stderr, held.stderr[-2000:]
     assert len(smtp.messages) == 2 and (workdirs["reports"] / "outbox" / f"daily-{D}.eml").is_file()
-    listing = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "algotrading"), "outbox"], capture_output=True, text=True, timeout=120
-    )
+    listing = run_command(["outbox"], os.environ, ROOT, timeout=120)
     assert (
         f"daily-{D}" in listing.stdout and f"`algotrading outbox send daily-{D}` if it is not there" in listing.stdout
     )
