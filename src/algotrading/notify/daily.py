@@ -7,9 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from algotrading.config import Settings
 from algotrading.daily import artifacts
 from algotrading.notify.compose import alert_email, byline, daily_email, daily_subject, failure_email, footer
 from algotrading.notify.delivery import Delivery, alert, deliver, queue
+from algotrading.notify.smtp import Flat
 from algotrading.report.email_html import EmailHtml, render_email
 from algotrading.report.formats import source_notes as report_source_notes
 from algotrading.report.render import render_html
@@ -40,19 +39,18 @@ def send_daily(
     the message :func:`queue_daily` composed for this run is sent as it is (the charts
     are not drawn twice)."""
     queued = report_dir / artifacts.EMAIL_EML
-    if submission is None and queued.is_file():
-        msg = BytesParser(policy=policy.default).parsebytes(queued.read_bytes())
-    else:
-        msg = compose_daily(settings, store, report_dir, submission)
-    return deliver(settings, store, daily_email_id(session), session, "daily", msg)
+    if submission is not None or not queued.is_file():
+        compose_daily(settings, store, report_dir, submission)
+    return deliver(settings, store, daily_email_id(session), session, "daily", Flat(queued.read_bytes()))
 
 
 def queue_daily(settings: Settings, store: Store, session: dt.date, report_dir: Path) -> Delivery | None:
     """The plan email put in the outbox, not sent: a run does this before the ledger marks
     it done, so a run killed after that leaves the email for the next run to deliver
     (the email step then replaces it with the version that says what was submitted)."""
-    msg = compose_daily(settings, store, report_dir, None)
-    return queue(settings, store, daily_email_id(session), session, "daily", msg)
+    compose_daily(settings, store, report_dir, None)
+    flat = Flat((report_dir / artifacts.EMAIL_EML).read_bytes())  # as composed, not flattened again
+    return queue(settings, store, daily_email_id(session), session, "daily", flat)
 
 
 def daily_email_id(session: dt.date) -> str:
@@ -86,7 +84,7 @@ def compose_daily(settings: Settings, store: Store, report_dir: Path, submission
     msg = daily_email(
         plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, alerts, notes, body, note
     )
-    atomic_write_bytes(report_dir / artifacts.EMAIL_EML, msg.as_bytes(policy=policy.SMTP))
+    atomic_write_bytes(report_dir / artifacts.EMAIL_EML, Flat.of(msg).raw)
     if body is not None:  # a copy to open in a browser: the inline images as data: URIs instead of cid:
         page = body.html
         for cid, png in body.images.items():

@@ -13,15 +13,13 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 
 from algotrading import faults
 from algotrading.config import Settings
 from algotrading.notify import webhook
-from algotrading.notify.smtp import EmailError, send
+from algotrading.notify.smtp import EmailError, Flat, send
 from algotrading.storage.files import atomic_write_bytes
 from algotrading.storage.store import Store
 
@@ -62,7 +60,7 @@ HELD = "held: "
 
 
 def _send(
-    settings: Settings, store: Store, email_id: str, msg: EmailMessage, path: Path, deadline: float | None = None
+    settings: Settings, store: Store, email_id: str, msg: Flat, path: Path, deadline: float | None = None
 ) -> Delivery:
     password = settings.email_password.get_secret_value() if settings.email_password else None
     store.note_email(email_id, SENDING + dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
@@ -72,7 +70,9 @@ def _send(
     except EmailError as exc:
         store.email_attempt(email_id, "pending", str(exc))
         warned = alert(
-            settings, f"AlgoTrading: email not delivered ({msg['Subject']})", f"{exc}\nThe message is kept in {path}."
+            settings,
+            f"AlgoTrading: email not delivered ({msg.header('Subject')})",
+            f"{exc}\nThe message is kept in {path}.",
         )
         log.error("email %s not delivered: %s%s", email_id, exc, "; webhook alerted" if warned else "")
         return Delivery(email_id, "pending", str(exc))
@@ -89,31 +89,34 @@ def _send(
 
 
 def queue(
-    settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage
+    settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage | Flat
 ) -> Delivery | None:
     """Put ``msg`` in the outbox (``pending`` with SMTP configured, else ``outbox``, the
     demo's destination), replacing a version not yet sent. Returns the final
     :class:`Delivery` when there is nothing to send, else None (:func:`deliver` sends)."""
+    flat = Flat.of(msg)
     known = store.email(email_id)
     if known is not None and known["status"] == "sent":
         return Delivery(email_id, "skipped", f"already delivered at {known['sent_at']}; not sent again")
     path = outbox_dir(settings) / f"{email_id}.eml"
-    atomic_write_bytes(path, msg.as_bytes(policy=policy.SMTP))
+    atomic_write_bytes(path, flat.raw)
+    subject = flat.header("Subject")
     if not smtp_configured(settings):
-        store.save_email(email_id, session, kind, str(msg["Subject"]), str(path), "outbox")
+        store.save_email(email_id, session, kind, subject, str(path), "outbox")
         return Delivery(email_id, "outbox", f"no SMTP configured: written to {path}")
-    store.save_email(email_id, session, kind, str(msg["Subject"]), str(path), "pending")
+    store.save_email(email_id, session, kind, subject, str(path), "pending")
     return None
 
 
 def deliver(
-    settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage
+    settings: Settings, store: Store, email_id: str, session: dt.date, kind: str, msg: EmailMessage | Flat
 ) -> Delivery:
     """Put ``msg`` in the outbox and, with SMTP configured, send it (once, ever)."""
-    done = queue(settings, store, email_id, session, kind, msg)
+    flat = Flat.of(msg)
+    done = queue(settings, store, email_id, session, kind, flat)
     if done is not None:
         return done
-    return _send(settings, store, email_id, msg, outbox_dir(settings) / f"{email_id}.eml")
+    return _send(settings, store, email_id, flat, outbox_dir(settings) / f"{email_id}.eml")
 
 
 def resend_pending(settings: Settings, store: Store) -> list[Delivery]:
@@ -138,7 +141,7 @@ def resend_pending(settings: Settings, store: Store) -> list[Delivery]:
         if server_failed:
             out.append(Delivery(email_id, "pending", "not tried: an earlier re-send failed; the next run tries it"))
             continue
-        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        msg = Flat(path.read_bytes())
         log.info("re-sending %s from the outbox (%s)", email_id, row["subject"])
         out.append(_send(settings, store, email_id, msg, path, deadline))
         server_failed = out[-1].failed
@@ -172,5 +175,5 @@ def send_now(settings: Settings, store: Store, email_id: str) -> Delivery:
         raise KeyError(f"the outbox file {path} of {email_id} is missing")
     if not smtp_configured(settings):
         return Delivery(email_id, "outbox", f"no SMTP configured: it stays in {path}")
-    msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    msg = Flat(path.read_bytes())
     return _send(settings, store, email_id, msg, path)

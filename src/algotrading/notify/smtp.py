@@ -1,7 +1,11 @@
 """Sending one message over SMTP: STARTTLS on 587 (or any port but 465), implicit TLS on
 465 (``tls_mode`` in params/email.yaml can force either), explicit timeouts, bounded
 retries with backoff on dropped connections and 4xx (temporary) answers, and no retry
-when the login is refused or the server says 5xx."""
+when the login is refused or the server says 5xx.
+
+A message goes to the wire as :class:`Flat` bytes: flattened once when it is composed,
+the same bytes kept in the outbox and sent (a daily email carries the 5-6 MB report:
+flattening or parsing it again cost about 0.2-0.3 s each time, four times a run)."""
 
 from __future__ import annotations
 
@@ -12,12 +16,33 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 
 from algotrading.config import EmailParams
 
 log = logging.getLogger(__name__)
 IMPLICIT_TLS_PORT = 465
+
+
+@dataclass(frozen=True)
+class Flat:
+    """A message as it goes over SMTP (RFC 5322 bytes, CRLF line ends)."""
+
+    raw: bytes
+
+    @classmethod
+    def of(cls, msg: EmailMessage | Flat) -> Flat:
+        """``msg`` flattened with the SMTP policy (as ``send_message`` would)."""
+        return msg if isinstance(msg, Flat) else cls(msg.as_bytes(policy=policy.SMTP))
+
+    def header(self, name: str) -> str:
+        """One header, decoded; only the header block is parsed, not the parts."""
+        block = self.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        value = BytesParser(policy=policy.default).parsebytes(block, headersonly=True)[name]
+        return "" if value is None else str(value)
 
 
 class EmailError(RuntimeError):
@@ -58,9 +83,9 @@ def _session(params: EmailParams, password: str | None) -> Iterator[smtplib.SMTP
         yield smtp
 
 
-def _send_once(msg: EmailMessage, params: EmailParams, password: str | None) -> None:
+def _send_once(flat: Flat, params: EmailParams, password: str | None) -> None:
     with _session(params, password) as smtp:
-        smtp.send_message(msg, from_addr=str(msg["From"]), to_addrs=list(params.to))
+        smtp.sendmail(flat.header("From"), list(params.to), flat.raw)
 
 
 def _login_once(params: EmailParams, password: str | None) -> None:
@@ -76,7 +101,7 @@ def check_login(params: EmailParams, password: str | None) -> None:
 
 
 def send(
-    msg: EmailMessage,
+    msg: EmailMessage | Flat,
     params: EmailParams,
     password: str | None,
     sleep: Callable[[float], None] = time.sleep,
@@ -87,7 +112,8 @@ def send(
     ``deadline`` (a ``time.monotonic()`` value): no try starts after it, a try's socket
     timeout and the waits are cut to the time left, so a server that accepts and then
     hangs costs at most about that long."""
-    return _with_retries(lambda p: _send_once(msg, p, password), params, "email", sleep, deadline)
+    flat = Flat.of(msg)
+    return _with_retries(lambda p: _send_once(flat, p, password), params, "email", sleep, deadline)
 
 
 def _with_retries(
