@@ -386,3 +386,20 @@ def test_a_dotenv_that_is_not_utf8_is_a_configuration_error_naming_the_line(work
     (problem,) = info.value.problems
     assert problem.startswith(f"{env_file} is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8")
     assert main(["validate"]) == 2  # a configuration problem: exit 2, not a traceback
+
+
+def test_a_params_file_is_parsed_once_while_unchanged_and_again_when_edited(workdirs, monkeypatch):
+    from algotrading import config
+
+    path = workdirs["params"] / "safety.yaml"
+    parsed: list[str] = []
+    real_load = yaml.safe_load
+    monkeypatch.setattr(config.yaml, "safe_load", lambda text: parsed.append(text) or real_load(text))
+    first = config.read_yaml(path)
+    first["max_position_size"] = -1  # a caller's change stays its own
+    assert config.read_yaml(path)["max_position_size"] != -1 and len(parsed) == 1
+    assert load_settings().safety.max_position_size == 300 and len(parsed) == 1 + 10  # the other ten sections, once
+    load_settings()
+    assert len(parsed) == 11
+    path.write_text(path.read_text().replace("max_position_size: 300", "max_position_size: 250"))
+    assert load_settings().safety.max_position_size == 250 and len(parsed) == 12

@@ -10,6 +10,7 @@ checks run once every single value is valid). Secrets are ``SecretStr`` and only
 
 from __future__ import annotations
 
+import copy
 import difflib
 import logging
 import os
@@ -578,7 +579,7 @@ def account_entries(params_dir: Path) -> list[dict[str, Any]]:
     """The entries of ``params/accounts.yaml`` read loosely (no file, bad YAML or a bad
     shape: none), for what must not fail on a broken file (the daily run checks it)."""
     try:
-        doc = yaml.safe_load((params_dir / ACCOUNTS_FILE).read_text())
+        doc = read_yaml(params_dir / ACCOUNTS_FILE)
     except (OSError, yaml.YAMLError):
         return []
     entries = doc.get("accounts") if isinstance(doc, dict) else None
@@ -621,6 +622,23 @@ def _read_env(paths: Paths, problems: list[str]) -> EnvSettings | None:
         return None
 
 
+#: Parsed params files by (path, inode, size, mtime): a daily run reads its settings about
+#: seven times (the runner, each notebook's cells) and the same ~15 files each time.
+_YAML_DOCS: dict[tuple[str, int, int, int], Any] = {}
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document of ``path`` (``yaml.safe_load``), parsed once while the file is
+    unchanged; each caller gets its own copy. Raises ``OSError`` and ``yaml.YAMLError``."""
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _YAML_DOCS:
+        if len(_YAML_DOCS) > 256:
+            _YAML_DOCS.clear()
+        _YAML_DOCS[key] = yaml.safe_load(path.read_text())
+    return copy.deepcopy(_YAML_DOCS[key])
+
+
 def _read_yaml_sections(
     params_dir: Path, problems: list[str]
 ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], str]]:
@@ -640,7 +658,7 @@ def _read_yaml_sections(
             problems.append(f"{label} is missing from {params_dir}: restore it from the repository.")
             continue
         try:
-            doc = yaml.safe_load(path.read_text()) or {}
+            doc = read_yaml(path) or {}
         except yaml.YAMLError as exc:
             problems.append(f"{label} is not valid YAML ({exc}): fix the syntax.")
             continue

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from algotrading.config import ConfigError, Settings, Universe, describe_validation_error
+from algotrading.config import ConfigError, Settings, Universe, describe_validation_error, read_yaml
 from algotrading.strategies.base import Action, Signal, SignalFrames, Strategy, StrategyParams, StrategyUnavailable
 from algotrading.strategies.dual_momentum import DualMomentum
 from algotrading.strategies.golden_cross import GoldenCross
@@ -67,7 +67,7 @@ def _load_one(cls: type[Strategy], folder: Path, universe: Universe, problems: l
         problems.append(f"{label} is missing: restore it from the repository.")
         return None
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = read_yaml(path) or {}
     except yaml.YAMLError as exc:
         problems.append(f"{label} is not valid YAML ({exc}): fix the syntax.")
         return None
