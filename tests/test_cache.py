@@ -8,10 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from algotrading import calendar as cal
 from algotrading.data.bundled import BundledBarsProvider
-from algotrading.data.cache import CachedBarsProvider
+from algotrading.data.cache import READJUSTED_TOLERANCE, CachedBarsProvider, _readjusted
+
+from .helpers import examples
 
 NY = ZoneInfo("America/New_York")
 SYMBOLS = ["AAPL", "SPY", "XOM"]
@@ -123,3 +127,27 @@ def test_gap_between_weekend_start_and_cache_is_not_requested(inner, tmp_path):
     c.get_bars(SYMBOLS, D(2025, 11, 1), D(2025, 11, 28))  # a Saturday: nothing new to fetch
     assert len(inner.calls) == 1
     assert cal.previous_session(D(2025, 11, 3)) < D(2025, 11, 1)
+
+
+@st.composite
+def overlapping(draw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A symbol's cached bars (sorted, one per day) and a fetched frame sharing some days."""
+    close = st.one_of(st.floats(0, 500), st.sampled_from([0.0, float("nan"), 10.0, 10.0000001, 10.00002]))
+    old_days = sorted(draw(st.sets(st.integers(0, 30), max_size=10)))
+    new_days = draw(st.lists(st.integers(0, 40), max_size=6))
+
+    def frame(days: list[int]) -> pd.DataFrame:
+        values = [draw(close) for _ in days]
+        dates = [pd.Timestamp("2024-01-02") + pd.Timedelta(days=d) for d in days]
+        return pd.DataFrame({"date": pd.Series(dates, dtype="datetime64[ns]"), "close": values})
+
+    return frame(old_days), frame(new_days)
+
+
+@settings(max_examples=examples(1000), deadline=None)
+@given(overlapping())
+def test_a_readjusted_close_is_found_as_a_join_on_the_date_finds_it(frames):
+    old, new = frames
+    both = old.merge(new, on="date", suffixes=("_old", "_new"))  # the join, computed independently
+    rel = (both["close_new"] - both["close_old"]).abs() / both["close_old"].abs()
+    assert _readjusted(old, new) == bool((rel > READJUSTED_TOLERANCE).any())

@@ -4,18 +4,23 @@ and the bundled data passing clean."""
 from __future__ import annotations
 
 import datetime as dt
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from algotrading import calendar as cal
 from algotrading.config import load_settings
+from algotrading.data import bars
 from algotrading.data.bars import normalize_bars
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.validation import EXCLUDED, OK, WARNING, split_like_jumps, usable_bars, validate_bars
 
 from .conftest import FIXTURES
+from .helpers import examples
 
 D = dt.date(2025, 12, 31)
 
@@ -196,3 +201,43 @@ def test_the_whole_bundled_universe_is_clean(params):
     assert len(health) == 61
     assert (health["status"] == OK).all(), health[health["status"] != OK]
     assert health["split_like_jumps"].sum() == 0
+
+
+@st.composite
+def bar_frames(draw) -> pd.DataFrame:
+    """Bars frames as providers and the cache hand them over: normalized ones (the bar
+    cache's files, read back) and ones one step from normal: rows out of order, a date
+    with a time of day, an integer column, a stale index, a missing symbol."""
+    n = draw(st.integers(0, 12))
+    day = st.integers(0, 40).map(lambda d: pd.Timestamp("2024-01-02") + pd.Timedelta(days=d))
+    value = st.floats(0.01, 500, allow_nan=False)
+    symbol = st.sampled_from(["AAPL", "BRK-B", "^VIX", "XOM"])
+    rows = draw(st.lists(st.tuples(symbol, day, value, value, value, value, value), min_size=n, max_size=n))
+    frame = pd.DataFrame(rows, columns=["symbol", "date", "open", "high", "low", "close", "volume"])
+    if draw(st.booleans()):
+        with patch.object(bars, "_is_normal", lambda f: False):
+            frame = normalize_bars(frame)
+    if n and draw(st.booleans()):
+        order = draw(st.permutations(range(n)))
+        frame = frame.iloc[order].reset_index(drop=True)
+    if n and draw(st.booleans()):
+        frame.loc[draw(st.integers(0, n - 1)), "date"] += pd.Timedelta(hours=16)
+    if draw(st.booleans()):
+        frame["volume"] = frame["volume"].round().astype("int64")
+    if draw(st.booleans()):
+        frame.index = frame.index + draw(st.integers(1, 5))
+    if n and draw(st.booleans()):
+        frame.loc[frame.index[draw(st.integers(0, n - 1))], "symbol"] = None
+    return frame
+
+
+@settings(max_examples=examples(1000), deadline=None)
+@given(bar_frames())
+def test_normalize_bars_gives_what_normalizing_from_scratch_gives(frame):
+    """The shortcut for frames already normal (checked, not assumed) changes no result."""
+    with patch.object(bars, "_is_normal", lambda f: False):
+        expected = normalize_bars(frame)
+    got = normalize_bars(frame)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    # normalized (and read back from the cache), a frame takes the shortcut next time
+    assert got is not frame and (got.empty or got["symbol"].isna().any() or bars._is_normal(got))

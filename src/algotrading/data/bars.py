@@ -62,8 +62,8 @@ class BarsProvider(Protocol):
 
 
 def empty_bars() -> pd.DataFrame:
-    """A bars frame with no rows and the right dtypes."""
-    return normalize_bars(pd.DataFrame({c: [] for c in BAR_COLUMNS}))
+    """A bars frame with no rows and the right dtypes (a fresh copy each call)."""
+    return _EMPTY.copy()
 
 
 def normalize_bars(frame: pd.DataFrame) -> pd.DataFrame:
@@ -75,12 +75,42 @@ def normalize_bars(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"bars frame lacks columns {missing}; expected {list(BAR_COLUMNS)}")
+    if _is_normal(frame):  # a frame this function made (the bar cache's files): as it is
+        return frame.copy()
     out = frame.loc[:, list(BAR_COLUMNS)].copy()
     out["symbol"] = out["symbol"].astype(str)
     out["date"] = pd.to_datetime(out["date"]).dt.normalize().astype("datetime64[ns]")
     for col in (*PRICE_COLUMNS, "volume"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     return out.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+
+
+_FLOATS = (*PRICE_COLUMNS, "volume")
+_DAY_NS = 86_400 * 10**9
+#: What ``astype(str)`` makes of the symbols (pandas 3: its ``str`` dtype).
+_SYMBOL_DTYPE = pd.Series(["SPY"]).astype(str).dtype
+
+
+def _is_normal(frame: pd.DataFrame) -> bool:
+    """True when :func:`normalize_bars` would return ``frame`` unchanged: exactly the
+    columns, ``str`` symbols (no missing one), midnight ``datetime64[ns]`` dates, float64 values, sorted by
+    symbol then date, a fresh index. Checking costs a fraction of normalizing again."""
+    if tuple(frame.columns) != BAR_COLUMNS or not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
+        return False
+    if frame.index.step != 1 or frame["date"].dtype != np.dtype("datetime64[ns]"):
+        return False
+    if any(frame[c].dtype != np.dtype("float64") for c in _FLOATS) or frame["symbol"].dtype != _SYMBOL_DTYPE:
+        return False
+    if frame.empty:
+        return True
+    if frame["symbol"].isna().any():
+        return False
+    symbols = frame["symbol"].to_numpy()
+    days = frame["date"].to_numpy().view("int64")
+    if (days % _DAY_NS != 0).any():
+        return False
+    same = symbols[1:] == symbols[:-1]
+    return bool(((symbols[1:] > symbols[:-1]) | (same & (days[1:] >= days[:-1]))).all())
 
 
 def to_wide(bars: pd.DataFrame, field: str = "close") -> pd.DataFrame:
@@ -112,3 +142,6 @@ def sourced_bars(provider: BarsProvider, symbols: Sequence[str], start: dt.date,
         return result
     bars = provider.get_bars(symbols, start, end)
     return SourcedBars(bars, {s: provider.name for s in bars["symbol"].unique()}, {})
+
+
+_EMPTY = normalize_bars(pd.DataFrame({c: [] for c in BAR_COLUMNS}))

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from algotrading import calendar as cal
@@ -92,7 +93,7 @@ class CachedBarsProvider:
         for symbol in symbols:
             if not plans[symbol]:
                 continue
-            new = fetched.get(symbol, empty_bars())
+            new = fetched[symbol] if symbol in fetched else empty_bars()
             old = cached[symbol]
             if _readjusted(old, new):
                 log.info("%s: adjusted prices changed upstream (split or dividend); refetching its range", symbol)
@@ -110,7 +111,7 @@ class CachedBarsProvider:
         frames = [f for f in cached.values() if not f.empty]
         bars = pd.concat(frames, ignore_index=True) if frames else empty_bars()
         keep = bars["date"].between(pd.Timestamp(start), pd.Timestamp(end))
-        return normalize_bars(bars.loc[keep])
+        return normalize_bars(bars.loc[keep].reset_index(drop=True))
 
     def _missing_ranges(
         self, covered: tuple[dt.date, dt.date] | None, start: dt.date, end: dt.date
@@ -145,10 +146,13 @@ def _readjusted(old: pd.DataFrame, new: pd.DataFrame) -> bool:
     """True when a session present in both frames has a different close."""
     if old.empty or new.empty:
         return False
-    both = old.merge(new, on="date", suffixes=("_old", "_new"))
-    if both.empty:
+    days, closes = old["date"].to_numpy(), old["close"].to_numpy()  # one symbol's cached bars: sorted, unique
+    at = np.minimum(np.searchsorted(days, new["date"].to_numpy()), len(days) - 1)
+    both = days[at] == new["date"].to_numpy()
+    if not both.any():
         return False
-    rel = (both["close_new"] - both["close_old"]).abs() / both["close_old"].abs()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(new["close"].to_numpy()[both] - closes[at[both]]) / np.abs(closes[at[both]])
     return bool((rel > READJUSTED_TOLERANCE).any())
 
 
@@ -157,4 +161,4 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     if old.empty:
         return normalize_bars(new)
     merged = pd.concat([old, new], ignore_index=True).drop_duplicates(["symbol", "date"], keep="last")
-    return normalize_bars(merged)
+    return normalize_bars(merged.reset_index(drop=True))
