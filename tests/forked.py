@@ -36,6 +36,7 @@ PRELOAD = (
     "algotrading.report.inprocess",
     "algotrading.report.render",
     "algotrading.notify.daily",
+    "algotrading.replay.engine",
     "vectorbt",
     "IPython",
     "papermill",

@@ -4,13 +4,14 @@ interrupted replay must leave readable outputs."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import shutil
-import subprocess
-import time
+import signal
+import uuid
 from multiprocessing import active_children
-from subprocess import DEVNULL
 
 import numpy as np
 import pandas as pd
@@ -26,10 +27,12 @@ from algotrading.data.market import MarketData
 from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth, validate_bars
 from algotrading.decisions.plan import Plan
+from algotrading.faults import VARIABLE
 from algotrading.jobs.daily import run_daily
 from algotrading.replay import ReplayError, engine, replay
 
 from .conftest import ROOT
+from .forked import run_command
 
 pytestmark = pytest.mark.slow
 
@@ -181,27 +184,27 @@ def test_a_replay_over_two_history_starts_prepares_the_next_in_a_worker_with_the
 
 def test_a_replay_killed_by_kill_9_takes_its_worker_with_it(tmp_path):
     """The worker that prepares stretches ahead dies with the replay's process (on Linux,
-    PR_SET_PDEATHSIG): a replay killed by kill -9 or the OOM killer leaves no process behind."""
-    command = [str(ROOT / ".venv" / "bin" / "algotrading"), "replay", "--start", "2019-12-20", "--end", "2022-12-30"]
-    proc = subprocess.Popen([*command, "--out", str(tmp_path / "r"), "--no-html"], stdout=DEVNULL, stderr=DEVNULL)
-    replaying = psutil.Process(proc.pid)
+    PR_SET_PDEATHSIG): a replay killed by kill -9 or the OOM killer leaves no process behind.
+    The replay dies by SIGKILL right after it took the stretch its worker prepared, when the
+    worker waits on its task queue, which nothing will ever close (the case that hung)."""
+    mark = f"replay-worker-{uuid.uuid4().hex}"  # the worker inherits the replay's environment
+    env = os.environ | {VARIABLE: "replay:from_worker", "ALGOTRADING_TEST_MARK": mark}
+    args = ["replay", "--start", "2021-12-29", "--end", "2022-01-06", "--out", str(tmp_path / "r"), "--no-html"]
+    done = run_command(args, env, ROOT, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
 
-    def workers() -> list[psutil.Process]:  # spawn's resource tracker is a child too
-        try:
-            return [c for c in replaying.children() if "resource_tracker" not in " ".join(c.cmdline())]
-        except psutil.Error:  # a child that just ended
-            return []
+    def marked() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get("ALGOTRADING_TEST_MARK") == mark:
+                    found.append(process)
+        return found
 
-    started, checkpoint = time.monotonic(), tmp_path / "r" / "equity.csv"  # written after 250 sessions
-    while not (workers() and checkpoint.exists()) and proc.poll() is None and time.monotonic() - started < 300:
-        time.sleep(0.02)  # waits for the worker to be at work (the events), bounded
-    (worker,) = workers()
-    proc.kill()
-    proc.wait()
-    gone, alive = psutil.wait_procs([worker], timeout=60)
+    gone, alive = psutil.wait_procs(marked(), timeout=60)
     for left in alive:
         left.kill()
-    assert gone and not alive, "the replay's worker outlived it"
+    assert not alive, "the replay's worker outlived it"
 
 
 def test_the_history_a_run_loads_starts_on_a_year_start():

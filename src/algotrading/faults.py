@@ -20,6 +20,7 @@ POINTS = (
     "email:accepted",  # the SMTP server accepted the email; the outbox not yet updated
     "submit:after_first_order",  # one order of the plan at the broker, the rest not yet sent
     "sweep:chunk",  # not the daily run: a sweep's chunk starts (in a Dask worker, the worker dies)
+    "replay:from_worker",  # not the daily run: a replay got a stretch its worker prepared (the replay dies)
 )
 VARIABLE = "ALGOTRADING_FAULT_AT"
 

@@ -42,6 +42,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from algotrading import calendar as cal
+from algotrading import faults
 from algotrading.backtest.walkforward import StrategyBooks, StrategyRun, compute_books, first_day_books, session_run
 from algotrading.broker import make_broker
 from algotrading.config import Mode, Settings, cross_field_problems
@@ -323,6 +324,7 @@ class _Preparer:
             else:
                 self.done[k] = self.futures.pop(k).result()
                 self._submit(k + 2)  # one stretch in the worker's hands, one waiting
+                faults.reach("replay:from_worker")  # a test kills the replay here: its worker must die too
             self.done.pop(k - 1, None)
         return self.done[k]
 
