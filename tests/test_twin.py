@@ -1,0 +1,216 @@
+"""A paper twin beside a live account (issue 18 point 2): the comparison of two ledgers
+built through the store's own API (slippage worked out by hand below)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from algotrading.daily import artifacts
+from algotrading.daily.twin import Twin, TwinComparison, compare
+from algotrading.decisions.plan import Plan, PlanOrder, make_plan
+from algotrading.portfolio import Portfolio
+from algotrading.storage.store import FILE_NAME, open_store
+
+from .planning import buy, inputs
+
+# -- the comparison, from two ledgers built through the store's API --------------------------
+
+START, PREVIOUS, TODAY = dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4)
+
+
+def _plan(session: dt.date, orders: list[tuple[str, str, float | None, float | None, float]], **changes) -> Plan:
+    """A real plan (decisions.plan) with ``orders`` (side, symbol, notional, qty, price) and
+    ``changes`` (signals, portfolio) in place of its own."""
+    base = make_plan(inputs([buy("AAA", price=20.0)]), "2024-01-01T21:00:00+00:00")
+    made = tuple(
+        PlanOrder(
+            symbol,
+            side,
+            notional,
+            qty,
+            "golden_cross",
+            f"at-{session}-{side}-{symbol}-x",
+            "entry" if side == "buy" else "exit_signal",
+            "test",
+            price,
+            notional if notional is not None else (qty or 0.0) * price,
+            est_shares=(notional / price) if notional is not None else qty,
+        )
+        for side, symbol, notional, qty, price in orders
+    )
+    return dataclasses.replace(base, session=session, orders=made, **changes)
+
+
+def _intent(store, session: dt.date, side: str, symbol: str, notional=None, qty=None, **outcome) -> None:
+    cid = f"at-{session}-{side}-{symbol}-{notional}-{qty}"
+    row = {"client_order_id": cid, "session_date": session.isoformat(), "symbol": symbol, "side": side}
+    store.add_intents([row | {"notional": notional, "qty": qty, "kind": "entry", "est_price": 100.0}])
+    store.update_intent(cid, **outcome)
+
+
+def _ledgers(tmp_path: Path, twin_ran: bool = True) -> tuple[Path, Twin]:
+    """Two accounts' state as three evenings of real runs would leave it (by hand):
+
+    equity: live $1,000 / $1,010 / $1,005, paper $2,000 / $2,030 / $2,040 (2024-01-02..04);
+    the 2024-01-02 plan: BUY QQQ, filled on both sides; the 2024-01-03 plan: BUY SBUX and
+    SELL ABBV filled on both, BUY HON rejected live, BUY IWM only in the paper plan, BUY XLE
+    partly filled live; before the pair started (2023-12-29) a live order that is not compared."""
+    live_dir, paper_dir = tmp_path / "state" / "real", tmp_path / "state" / "shadow"
+    twin = Twin("real", "shadow", paper_dir, tmp_path / "reports" / "shadow")
+    with open_store(live_dir) as live, open_store(paper_dir) as paper:
+        for store, equities in ((live, (1000, 1010, 1005)), (paper, (2000, 2030, 2040))):
+            for day, equity in zip((START, PREVIOUS, TODAY), equities, strict=True):
+                if store is paper and day == TODAY and not twin_ran:
+                    continue
+                store.record_equity(day, equity, 0.0, "alpaca")
+        live.record_equity(dt.date(2023, 12, 29), 990.0, 0.0, "alpaca")  # before the twin: not the base
+        _intent(live, dt.date(2023, 12, 29), "buy", "SPY", 100.0, status="filled", filled_qty=0.2, filled_avg_price=500)
+        _intent(live, START, "buy", "QQQ", 400.0, status="filled", filled_qty=1.0, filled_avg_price=400.40)
+        _intent(paper, START, "buy", "QQQ", 800.0, status="filled", filled_qty=2.0, filled_avg_price=400.00)
+        _intent(live, PREVIOUS, "buy", "SBUX", 150.0, status="filled", filled_qty=1.5, filled_avg_price=100.30)
+        _intent(paper, PREVIOUS, "buy", "SBUX", 300.0, status="filled", filled_qty=3.0, filled_avg_price=100.10)
+        _intent(live, PREVIOUS, "sell", "ABBV", qty=2.0, status="filled", filled_qty=2.0, filled_avg_price=150.00)
+        _intent(paper, PREVIOUS, "sell", "ABBV", qty=4.0, status="filled", filled_qty=4.0, filled_avg_price=150.45)
+        _intent(live, PREVIOUS, "buy", "HON", 100.0, status="rejected", detail="insufficient buying power")
+        _intent(paper, PREVIOUS, "buy", "HON", 200.0, status="filled", filled_qty=1.0, filled_avg_price=200.00)
+        _intent(paper, PREVIOUS, "buy", "IWM", 200.0, status="filled", filled_qty=1.0, filled_avg_price=199.00)
+        _intent(live, PREVIOUS, "buy", "XLE", qty=2.0, status="canceled", filled_qty=1.0, filled_avg_price=90.10)
+        _intent(paper, PREVIOUS, "buy", "XLE", qty=2.0, status="filled", filled_qty=2.0, filled_avg_price=90.00)
+        if twin_ran:
+            paper.start_run("twin-run", TODAY, "paper")
+            paper.finish_run("twin-run", "ok")
+    # the live plan of 2024-01-03 had no IWM order: its signal was rejected (the reason shows)
+    signal = {"symbol": "IWM", "strategy": "golden_cross", "action": "BUY", "decision": "rejected"}
+    reasons = {"reasons": ["$40.00 is below MIN_POSITION_SIZE $50.00"], "confidence": 0.8, "score": 0.5}
+    folder = tmp_path / "reports" / "real" / PREVIOUS.isoformat()
+    folder.mkdir(parents=True)
+    artifacts.write_plan(folder, _plan(PREVIOUS, [("buy", "SBUX", 150.0, None, 100.0)], signals=[signal | reasons]))
+    folder = twin.reports_dir / TODAY.isoformat()
+    folder.mkdir(parents=True)
+    paper_today = [
+        ("sell", "QQQ", None, 2.0, 410.0),
+        ("buy", "MSFT", 300.0, None, 375.0),
+        ("buy", "AAPL", 200.0, None, 185.0),
+    ]
+    artifacts.write_plan(folder, _plan(TODAY, paper_today))
+    return live_dir, twin
+
+
+LIVE_TODAY = [("sell", "QQQ", None, 1.0, 410.0), ("buy", "MSFT", 150.0, None, 375.0)]
+
+
+def _compare(tmp_path: Path, twin: Twin, live_dir: Path) -> TwinComparison:
+    plan = _plan(TODAY, LIVE_TODAY, portfolio=Portfolio(TODAY, 100.0, ()))
+    with open_store(live_dir) as live:
+        return compare(live, tmp_path / "reports" / "real", twin, TODAY, plan)
+
+
+def test_the_comparison_computes_slippage_per_share_in_bps_and_for_the_live_shares(tmp_path):
+    live_dir, twin = _ledgers(tmp_path)
+    paper_db = twin.state_dir / FILE_NAME
+    before = hashlib.sha256(paper_db.read_bytes()).hexdigest()
+    c = _compare(tmp_path, twin, live_dir)
+    assert hashlib.sha256(paper_db.read_bytes()).hexdigest() == before  # the twin's state is only read
+    assert (c.state, c.start, c.twin_ran) == ("ok", "2024-01-02", True)
+
+    rows = {(o.session, o.side, o.symbol): o for o in c.orders}
+    assert list(rows) == [  # sessions in order, sells first; nothing before the pair started
+        ("2024-01-02", "buy", "QQQ"),
+        ("2024-01-03", "sell", "ABBV"),
+        ("2024-01-03", "buy", "HON"),
+        ("2024-01-03", "buy", "IWM"),
+        ("2024-01-03", "buy", "SBUX"),
+        ("2024-01-03", "buy", "XLE"),
+    ]
+    # by hand: a buy costs live - paper per share, a sell paper - live; bps of the paper price
+    qqq = rows[("2024-01-02", "buy", "QQQ")]  # 400.40 vs 400.00, 1 live share
+    assert qqq.slippage_per_share == pytest.approx(0.40)
+    assert qqq.slippage_bps == pytest.approx(10.0)
+    assert qqq.slippage_total == pytest.approx(0.40)
+    sbux = rows[("2024-01-03", "buy", "SBUX")]  # 100.30 vs 100.10, 1.5 live shares
+    assert (sbux.live.filled_qty, sbux.live.avg_price, sbux.paper.filled_qty, sbux.paper.avg_price) == (
+        1.5,
+        100.30,
+        3.0,
+        100.10,
+    )
+    assert sbux.slippage_per_share == pytest.approx(0.20)
+    assert sbux.slippage_bps == pytest.approx(0.20 / 100.10 * 10_000, abs=1e-6)  # 19.98 bp
+    assert sbux.slippage_total == pytest.approx(0.30)
+    abbv = rows[("2024-01-03", "sell", "ABBV")]  # sold live at 150.00, paper at 150.45: live got 0.45 less
+    assert abbv.slippage_per_share == pytest.approx(0.45)
+    assert abbv.slippage_bps == pytest.approx(0.45 / 150.45 * 10_000, abs=1e-6)  # 29.91 bp
+    assert abbv.slippage_total == pytest.approx(0.90)
+    xle = rows[("2024-01-03", "buy", "XLE")]  # 1 of 2 live shares filled, the rest canceled
+    assert xle.live.fate == "partially_filled" and xle.slippage_total == pytest.approx(0.10)
+    assert xle.note == "live partially filled: compared over the shares filled so far"
+    # one side only: shown, never dropped
+    hon = rows[("2024-01-03", "buy", "HON")]
+    assert hon.slippage_total is None and hon.live.fate == "rejected" and hon.paper.fate == "filled"
+    assert hon.note == "filled on the paper side only; live: rejected by the broker: insufficient buying power"
+    iwm = rows[("2024-01-03", "buy", "IWM")]
+    assert iwm.live.fate == "not_planned" and iwm.live.planned is None
+    assert iwm.note == (
+        "filled on the paper side only; live: not in its plan: rejected: $40.00 is below MIN_POSITION_SIZE $50.00"
+    )
+    # totals: 0.40 + 0.30 + 0.90 + 0.10 = $1.70 over what the live shares cost at paper prices
+    # (1 x 400.00 + 1.5 x 100.10 + 2 x 150.45 + 1 x 90.00 = $941.05): 18.06 bp
+    assert len(c.compared) == 4
+    assert c.slippage_total == pytest.approx(1.70)
+    assert c.slippage_bps == pytest.approx(1.70 / 941.05 * 10_000)
+    assert c.fills_session == "2024-01-03" and len(c.latest_fills) == 5
+
+    # equity: returns since 2024-01-02 (the first session both recorded), live - paper
+    drift = {d.session: d for d in c.drift}
+    assert list(drift) == ["2024-01-02", "2024-01-03", "2024-01-04"]
+    assert drift["2024-01-03"].live_return == pytest.approx(0.01)
+    assert drift["2024-01-03"].paper_return == pytest.approx(0.015)
+    assert drift["2024-01-04"].live_return == pytest.approx(0.005)
+    assert drift["2024-01-04"].paper_return == pytest.approx(0.02)
+    assert drift["2024-01-04"].drift == pytest.approx(-0.015)
+
+    # the plans for the next open side by side (the sizes differ: per account, not compared in $)
+    plan = {(o.side, o.symbol): o for o in c.plan}
+    assert list(plan) == [("sell", "QQQ"), ("buy", "AAPL"), ("buy", "MSFT")]
+    assert (plan[("sell", "QQQ")].live.planned, plan[("sell", "QQQ")].paper.planned) == ("1 shares", "2 shares")
+    assert (plan[("buy", "MSFT")].live.planned, plan[("buy", "MSFT")].paper.planned) == ("$150.00", "$300.00")
+    aapl = plan[("buy", "AAPL")]
+    assert aapl.live.fate == "not_planned" and aapl.paper.fate == "planned"
+    assert aapl.note == "in the paper plan only; live: not in its plan: no BUY signal for it on this side"
+    assert c.notes == []
+
+    again = TwinComparison.from_json(c.to_json())  # what twin.json holds reads back the same
+    assert again == c
+
+
+def test_a_twin_that_did_not_run_today_is_said_and_its_side_is_missing(tmp_path):
+    live_dir, twin = _ledgers(tmp_path, twin_ran=False)
+    c = _compare(tmp_path, twin, live_dir)
+    assert c.state == "ok" and not c.twin_ran
+    assert c.notes[0].startswith("The paper twin 'shadow' has no successful run for 2024-01-04")
+    assert "No equity recorded by the paper twin on 2024-01-04 (no run that session)" in c.notes[1]
+    assert c.drift[-1].paper_equity is None and c.drift[-1].drift is None
+    plan = {(o.side, o.symbol): o for o in c.plan}
+    assert set(plan) == {("sell", "QQQ"), ("buy", "MSFT")}
+    assert plan[("buy", "MSFT")].paper.fate == "no_plan"
+    assert plan[("buy", "MSFT")].note == (
+        "in the live plan only; paper: no plan of 2024-01-04 recorded (no successful run that session, or its "
+        "plan.json cannot be read)"
+    )
+
+
+def test_a_twin_without_state_or_with_a_damaged_one_is_said(tmp_path):
+    live_dir = tmp_path / "state" / "real"
+    open_store(live_dir).close()
+    twin = Twin("real", "shadow", tmp_path / "state" / "shadow", tmp_path / "reports" / "shadow")
+    c = _compare(tmp_path, twin, live_dir)
+    assert c.state == "missing" and c.notes[0].startswith("The paper twin 'shadow' has no state yet")
+    twin.state_dir.mkdir(parents=True)
+    (twin.state_dir / FILE_NAME).write_bytes(b"not a database, but not empty either" * 100)
+    c = _compare(tmp_path, twin, live_dir)
+    assert c.state == "unreadable" and c.notes[0].startswith("The paper twin's state could not be read:")
