@@ -1,5 +1,6 @@
-"""A paper twin beside a live account (issue 18 point 2): the comparison of two ledgers
-built through the store's own API (slippage worked out by hand below)."""
+"""A paper twin beside a live account (issue 18 point 2): the accounts file's twin_of, the
+order accounts run in, and the comparison of two ledgers built through the store's own API
+(slippage worked out by hand below)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,99 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import yaml
 
+from algotrading.cli import main
 from algotrading.daily import artifacts
+from algotrading.daily.accounts import AccountsFile, account_environment, load_accounts, twin_for
 from algotrading.daily.twin import Twin, TwinComparison, compare
 from algotrading.decisions.plan import Plan, PlanOrder, make_plan
+from algotrading.paths import Paths
 from algotrading.portfolio import Portfolio
 from algotrading.storage.store import FILE_NAME, open_store
 
 from .planning import buy, inputs
+
+LIVE = {"name": "real", "mode": "live", "api_key_env": "K_REAL", "secret_key_env": "S_REAL"}
+PAPER = {"name": "shadow", "mode": "paper", "api_key_env": "K_SHADOW", "secret_key_env": "S_SHADOW"}
+
+
+def _write(params: Path, accounts: list[dict]) -> None:
+    (params / "accounts.yaml").write_text(yaml.safe_dump({"accounts": accounts}))
+
+
+# -- the accounts file ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accounts", "expected"),
+    [
+        (
+            [LIVE, PAPER | {"twin_of": "reel"}],
+            "account 'shadow', field 'twin_of' = 'reel': no account is named 'reel'. Fix: name a live account of "
+            "this file (real), or remove it.",
+        ),
+        (
+            [LIVE, PAPER | {"name": "other"}, PAPER | {"twin_of": "other"}],
+            "account 'shadow', field 'twin_of' = 'other': 'other' is a paper account: a paper twin shadows a live "
+            "account. Fix: name a live account of this file (real), or remove twin_of.",
+        ),
+        (
+            [LIVE, PAPER | {"twin_of": "real"}, PAPER | {"name": "second", "twin_of": "real"}],
+            "account 'second', field 'twin_of' = 'real': 'real' has a paper twin already ('shadow'): a live account "
+            "has one twin at most. Fix: remove twin_of from 'shadow' or 'second'.",
+        ),
+        (
+            [LIVE, {"name": "sandbox", "mode": "demo", "twin_of": "real"}],
+            "account 'sandbox', field 'twin_of' = 'real': only a paper account can be a twin, and 'sandbox' is demo. "
+            "Fix: set mode: paper (with its paper keys), or remove twin_of.",
+        ),
+        (
+            [LIVE, LIVE | {"name": "real2", "twin_of": "real"}],
+            "account 'real2', field 'twin_of' = 'real': only a paper account can be a twin, and 'real2' is live.",
+        ),
+    ],
+    ids=["unknown", "of-a-paper-account", "two-twins", "demo-twin", "live-twin"],
+)
+def test_a_bad_twin_of_exits_2_naming_the_account_the_field_and_the_fix(
+    workdirs, capsys, monkeypatch, accounts, expected
+):
+    monkeypatch.setenv("PRODUCTION_MODE", "true")  # live accounts are allowed: only twin_of is wrong
+    _write(workdirs["params"], accounts)
+    assert main(["daily", "--date", "2024-01-02"]) == 2
+    err = capsys.readouterr().err
+    assert f"params/accounts.yaml: {expected}" in err
+    assert not workdirs["reports"].exists() or not any(workdirs["reports"].iterdir())
+
+
+def test_each_twin_runs_right_before_its_live_account(workdirs, monkeypatch):
+    monkeypatch.setenv("PRODUCTION_MODE", "true")
+    sandbox = {"name": "sandbox", "mode": "demo"}
+    _write(workdirs["params"], [LIVE, sandbox, PAPER | {"twin_of": "real"}])
+    accounts = load_accounts(workdirs["params"])
+    assert accounts is not None
+    assert [a.name for a in accounts.run_order()] == ["shadow", "real", "sandbox"]
+    base = Paths.from_env()
+    assert twin_for(accounts.accounts[0], accounts, base) == Twin(
+        "real", "shadow", base.state_dir / "shadow", base.reports_dir / "shadow"
+    )
+    assert twin_for(accounts.accounts[1], accounts, base) is None  # no twin: nothing is compared
+    assert AccountsFile.model_validate({"accounts": [LIVE, sandbox]}).run_order()[0].name == "real"
+
+
+def test_a_paper_account_beside_a_live_one_runs_with_production_mode_off(workdirs, monkeypatch):
+    """PRODUCTION_MODE=true is the live accounts' switch; the paper twin's own readiness check
+    would otherwise tell it to turn the switch off, which would stop the live account."""
+    for name, value in {"PRODUCTION_MODE": "true", "K_REAL": "k1", "S_REAL": "s1", "K_SHADOW": "k2"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("S_SHADOW", "s2")
+    _write(workdirs["params"], [LIVE, PAPER | {"twin_of": "real"}])
+    accounts = load_accounts(workdirs["params"])
+    assert accounts is not None
+    live, paper = (account_environment(a, accounts, Paths.from_env()) for a in accounts.accounts)
+    assert (live["PRODUCTION_MODE"], live["PAPER_TRADING_MODE"]) == ("true", "false")
+    assert (paper["PRODUCTION_MODE"], paper["PAPER_TRADING_MODE"]) == ("false", "true")
+
 
 # -- the comparison, from two ledgers built through the store's API --------------------------
 

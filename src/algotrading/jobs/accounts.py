@@ -79,12 +79,13 @@ def data_source(settings: Settings) -> str:
 def for_each_account(
     accounts: AccountsFile, base: Paths, work: Work, now: dt.datetime | None = None
 ) -> list[AccountOutcome]:
-    """Run ``work`` for every account in its own environment, in file order; a problem of
-    one (its settings, its run) becomes its outcome and the next account runs."""
+    """Run ``work`` for every account in its own environment, in file order but each paper
+    twin right before its live account (:meth:`AccountsFile.run_order`); a problem of one
+    (its settings, its run) becomes its outcome and the next account runs."""
     now = now or dt.datetime.now(dt.UTC)
     shared: dict[str, SharedOnce] = {}
     outcomes = []
-    for account in accounts.accounts:
+    for account in accounts.run_order():
         result = _one(account, accounts, base, work, now, shared)
         level = logging.INFO if result.exit_code == 0 else logging.ERROR
         log.log(level, "account %s: %s", account.name, result.message)
