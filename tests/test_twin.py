@@ -1,24 +1,29 @@
 """A paper twin beside a live account (issue 18 point 2): the accounts file's twin_of, the
-order accounts run in, and the comparison of two ledgers built through the store's own API
-(slippage worked out by hand below)."""
+order accounts run in, the comparison of two ledgers built through the store's own API
+(slippage worked out by hand below), and what the report and the email show."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import hashlib
+import html
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from algotrading.cli import main
+from algotrading.config import load_settings
 from algotrading.daily import artifacts
 from algotrading.daily.accounts import AccountsFile, account_environment, load_accounts, twin_for
 from algotrading.daily.twin import Twin, TwinComparison, compare
 from algotrading.decisions.plan import Plan, PlanOrder, make_plan
+from algotrading.jobs.daily import _compare_twin
 from algotrading.paths import Paths
 from algotrading.portfolio import Portfolio
+from algotrading.report.twin_views import details_html, headline, summary_html, twin_lines
 from algotrading.storage.store import FILE_NAME, open_store
 
 from .planning import buy, inputs
@@ -274,6 +279,32 @@ def test_the_comparison_computes_slippage_per_share_in_bps_and_for_the_live_shar
     assert again == c
 
 
+def test_the_section_shows_the_numbers_and_every_gap(tmp_path):
+    live_dir, twin = _ledgers(tmp_path)
+    c = _compare(tmp_path, twin, live_dir)
+    page = summary_html(c) + details_html(c)
+    assert page.startswith("<h2>Paper twin</h2><p>Compared with <b>shadow</b>, the paper twin of this account, since")
+    assert "<th>Live return since 2024-01-02</th><td>+0.50% ($1,005.00)</td>" in page
+    assert "<th>Paper return</th><td>+2.00% ($2,040.00)</td>" in page
+    assert "<th>Drift (live - paper)</th><td>-1.50 percentage points</td>" in page
+    assert "+$1.70 (+18.1 bp) on 4 order(s) filled on both sides" in page
+    assert "<h3>Fills of the 2024-01-03 plan</h3>" in page
+    assert "1.5 sh at $100.30" in page and "3 sh at $100.10" in page
+    assert "+$0.20/sh<br><span style='font-size:11px;color:#555;'>+20.0 bp, +$0.30</span>" in page
+    assert "<b>BUY HON</b>: filled on the paper side only; live: rejected by the broker: insufficient" in page
+    assert "not in its plan" in page and "The live orders go out after this report." in page
+    lines = twin_lines(c)
+    assert lines[0] == "PAPER TWIN (shadow, since 2024-01-02)"
+    assert "  Return since 2024-01-02: live +0.50%, paper +2.00%, drift -1.50 percentage points" in lines
+    assert "  Slippage live vs paper: +$1.70 (+18.1 bp) on 4 order(s) filled on both sides" in lines
+    assert "    BUY  SBUX   1.5 sh at $100.30 | 3 sh at $100.10 | +$0.20/sh, +20.0 bp, +$0.30" in lines
+    assert "    BUY  AAPL   not in its plan | $200.00" in lines
+    assert headline(c) == (
+        "paper twin 'shadow' since 2024-01-02: live +0.50%, paper +2.00%, drift -1.50 percentage points; "
+        "4 fill(s) compared, slippage +$1.70 (+18.1 bp)"
+    )
+
+
 def test_a_twin_that_did_not_run_today_is_said_and_its_side_is_missing(tmp_path):
     live_dir, twin = _ledgers(tmp_path, twin_ran=False)
     c = _compare(tmp_path, twin, live_dir)
@@ -288,6 +319,7 @@ def test_a_twin_that_did_not_run_today_is_said_and_its_side_is_missing(tmp_path)
         "in the live plan only; paper: no plan of 2024-01-04 recorded (no successful run that session, or its "
         "plan.json cannot be read)"
     )
+    assert "n/a on 2024-01-04 (one side only)" in summary_html(c)
 
 
 def test_a_twin_without_state_or_with_a_damaged_one_is_said(tmp_path):
@@ -296,7 +328,24 @@ def test_a_twin_without_state_or_with_a_damaged_one_is_said(tmp_path):
     twin = Twin("real", "shadow", tmp_path / "state" / "shadow", tmp_path / "reports" / "shadow")
     c = _compare(tmp_path, twin, live_dir)
     assert c.state == "missing" and c.notes[0].startswith("The paper twin 'shadow' has no state yet")
+    assert "its first run creates it" in summary_html(c) and details_html(c) == ""
     twin.state_dir.mkdir(parents=True)
     (twin.state_dir / FILE_NAME).write_bytes(b"not a database, but not empty either" * 100)
     c = _compare(tmp_path, twin, live_dir)
     assert c.state == "unreadable" and c.notes[0].startswith("The paper twin's state could not be read:")
+    assert twin_lines(c)[1].startswith("  The paper twin's state could not be read:")
+
+
+def test_a_comparison_that_fails_is_said_in_the_section_and_the_run_goes_on(tmp_path, caplog):
+    live_dir, twin = _ledgers(tmp_path)
+    staging = tmp_path / "staging"  # the live run's folder, its plan.json cut short
+    staging.mkdir()
+    (staging / artifacts.PLAN).write_text('{"session_date": "2024-01-04", "orders": [')
+    with open_store(live_dir) as store:
+        _compare_twin(load_settings(), store, twin, TODAY, staging)
+    c = TwinComparison.from_json(json.loads((staging / artifacts.TWIN).read_text()))
+    assert c.state == "failed" and c.notes[0].startswith(
+        "The comparison with the paper twin 'shadow' could not be made:"
+    )
+    assert "plan.json is damaged" in c.notes[0] and "the comparison with the paper twin 'shadow' failed" in caplog.text
+    assert summary_html(c).endswith(f"<ul><li>{html.escape(c.notes[0])}</li></ul>") and details_html(c) == ""

@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from algotrading.config import ConfigError, Mode, Settings, UsageError
-from algotrading.daily.accounts import SHARED_DIR, Account, AccountsFile, account_settings, environment
+from algotrading.daily.accounts import SHARED_DIR, Account, AccountsFile, account_settings, environment, twin_for
+from algotrading.daily.twin import Twin
 from algotrading.jobs.control import RunResult, short_error
 from algotrading.jobs.daily import Shared, run_shared
 from algotrading.paths import Paths
 
 log = logging.getLogger(__name__)
 
-#: What to do for one account: the daily run, or the morning's pending buys.
-Work = Callable[[Settings, Shared], RunResult]
+#: What to do for one account: the daily run, or the morning's pending buys. The third
+#: argument: a live account's paper twin (daily/twin.py), None for every other account.
+Work = Callable[[Settings, Shared, Twin | None], RunResult]
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def _one(
         shared[source] = SharedOnce(own, base.reports_dir, source, now)
     try:
         with environment(env):
-            return work(settings, shared[source])
+            return work(settings, shared[source], twin_for(account, accounts, base))
     except (ConfigError, UsageError) as exc:
         return RunResult(1, "failed", f"account '{account.name}': {exc}")
     except Exception as exc:  # a lock held, a broken state file, ...: this account only
