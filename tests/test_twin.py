@@ -1,6 +1,7 @@
 """A paper twin beside a live account (issue 18 point 2): the accounts file's twin_of, the
 order accounts run in, the comparison of two ledgers built through the store's own API
-(slippage worked out by hand below), and what the report and the email show."""
+(slippage worked out by hand below), what the report and the email show, and an end-to-end
+run of a live account and its paper twin against the local Alpaca server."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import datetime as dt
 import hashlib
 import html
 import json
+import shutil
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
+from algotrading import calendar as cal
 from algotrading.cli import main
 from algotrading.config import load_settings
 from algotrading.daily import artifacts
@@ -26,7 +32,10 @@ from algotrading.portfolio import Portfolio
 from algotrading.report.twin_views import details_html, headline, summary_html, twin_lines
 from algotrading.storage.store import FILE_NAME, open_store
 
+from .alpaca_server import FakeAlpaca
+from .helpers import phone_width
 from .planning import buy, inputs
+from .test_submit_e2e import submit_account
 
 LIVE = {"name": "real", "mode": "live", "api_key_env": "K_REAL", "secret_key_env": "S_REAL"}
 PAPER = {"name": "shadow", "mode": "paper", "api_key_env": "K_SHADOW", "secret_key_env": "S_SHADOW"}
@@ -349,3 +358,147 @@ def test_a_comparison_that_fails_is_said_in_the_section_and_the_run_goes_on(tmp_
     )
     assert "plan.json is damaged" in c.notes[0] and "the comparison with the paper twin 'shadow' failed" in caplog.text
     assert summary_html(c).endswith(f"<ul><li>{html.escape(c.notes[0])}</li></ul>") and details_html(c) == ""
+
+
+# -- end to end: a live account and its paper twin, two evenings --------------------------------
+
+LIVE_KEY, LIVE_SECRET = "AKLIVETESTKEY000001", "live-secret-0000000000000000000000000001"
+DAY1, DAY2 = dt.date(2022, 3, 1), dt.date(2022, 3, 2)
+
+
+def _paper_history(workdirs: dict[str, Path], sessions: int) -> None:
+    """The live account's transition record: ``sessions`` clean paper sessions before DAY1
+    (run successfully, email delivered, nothing unexplained), as its own earlier paper runs
+    leave them in its ledger: what `validate --live` asks before real money."""
+    with open_store(workdirs["state"] / "real") as store:
+        for day in cal.session_window(cal.previous_session(DAY1), sessions):
+            store.start_run(f"paper-{day}", day, "paper")
+            store.finish_run(f"paper-{day}", "ok")
+            store.save_email(f"daily-{day}", day, "daily", f"AlgoTrading Daily Signals - {day}", "-", "sent")
+            folder = workdirs["reports"] / "real" / day.isoformat()
+            folder.mkdir(parents=True)
+            (folder / artifacts.PORTFOLIO).write_text(json.dumps({"reconciliation": []}))
+
+
+def _today_bar(fake: FakeAlpaca) -> None:
+    """The benchmark's (and ^VIX's) bar of today's latest completed session, which the live
+    checks ask the data feed for (the run itself trades on 2022's bundled bars)."""
+    latest = cal.latest_completed_session(dt.datetime.now(dt.UTC))
+    last = fake.bars[fake.bars["symbol"].isin(["SPY", "^VIX"])].groupby("symbol").tail(1)
+    fake.bars = pd.concat([fake.bars, last.assign(date=pd.Timestamp(latest))], ignore_index=True)
+
+
+def _prices(fake: FakeAlpaca, day: dt.date, column: str) -> dict[str, float]:
+    """Each symbol's ``column`` (open, close) on ``day`` in the server's bars."""
+    rows = fake.bars[fake.bars["date"] == pd.Timestamp(day)]
+    return dict(zip(rows["symbol"], rows[column].astype(float), strict=True))
+
+
+@pytest.mark.slow
+def test_a_live_account_and_its_paper_twin_compare_their_fills_in_the_live_report(
+    workdirs, monkeypatch, capsys, smtp, crontab, tmp_path
+):
+    """Two evenings of `algotrading daily` for a live account and its paper twin, each at its
+    own account of the local Alpaca server. The first sends both plans (the live one through
+    the real gate: PRODUCTION_MODE, `validate --live` passing, --confirm-live); the server
+    fills them at the next open, the live fills 10 bp worse and one live buy not at all; the
+    second evening's live report and email compare the two."""
+    from .test_email import configure
+
+    fake = submit_account(monkeypatch)  # the twin's paper account, the bundled bars, the clock after DAY1's close
+    try:
+        live = fake.add_account(LIVE_KEY, LIVE_SECRET, "3LIVEACCT01")
+        _today_bar(fake)
+        configure(workdirs, monkeypatch, smtp)
+        for name, value in {
+            "K_REAL": LIVE_KEY,
+            "S_REAL": LIVE_SECRET,
+            "K_SHADOW": fake.key,
+            "S_SHADOW": fake.secret,
+            "PRODUCTION_MODE": "true",
+        }.items():
+            monkeypatch.setenv(name, value)
+        _write(workdirs["params"], [LIVE, PAPER | {"twin_of": "real"}])  # the live account first in the file
+        _paper_history(workdirs, 10)
+        assert main(["schedule", "install", "--submit"]) == 0
+        assert "--submit --confirm-live" in crontab.read_text()
+        capsys.readouterr()
+
+        # evening 1: both plans sent; the twin ran first
+        assert main(["daily", "--date", DAY1.isoformat(), "--submit", "--confirm-live"]) == 0, capsys.readouterr()
+        out = capsys.readouterr().out
+        assert out.index("shadow: OK") < out.index("real: OK"), out
+        live_plan = json.loads((workdirs["reports"] / "real" / DAY1.isoformat() / "plan.json").read_text())
+        paper_plan = json.loads((workdirs["reports"] / "shadow" / DAY1.isoformat() / "plan.json").read_text())
+        assert live_plan["mode"] == "live" and live_plan["limits"]["ramp_note"].startswith("live ramp: live session 1")
+        assert paper_plan["mode"] == "paper"
+        assert {o["symbol"] for o in live_plan["orders"]} == {o["symbol"] for o in paper_plan["orders"]}
+        assert len(live.orders) == len(fake.orders) == len(paper_plan["orders"]) == 4  # each at its own account
+        twin_day1 = TwinComparison.from_json(
+            json.loads((workdirs["reports"] / "real" / DAY1.isoformat() / "twin.json").read_text())
+        )
+        assert twin_day1.start == DAY1.isoformat() and twin_day1.orders == [] and len(twin_day1.plan) == 4
+        assert not (workdirs["reports"] / "shadow" / DAY1.isoformat() / "twin.json").exists()
+
+        # the next open: paper fills at the open, live 10 bp worse, the last live buy expires unfilled
+        opens = _prices(fake, DAY2, "open")
+        buys = sorted(o["symbol"] for o in live_plan["orders"] if o["side"] == "buy")
+        for o in list(fake.orders.values()):
+            fake.fill(o["client_order_id"], opens[o["symbol"]])
+        for o in list(live.orders.values()):
+            if o["symbol"] == buys[-1]:
+                o["status"] = "expired"
+            else:
+                live.fill(o["client_order_id"], round(opens[o["symbol"]] * 1.001, 4))
+        filled = {o["symbol"]: o for o in live.orders.values() if o["status"] == "filled"}
+        closes = _prices(fake, DAY2, "close")
+        for account in (fake, live):  # the accounts' positions at DAY2's close: equity moves apart
+            for symbol, position in account.positions.items():
+                position["price"] = closes[symbol]
+
+        # evening 2: the live report compares the fills
+        fake.clock_at = dt.datetime(2022, 3, 2, 17, 0, tzinfo=cal.NY)
+        assert main(["daily", "--date", DAY2.isoformat()]) == 0, capsys.readouterr()
+        folder = workdirs["reports"] / "real" / DAY2.isoformat()
+        c = TwinComparison.from_json(json.loads((folder / "twin.json").read_text()))
+        assert (c.state, c.start, c.twin_ran, c.fills_session) == ("ok", "2022-03-01", True, "2022-03-01")
+        rows = {o.symbol: o for o in c.orders}
+        assert set(rows) == set(buys)
+        for symbol, order in filled.items():  # by hand, from what the two accounts filled
+            paid, paper_price = float(order["filled_avg_price"]), opens[symbol]
+            qty = float(order["filled_qty"])
+            row = rows[symbol]
+            assert (row.live.filled_qty, row.live.avg_price) == (pytest.approx(qty), paid)
+            assert row.paper.avg_price == paper_price and row.paper.fate == "filled"
+            assert row.slippage_per_share == pytest.approx(paid - paper_price, abs=1e-6)
+            assert row.slippage_bps == pytest.approx((paid - paper_price) / paper_price * 10_000, abs=1e-4)
+            assert row.slippage_bps == pytest.approx(10.0, abs=0.05)  # 10 bp, but for the cent rounding
+            assert row.slippage_total == pytest.approx((paid - paper_price) * qty, abs=1e-6)
+        expired = rows[buys[-1]]
+        assert expired.slippage_total is None and expired.live.fate == "expired"
+        assert expired.note == "filled on the paper side only; live: expired unfilled at the end of the day"
+        expected = sum((float(o["filled_avg_price"]) - opens[s]) * float(o["filled_qty"]) for s, o in filled.items())
+        assert c.slippage_total == pytest.approx(expected, abs=1e-6) and len(c.compared) == 3
+        assert [d.session for d in c.drift] == ["2022-03-01", "2022-03-02"]
+        day2 = c.drift[-1]
+        equity = json.loads((folder / "portfolio.json").read_text())["equity"]  # to the cent
+        assert c.drift[0].live_equity == 1000.0 and day2.live_equity == pytest.approx(equity, abs=0.005)
+        assert day2.live_return == pytest.approx(day2.live_equity / 1000.0 - 1)
+        assert day2.paper_return == pytest.approx(day2.paper_equity / c.drift[0].paper_equity - 1)
+        assert day2.drift == pytest.approx(day2.live_return - day2.paper_return)
+
+        # the report and the email show it; the twin's own report has no such section
+        assert "<h2>Paper twin</h2>" in (folder / "report.html").read_text()
+        assert "Paper twin" not in (workdirs["reports"] / "shadow" / DAY2.isoformat() / "report.html").read_text()
+        msg = BytesParser(policy=policy.default).parsebytes((folder / "email.eml").read_bytes())
+        html = msg.get_body(("html",)).get_content()
+        assert "<h2" in html and ">Paper twin</h2>" in html and "Fills of the 2022-03-01 plan</h3>" in html
+        text = msg.get_body(("plain",)).get_content()
+        assert "PAPER TWIN (shadow, since 2022-03-01)" in text
+        assert "filled on the paper side only; live: expired unfilled at the end of the day" in text
+        delivered = [m for m in smtp.messages if "2022-03-02" in str(m.message["Subject"])]
+        assert len(delivered) == 2  # both accounts' plans went out
+        if shutil.which("chromium"):
+            assert phone_width(folder / "email.html", tmp_path) <= 390
+    finally:
+        fake.stop()
