@@ -5,9 +5,11 @@ It speaks the documented JSON of the market data endpoint ``GET /v2/stocks/bars`
 the trading API: ``/v2/account``, ``/v2/positions``, ``/v2/assets`` and ``/v2/assets/{symbol}``, ``/v2/orders``
 (POST, GET open, GET ``:by_client_order_id``, DELETE ``/{id}``) and ``/v2/clock``; money
 fields are strings, as Alpaca sends them. It checks the key headers, enforces unique
-client order ids (422) and buying power (403), records every request, and can be told to
-misbehave: answer the next matching request with an HTTP status, stall, or do the work
-and then fail (the order is created, the client sees an error).
+client order ids (422) and buying power (403), records every request, serves more than one
+account (each by its own keys: :meth:`FakeAlpaca.add_account`, as a paper and a live account
+of one user are two accounts at Alpaca), and can be told to misbehave: answer the next
+matching request with an HTTP status, stall, or do the work and then fail (the order is
+created, the client sees an error).
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ class FakeAlpaca:
     iex_volume_share: float = 1.0  # IEX bars' volume as a share of the consolidated volume in ``bars``
     yahoo: FakeYahoo = field(default_factory=FakeYahoo)  # Yahoo's chart API on the same port (FALLBACK_DATA_URL)
     clock_at: dt.datetime | None = None  # what /v2/clock says it is (None: now); open/close from the NYSE calendar
+    key: str = KEY  # the keys this account answers to
+    secret: str = SECRET
+    accounts: dict[str, FakeAlpaca] = field(default_factory=dict)  # other accounts on this server, by key id
+    parent: FakeAlpaca | None = None  # an account added to another's server: its assets are the server's
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -118,6 +124,22 @@ class FakeAlpaca:
 
     def hits(self, path: str, method: str | None = None) -> int:
         return sum(r.path == path and (method is None or r.method == method) for r in self.requests)
+
+    def add_account(self, key: str, secret: str, account_number: str, cash: float = 1000.0) -> FakeAlpaca:
+        """Another account on this server, with its own cash, positions and orders, answered
+        for requests signed with its keys; the market data, the clock and the assets are this
+        server's. Returns it (fill its orders with its own :meth:`fill`)."""
+        other = FakeAlpaca(account_number=account_number, cash=cash, key=key, secret=secret, parent=self)
+        self.accounts[key] = other
+        return other
+
+    #: Paths every account of the server shares (answered by the server's own account).
+    SHARED_PATHS = ("/v2/stocks/bars", "/v2/clock", "/v2/assets")
+
+    def account_for(self, key: str | None, secret: str | None) -> FakeAlpaca | None:
+        """The account these keys open, or None (HTTP 401)."""
+        account = self if key == self.key else self.accounts.get(key or "")
+        return account if account is not None and secret == account.secret else None
 
     # -- helpers for tests ------------------------------------------------------------------
     def by_cid(self, cid: str) -> dict[str, Any] | None:
@@ -343,7 +365,8 @@ class FakeAlpaca:
             if (body.get("notional") is None) == (body.get("qty") is None):
                 return 422, {"code": 42210000, "message": "qty or notional is required, not both"}
             symbol = body["symbol"]
-            asset = self.assets.get(symbol, {"tradable": True, "fractionable": True})
+            assets = self.parent.assets if self.parent is not None else self.assets
+            asset = assets.get(symbol, {"tradable": True, "fractionable": True})
             if not asset.get("tradable", True):
                 return 422, {"code": 42210000, "message": f"asset {symbol} is not tradable"}
             if body.get("notional") is not None and not asset.get("fractionable", True):
@@ -418,7 +441,11 @@ def _handler_for(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
                 return
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
-            fake.requests.append(Recorded(method, parsed.path, query, dict(self.headers), body))
+            recorded = Recorded(method, parsed.path, query, dict(self.headers), body)
+            fake.requests.append(recorded)
+            account = fake.account_for(self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY"))
+            if account is not None and account is not fake:
+                account.requests.append(recorded)
             fault = None
             with fake._lock:
                 for f in list(fake.faults):
@@ -426,11 +453,13 @@ def _handler_for(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
                         fault = f
                         fake.faults.remove(f)
                         break
-            if self.headers.get("APCA-API-KEY-ID") != KEY or self.headers.get("APCA-API-SECRET-KEY") != SECRET:
+            if account is None:
                 self._reply(401, {"code": 40110000, "message": "request is not authorized"})
                 return
+            if parsed.path.startswith(FakeAlpaca.SHARED_PATHS):
+                account = fake
             if fault and fault.after_work:
-                fake.route(method, parsed.path, query, body)
+                account.route(method, parsed.path, query, body)
             if fault and fault.delay:
                 time.sleep(fault.delay)
             if fault and fault.status:
@@ -439,7 +468,7 @@ def _handler_for(fake: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
             if fault and fault.after_work:  # delayed only: the answer is lost to the client's timeout anyway
                 self._reply(200, {"code": 0, "message": "too late"})
                 return
-            self._reply(*fake.route(method, parsed.path, query, body))
+            self._reply(*account.route(method, parsed.path, query, body))
 
         def do_GET(self) -> None:
             self._handle("GET")

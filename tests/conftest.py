@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -83,6 +84,21 @@ def real_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def crontab(tmp_path, monkeypatch):
+    """A stand-in ``crontab`` keeping its table in a file (cron is not installed here)."""
+    table = tmp_path / "crontab.txt"
+    fake = tmp_path / "crontab"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-l" ]; then cat {table} 2>/dev/null || exit 1; else cat > {table}; fi\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("ALGOTRADING_CRONTAB_CMD", str(fake))
+    (tmp_path / "home").mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no systemd units of the developer's
+    monkeypatch.setenv("ALGOTRADING_CRON_DAEMON", "cron")  # Debian's cron, as if it ran here
+    monkeypatch.setenv("ALGOTRADING_HOST_TZ", "UTC")
+    return table
+
+
+@pytest.fixture
 def smtp(tmp_path: Path):  # noqa: ANN201
     """A started local SMTP server (STARTTLS and AUTH, tests/smtp_server.py), stopped after the test."""
     from .smtp_server import SmtpServer
@@ -99,6 +115,7 @@ def smtp(tmp_path: Path):  # noqa: ANN201
 #: and keeps its place. Without this, xdist starts the files with the most tests first,
 #: and one worker ran test_submit_e2e (370 s) alone at the end.
 HEAVIEST_FILES = {
+    "tests/test_twin.py": 90,  # measured alone, 2026-12-07: its live account runs every notebook in a kernel
     "tests/test_daily_run.py": 57,
     "tests/test_submit_clock.py": 52,
     "tests/test_crash_delivery.py": 33,

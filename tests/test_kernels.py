@@ -54,6 +54,7 @@ def test_the_imports_ahead_are_the_notebooks_own_import_lines():
         "from algotrading.report import decision_views as dv",
         "from algotrading.report import notebook as rn",
         "from algotrading.report import strategy_views as sv",
+        "from algotrading.report import twin_views as tv",
     ]
     code = warm_up_code(ROOT / "notebooks" / "20_ranking.ipynb", ["import no_such_module_x"])
     namespace: dict[str, object] = {}

@@ -224,3 +224,17 @@ def test_in_scratch_files_a_store_is_opened_and_checked_once_and_closed_when_the
         assert third.conn is not fourth.conn
         assert third.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
         assert fourth.latest_equity_session() == dt.date(2024, 1, 2)
+
+
+def test_another_accounts_state_is_opened_read_only(tmp_path):
+    """A paper twin's ledger, read by its live account's run: no write, no migration."""
+    with pytest.raises(StoreError, match="does not exist yet"):
+        open_store(tmp_path / "none", read_only=True)
+    open_store(tmp_path).close()
+    with open_store(tmp_path, read_only=True) as store, pytest.raises(StoreError, match="cannot be written"):
+        store.record_equity(dt.date(2024, 1, 2), 1.0, 1.0, "test")
+    conn = sqlite3.connect(tmp_path / FILE_NAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.close()
+    with pytest.raises(StoreError, match=f"older than this AlgoTrading's {SCHEMA_VERSION}; it is read here without"):
+        open_store(tmp_path, read_only=True)

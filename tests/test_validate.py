@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import stat
 
 import pytest
 import yaml
@@ -48,20 +47,6 @@ def alpaca(workdirs, monkeypatch):
         monkeypatch.setenv(key, value)
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def crontab(tmp_path, monkeypatch):
-    """A stand-in ``crontab`` keeping its table in a file (cron is not installed here)."""
-    table = tmp_path / "crontab.txt"
-    fake = tmp_path / "crontab"
-    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-l" ]; then cat {table} 2>/dev/null || exit 1; else cat > {table}; fi\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("ALGOTRADING_CRONTAB_CMD", str(fake))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no systemd units of the developer's
-    monkeypatch.setenv("ALGOTRADING_CRON_DAEMON", "cron")  # Debian's cron, as if it ran here
-    monkeypatch.setenv("ALGOTRADING_HOST_TZ", "UTC")
-    return table
 
 
 def test_the_demo_setup_passes_with_only_the_schedule_to_do(workdirs, crontab, capsys):

@@ -21,6 +21,7 @@ from algotrading.logs import configure_console
 if TYPE_CHECKING:
     from algotrading.config import Settings
     from algotrading.daily.accounts import AccountsFile
+    from algotrading.daily.twin import Twin
     from algotrading.jobs.control import RunResult
     from algotrading.jobs.daily import Shared
     from algotrading.monitor.status import Status
@@ -381,11 +382,14 @@ def cmd_daily(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _daily_work(args: argparse.Namespace, settings: Settings, shared: Shared | None = None) -> RunResult:
+def _daily_work(
+    args: argparse.Namespace, settings: Settings, shared: Shared | None = None, twin: Twin | None = None
+) -> RunResult:
     """One account's ``algotrading daily``: the morning's waiting buys (``--pending``) or
     the daily run. ``shared``: one account of ``params/accounts.yaml``, whose data and
     strategies come from the run's shared folder (a demo one then has no morning work:
-    its waiting buys go out with the next daily run)."""
+    its waiting buys go out with the next daily run); ``twin``: a live account's paper
+    twin, which its report compares it with."""
     from algotrading.config import Mode
     from algotrading.jobs.control import RunResult
     from algotrading.jobs.daily import run_daily
@@ -400,6 +404,7 @@ def _daily_work(args: argparse.Namespace, settings: Settings, shared: Shared | N
             force=args.force,
             allow_open=args.allow_market_open,
             shared=shared,
+            twin=twin,
         )
     if shared is not None and settings.mode is Mode.DEMO:
         return RunResult(0, "nothing_to_do", "demo: the next daily run sends the buys that waited for sells")
@@ -418,7 +423,9 @@ def _daily_accounts(args: argparse.Namespace, accounts: AccountsFile, settings: 
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
-    outcomes = for_each_account(accounts, settings.paths, lambda account, shared: _daily_work(args, account, shared))
+    outcomes = for_each_account(
+        accounts, settings.paths, lambda account, shared, twin: _daily_work(args, account, shared, twin)
+    )
     print(summary(outcomes))
     return exit_code(outcomes)
 

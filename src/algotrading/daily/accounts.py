@@ -2,9 +2,11 @@
 and each account's settings.
 
 The file lists accounts by name, mode, the NAMES of the environment variables holding
-their Alpaca keys (never the keys), their own limits and email recipients. Everything
-else (the universe, the strategies, SMTP, ...) is shared and comes from ``params/`` and
-the environment as for a single account.
+their Alpaca keys (never the keys), their own limits and email recipients, and for a
+paper account optionally ``twin_of``: the live account of the file it shadows (its paper
+twin, compared in the live account's report: daily/twin.py). Everything else (the
+universe, the strategies, SMTP, ...) is shared and comes from ``params/`` and the
+environment as for a single account.
 
 An account's limits are applied exactly as the seed's environment variables would be:
 each account gets an environment of its own (the base environment and ``.env``, its
@@ -14,7 +16,8 @@ validation. The daily run executes the account's notebooks inside that environme
 the notebooks' own ``load_settings()`` reads the account's settings too.
 
 Problems of the file itself (unknown keys, duplicate names, a paper account without a
-key variable's name, live without ``PRODUCTION_MODE=true``) refuse the whole run
+key variable's name, live without ``PRODUCTION_MODE=true``, a ``twin_of`` that is not a
+paper account naming a live one, two twins of one live account) refuse the whole run
 (:class:`~algotrading.config.ConfigError`, exit 2). Problems of one account at run time
 (its key variable unset, limits that cannot work together) fail that account only.
 """
@@ -31,8 +34,10 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from algotrading.config import ACCOUNTS_FILE, ConfigError, Settings, account_entries, load_settings
+from algotrading.daily.twin import Twin
 from algotrading.paths import Paths
 
 FILE = ACCOUNTS_FILE
@@ -88,6 +93,7 @@ class Account(BaseModel):
     secret_key_env: str | None = Field(default=None, description="a variable's name, e.g. ALPACA_SECRET_KEY_TWIN")
     limits: Limits = Field(default_factory=Limits, description="the seed's limit names, e.g. PORTFOLIO_SIZE: 2000")
     email_to: list[str] = Field(default_factory=list, description="a list of addresses, e.g. [you@example.com]")
+    twin_of: str | None = Field(default=None, description="the name of a live account of this file, e.g. live")
 
     @field_validator("name")
     @classmethod
@@ -153,8 +159,72 @@ class AccountsFile(BaseModel):
             raise ValueError(f"account names must be unique: {', '.join(twice)} appear more than once; rename one")
         return accounts
 
+    @model_validator(mode="after")
+    def _twins(self) -> AccountsFile:
+        """``twin_of``: a paper account shadowing a live account of the file, one twin per
+        live account. Each problem is located at its account's ``twin_of`` (so the message
+        names the account and the field)."""
+        modes = {a.name: a.mode for a in self.accounts}
+        claimed: dict[str, str] = {}
+        problems = []
+        for index, a in enumerate(self.accounts):
+            if a.twin_of is None:
+                continue
+            why = None
+            lives = ", ".join(n for n, m in modes.items() if m == "live") or "none in this file"
+            if a.mode != "paper":
+                why = (
+                    f"only a paper account can be a twin, and '{a.name}' is {a.mode}. Fix: set mode: paper (with its "
+                    "paper keys), or remove twin_of"
+                )
+            elif a.twin_of not in modes:
+                why = (
+                    f"no account is named '{a.twin_of}'. Fix: name a live account of this file ({lives}), or remove it"
+                )
+            elif modes[a.twin_of] != "live":
+                why = (
+                    f"'{a.twin_of}' is a {modes[a.twin_of]} account: a paper twin shadows a live account. Fix: name a "
+                    f"live account of this file ({lives}), or remove twin_of"
+                )
+            elif a.twin_of in claimed:
+                why = (
+                    f"'{a.twin_of}' has a paper twin already ('{claimed[a.twin_of]}'): a live account has one twin at "
+                    f"most. Fix: remove twin_of from '{claimed[a.twin_of]}' or '{a.name}'"
+                )
+            else:
+                claimed[a.twin_of] = a.name
+            if why is not None:
+                problems.append(
+                    InitErrorDetails(
+                        type=PydanticCustomError("twin_of", "{why}", {"why": why}),
+                        loc=("accounts", index, "twin_of"),
+                        input=a.twin_of,
+                    )
+                )
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self
+
     def names(self) -> list[str]:
         return [a.name for a in self.accounts]
+
+    def twin_of(self, live: str) -> Account | None:
+        """The paper twin of the live account ``live``, if the file declares one."""
+        return next((a for a in self.accounts if a.twin_of == live), None)
+
+    def run_order(self) -> list[Account]:
+        """The accounts in the order a run takes them: the file's, but each paper twin
+        right before its live account, so the live account's report compares with the
+        twin's state of the same evening (its plan for the next open, its fills)."""
+        twins = {a.twin_of: a for a in self.accounts if a.twin_of is not None}
+        order: list[Account] = []
+        for a in self.accounts:
+            if a.twin_of is not None:
+                continue  # placed before its live account
+            if a.name in twins:
+                order.append(twins[a.name])
+            order.append(a)
+        return order
 
 
 def load_accounts(params_dir: Path, environ: Mapping[str, str] | None = None) -> AccountsFile | None:
@@ -289,6 +359,8 @@ def account_environment(account: Account, accounts: AccountsFile, base: Paths) -
         "PAPER_TRADING_MODE": "false" if account.mode == "live" else "true",
         **account.limits.as_environment(),
     }
+    if account.mode != "live":  # PRODUCTION_MODE=true is the live accounts' switch: a paper one beside them
+        env["PRODUCTION_MODE"] = "false"  # would be warned to turn it off, which would stop the live ones
     if account.mode != "demo":
         assert account.api_key_env is not None and account.secret_key_env is not None  # checked by the file's model
         env |= {"ALPACA_API_KEY": keys[account.api_key_env], "ALPACA_SECRET_KEY": keys[account.secret_key_env]}
@@ -327,6 +399,16 @@ def account_settings(account: Account, accounts: AccountsFile, base: Paths) -> t
     return settings, env
 
 
+def twin_for(account: Account, accounts: AccountsFile, base: Paths) -> Twin | None:
+    """Where the paper twin of the live ``account`` keeps its state and reports (None
+    without a twin): what the live account's report compares with."""
+    twin = accounts.twin_of(account.name)
+    if twin is None:
+        return None
+    folders = AccountPaths.of(base, twin.name)
+    return Twin(account.name, twin.name, folders.state_dir, folders.reports_dir)
+
+
 def describe(accounts: AccountsFile, base: Paths) -> list[dict[str, Any]]:
     """The accounts for ``config show`` and ``status``: names of the key variables and
     whether they are set, never their values."""
@@ -341,6 +423,7 @@ def describe(accounts: AccountsFile, base: Paths) -> list[dict[str, Any]]:
                 "keys": {v: ("set" if env.get(v) else "NOT SET") for v in a.key_variables},
                 "limits": a.limits.as_environment(),
                 "email_to": a.email_to,
+                **({"twin_of": a.twin_of} if a.twin_of else {}),
                 "state_dir": str(folders.state_dir),
                 "reports_dir": str(folders.reports_dir),
             }

@@ -54,6 +54,7 @@ EMAIL_EML = "email.eml"  # the plan email as sent (or put in the outbox)
 EMAIL_HTML = "email.html"  # its HTML body, to open in a browser
 LIMITS = "limits.json"  # the live ramp's scale of the position limits today (1: the full limits)
 PREVIOUS_ORDERS = "previous_orders.json"  # the fate of the last plan's orders (filled, rejected, ...)
+TWIN = "twin.json"  # a live account's comparison with its paper twin (daily/twin.py); only with a twin
 #: Where a re-run (--force) of a submitted session keeps the plan, submission and run.json
 #: it replaces ({run_id}: the replaced run's id): the record of what is at the broker.
 REPLACED = "replaced"
@@ -334,3 +335,14 @@ def read_limits(run_dir: Path) -> tuple[float, str | None]:
         return 1.0, None
     doc = json.loads(path.read_text())
     return float(doc["scale"]), doc.get("note")
+
+
+def write_twin(run_dir: Path, comparison: dict[str, Any]) -> None:
+    """A live account's comparison with its paper twin (``TwinComparison.to_json()``)."""
+    atomic_write_json(run_dir / TWIN, comparison)
+
+
+def read_twin(run_dir: Path) -> dict[str, Any] | None:
+    """What :func:`write_twin` wrote; None in the folder of an account without a twin."""
+    path = run_dir / TWIN
+    return dict(json.loads(path.read_text())) if path.is_file() else None

@@ -29,6 +29,7 @@ from algotrading.daily import artifacts
 from algotrading.daily.artifacts import RunContext
 from algotrading.daily.inputs import inputs_from_run, inputs_here
 from algotrading.daily.session import choose_session
+from algotrading.daily.twin import TwinComparison
 from algotrading.data import make_provider
 from algotrading.data.bars import to_wide
 from algotrading.data.market import MarketData
@@ -72,6 +73,7 @@ class DailyView:
     plan: Plan | None = None
     alerts: tuple[dict[str, Any], ...] = ()  # the open monitoring alerts (this run's new ones marked)
     equity: pd.DataFrame | None = None  # the account's recorded equity up to the session
+    twin: TwinComparison | None = None  # a live account's comparison with its paper twin (None: no twin)
 
     @property
     def close(self) -> pd.DataFrame:
@@ -94,9 +96,15 @@ def daily_view(session_date: str | None = None, run_dir: str | None = None, with
             artifacts.read_plan(folder),
             tuple(artifacts.read_alerts(folder)),
             artifacts.read_equity_history(folder),
+            _twin(folder),
         )
 
     return RunFolder(run_dir).read_or(recorded, lambda: _view_here(session_date, with_strategies))
+
+
+def _twin(folder: Path) -> TwinComparison | None:
+    doc = artifacts.read_twin(folder)
+    return None if doc is None else TwinComparison.from_json(doc)
 
 
 def _view_here(session_date: str | None, with_strategies: bool) -> DailyView:

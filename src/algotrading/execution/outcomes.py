@@ -69,13 +69,14 @@ def expire_unsent(store: Store, session: dt.date) -> list[str]:
     return notes
 
 
-def _planned(intent: Mapping[str, Any]) -> str:
+def planned_words(intent: Mapping[str, Any]) -> str:
+    """What an intent asked for: "$225.00" (notional) or "3 shares"."""
     if intent["qty"] is not None:
         return f"{float(intent['qty']):g} shares"
     return f"${float(intent['notional'] or 0):,.2f}"
 
 
-def _fate(intent: Mapping[str, Any]) -> tuple[str, str]:
+def fate_of(intent: Mapping[str, Any]) -> tuple[str, str]:
     """(fate, words) from an intent's recorded status."""
     status = str(intent["status"])
     filled = float(intent["filled_qty"] or 0.0)
@@ -126,7 +127,7 @@ def order_fates(store: Store, session: dt.date) -> list[OrderFate]:
     out = []
     rows: list[dict[str, Any]] = store.intents(plan_session)
     for i in rows:
-        fate, words = _fate(i)
+        fate, words = fate_of(i)
         cid = str(i["client_order_id"])
         base = float(i["est_price"]) if i.get("est_price") else None
         avg = float(i["filled_avg_price"]) if i["filled_avg_price"] else None
@@ -142,7 +143,7 @@ def order_fates(store: Store, session: dt.date) -> list[OrderFate]:
                 side=str(i["side"]),
                 kind=str(i["kind"]),
                 fate=fate,
-                planned=_planned(i),
+                planned=planned_words(i),
                 filled_qty=float(i["filled_qty"] or 0.0),
                 avg_price=avg,
                 assumed_price=base,

@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from algotrading.config import ConfigError, Mode, Settings, UsageError
-from algotrading.daily.accounts import SHARED_DIR, Account, AccountsFile, account_settings, environment
+from algotrading.daily.accounts import SHARED_DIR, Account, AccountsFile, account_settings, environment, twin_for
+from algotrading.daily.twin import Twin
 from algotrading.jobs.control import RunResult, short_error
 from algotrading.jobs.daily import Shared, run_shared
 from algotrading.paths import Paths
 
 log = logging.getLogger(__name__)
 
-#: What to do for one account: the daily run, or the morning's pending buys.
-Work = Callable[[Settings, Shared], RunResult]
+#: What to do for one account: the daily run, or the morning's pending buys. The third
+#: argument: a live account's paper twin (daily/twin.py), None for every other account.
+Work = Callable[[Settings, Shared, Twin | None], RunResult]
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,13 @@ def data_source(settings: Settings) -> str:
 def for_each_account(
     accounts: AccountsFile, base: Paths, work: Work, now: dt.datetime | None = None
 ) -> list[AccountOutcome]:
-    """Run ``work`` for every account in its own environment, in file order; a problem of
-    one (its settings, its run) becomes its outcome and the next account runs."""
+    """Run ``work`` for every account in its own environment, in file order but each paper
+    twin right before its live account (:meth:`AccountsFile.run_order`); a problem of one
+    (its settings, its run) becomes its outcome and the next account runs."""
     now = now or dt.datetime.now(dt.UTC)
     shared: dict[str, SharedOnce] = {}
     outcomes = []
-    for account in accounts.accounts:
+    for account in accounts.run_order():
         result = _one(account, accounts, base, work, now, shared)
         level = logging.INFO if result.exit_code == 0 else logging.ERROR
         log.log(level, "account %s: %s", account.name, result.message)
@@ -111,7 +114,7 @@ def _one(
         shared[source] = SharedOnce(own, base.reports_dir, source, now)
     try:
         with environment(env):
-            return work(settings, shared[source])
+            return work(settings, shared[source], twin_for(account, accounts, base))
     except (ConfigError, UsageError) as exc:
         return RunResult(1, "failed", f"account '{account.name}': {exc}")
     except Exception as exc:  # a lock held, a broken state file, ...: this account only

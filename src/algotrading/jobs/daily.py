@@ -30,6 +30,7 @@ from algotrading.daily.artifacts import RunContext
 from algotrading.daily.retention import prune
 from algotrading.daily.runinfo import git_revision, versions
 from algotrading.daily.session import DEMO_SESSION_WITH_TRADES, choose_session
+from algotrading.daily.twin import Twin, compare, failed
 from algotrading.data import make_provider
 from algotrading.data.bundled import BundledBarsProvider
 from algotrading.data.market import MarketData
@@ -48,6 +49,7 @@ from algotrading.ops.transition import Ramp, live_ramp
 from algotrading.report import inprocess
 from algotrading.report.kernels import KernelPool
 from algotrading.report.render import ensure_kernel, execute_notebook, render_html
+from algotrading.report.twin_views import headline
 from algotrading.storage.files import StorageError, atomic_write_json, check_writable, private_dir
 from algotrading.storage.store import Store, StoreError, open_store
 from algotrading.strategies import load_strategies
@@ -85,6 +87,7 @@ def run_daily(
     force: bool = False,
     allow_open: bool = False,
     shared: Shared | None = None,
+    twin: Twin | None = None,
 ) -> RunResult:
     """``algotrading daily``. Raises ``ConfigError``/``UsageError`` for bad input (exit 2);
     any failure inside the run is recorded and returned with exit code 1. With
@@ -92,7 +95,8 @@ def run_daily(
 
     A session that already ran successfully is not run again (``force`` does); with
     ``submit`` its existing plan is sent, never a new one. ``shared``: one account of
-    several, whose data and strategies come from the run's shared folder."""
+    several, whose data and strategies come from the run's shared folder; ``twin``: a
+    live account's paper twin, compared with in its report (daily/twin.py)."""
     now = now or dt.datetime.now(dt.UTC)
     if submit and settings.mode is Mode.LIVE and not confirm_live:
         raise UsageError(
@@ -145,7 +149,7 @@ def run_daily(
                 )
                 log.info("%s", result.message)
             else:
-                result = _run_session(settings, choice.session_date, now, store, shared)
+                result = _run_session(settings, choice.session_date, now, store, shared, twin)
             submission = None
             if submit and result.exit_code == 0 and result.report_dir is not None:
                 try:
@@ -185,7 +189,12 @@ def _refresh_dashboard(settings: Settings, store: Store) -> None:
 
 
 def _run_session(
-    settings: Settings, session: dt.date, now: dt.datetime, store: Store, shared: Shared | None = None
+    settings: Settings,
+    session: dt.date,
+    now: dt.datetime,
+    store: Store,
+    shared: Shared | None = None,
+    twin: Twin | None = None,
 ) -> RunResult:
     reports = settings.paths.reports_dir
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{os.getpid()}"
@@ -207,7 +216,7 @@ def _run_session(
         log.info("daily run for %s in %s mode (run %s)", session, settings.mode.value, run_id)
         try:
             with deadline(settings.schedule.run_timeout_seconds, "the whole run"):
-                snapshot = _steps(settings, session, now, staging, timer, store, shared)
+                snapshot = _steps(settings, session, now, staging, timer, store, shared, twin)
             record["data"] = _data_record(snapshot)
             record["plan"] = _plan_record(staging)
         except Exception as exc:  # every failure is recorded, reported and returned as exit 1
@@ -284,6 +293,7 @@ def _steps(
     timer: StepTimer,
     store: Store,
     shared: Shared | None = None,
+    twin: Twin | None = None,
 ) -> MarketSnapshot:
     """The run's steps. The notebooks' kernels start first, and import their modules while
     the data and the account load and while the earlier notebooks run (with ``shared``,
@@ -291,7 +301,7 @@ def _steps(
     skip = _in_process(settings) | (frozenset({artifacts.STRATEGIES_NOTEBOOK}) if shared else frozenset())
     sources = {name: _source(settings, name) for name in artifacts.DAILY_NOTEBOOKS if name not in skip}
     with KernelPool(ensure_kernel(), staging, sources, AHEAD, KERNELS_LIVE) as kernels:
-        return _steps_with(settings, session, now, staging, timer, store, kernels, shared)
+        return _steps_with(settings, session, now, staging, timer, store, kernels, shared, twin)
 
 
 def run_shared(settings: Settings, session: dt.date, now: dt.datetime, folder: Path) -> Path:
@@ -321,8 +331,9 @@ def _steps_with(
     store: Store,
     kernels: KernelPool,
     shared: Shared | None = None,
+    twin: Twin | None = None,
 ) -> MarketSnapshot:
-    total = 5 + len(artifacts.DAILY_NOTEBOOKS)
+    total = 5 + len(artifacts.DAILY_NOTEBOOKS) + (twin is not None)
     with timer.step("validate", 1, total):
         raised = run_alerts.at_start(settings, store, session, staging)
     with timer.step("load_data", 2, total):
@@ -358,6 +369,10 @@ def _steps_with(
         raised += run_alerts.after_account(settings, store, session, fates)
     number = 3
     for name in artifacts.DAILY_NOTEBOOKS:
+        if name == artifacts.REPORT_NOTEBOOK and twin is not None:  # the report's "Paper twin" section
+            number += 1
+            with timer.step("twin", number, total):
+                _compare_twin(settings, store, twin, session, staging)
         if name == artifacts.REPORT_NOTEBOOK:  # the report shows the open alerts: they are known before it
             number += 1
             with timer.step("alerts", number, total):
@@ -376,6 +391,20 @@ def _steps_with(
         )
         log.info("report.html: %.1f MB", size / 1e6)
     return snapshot
+
+
+def _compare_twin(settings: Settings, store: Store, twin: Twin, session: dt.date, staging: Path) -> None:
+    """Compare the live account with its paper twin (``twin.json``, the report's "Paper
+    twin" section), from both accounts' state, only read. A failure of the comparison
+    itself does not stop the live account's plan: it is logged and the section says it."""
+    try:
+        comparison = compare(store, settings.paths.reports_dir, twin, session, artifacts.read_plan(staging))
+    except Exception as exc:  # the plan must still go out; the report says the comparison failed
+        log.error("the comparison with the paper twin '%s' failed: %s", twin.name, short_error(exc))
+        log.debug("traceback of the comparison's failure", exc_info=True)  # run.log only
+        comparison = failed(twin, session, short_error(exc))
+    artifacts.write_twin(staging, comparison.to_json())
+    log.info("%s", headline(comparison))
 
 
 def _compact_old_sessions(settings: Settings, session: dt.date) -> None:

@@ -57,8 +57,10 @@ def daily_context(
     alerts: list[dict[str, Any]] | None = None,
     source_notes: list[str] | None = None,
     html_note: str | None = None,
+    twin: list[str] | None = None,
 ) -> dict[str, Any]:
-    """What the plain-text part shows (the HTML part is the report notebook's email cells)."""
+    """What the plain-text part shows (the HTML part is the report notebook's email cells);
+    ``twin``: a live account's "Paper twin" section in lines (report/twin_views.py)."""
     doc = plan.to_json()
     p = plan.portfolio
     start = settings.safety.portfolio_size
@@ -143,6 +145,7 @@ def daily_context(
         "source_notes": source_notes or [],
         "attachment_name": attachment_name,
         "html_note": html_note,
+        "twin": twin or [],
     }
 
 
@@ -188,13 +191,15 @@ def daily_email(
     source_notes: list[str] | None = None,
     body: EmailHtml | None = None,
     html_note: str | None = None,
+    twin: list[str] | None = None,
 ) -> EmailMessage:
     """The daily plan email: its HTML part is ``body`` (the report notebook's email cells,
     :func:`algotrading.report.email_html.render_email`, with its images as inline parts),
     its plain-text part the same plan from ``plan.json``; ``report_html`` is attached when
-    given. Without a ``body`` the message is plain text, with ``html_note`` saying why."""
+    given. Without a ``body`` the message is plain text, with ``html_note`` saying why.
+    ``twin``: a live account's comparison with its paper twin, in lines."""
     context = daily_context(
-        plan, settings, excluded, submission, attachment_name(plan), alerts, source_notes, html_note
+        plan, settings, excluded, submission, attachment_name(plan), alerts, source_notes, html_note, twin
     )
     text = _env().get_template("daily.txt.j2").render(context)
     msg = _message(settings, context["subject"], text, body.html if body is not None else None)

@@ -13,12 +13,14 @@ from typing import Any
 
 from algotrading.config import Settings
 from algotrading.daily import artifacts
+from algotrading.daily.twin import TwinComparison
 from algotrading.notify.compose import alert_email, byline, daily_email, daily_subject, failure_email, footer
 from algotrading.notify.delivery import Delivery, alert, deliver, queue
 from algotrading.notify.smtp import Flat
 from algotrading.report.email_html import EmailHtml, render_email
 from algotrading.report.formats import source_notes as report_source_notes
 from algotrading.report.render import render_html
+from algotrading.report.twin_views import twin_lines
 from algotrading.storage.files import atomic_write_bytes, atomic_write_text
 from algotrading.storage.store import Alert, Store
 
@@ -67,6 +69,7 @@ def compose_daily(settings: Settings, store: Store, report_dir: Path, submission
     excluded = data.get("excluded", {})
     notes = source_notes(data, settings.universe.volatility_index)
     alerts = artifacts.read_alerts(report_dir)
+    twin = artifacts.read_twin(report_dir)
     body: EmailHtml | None = None
     note: str | None = None
     try:
@@ -82,7 +85,16 @@ def compose_daily(settings: Settings, store: Store, report_dir: Path, submission
         log.warning("the email's HTML could not be rendered from the report notebook", exc_info=True)
         note = f"(The HTML version of this email could not be rendered: {type(exc).__name__}: {exc}.)"
     msg = daily_email(
-        plan, settings, report_dir / artifacts.REPORT_HTML, excluded, submission, alerts, notes, body, note
+        plan,
+        settings,
+        report_dir / artifacts.REPORT_HTML,
+        excluded,
+        submission,
+        alerts,
+        notes,
+        body,
+        note,
+        twin_lines(TwinComparison.from_json(twin)) if twin is not None else None,
     )
     atomic_write_bytes(report_dir / artifacts.EMAIL_EML, Flat.of(msg).raw)
     if body is not None:  # a copy to open in a browser: the inline images as data: URIs instead of cid:

@@ -77,3 +77,27 @@ def momentum_png(momentum: dict[str, float | None], threshold: float) -> bytes |
     pad = 0.25 * ((high - low) or 1.0)  # room for the labels
     ax.set_xlim(low - (pad if low < 0 else 0), high + pad)
     return _png(fig)
+
+
+def twin_png(rows: list[tuple[str, float | None, float | None]]) -> bytes | None:
+    """A live account's and its paper twin's return since the pair started (%), by session
+    (session, live, paper; None where an account recorded nothing), one point per session
+    (no weekend gaps, no hour ticks on a short stretch): None before two sessions have both."""
+    if sum(lv is not None and pv is not None for _, lv, pv in rows) < 2:
+        return None
+    fig, ax = _axes("Return since the twin started (%): live vs paper")
+    sides = {"live": [lv for _, lv, _ in rows], "paper": [pv for _, _, pv in rows]}
+    for name, colour, style in (("live", INK, "-"), ("paper", MUTED, "--")):
+        points = [(n, 100 * v) for n, v in enumerate(sides[name]) if v is not None]
+        xs, values = zip(*points, strict=True)
+        marker = "o" if len(points) <= 20 else None
+        ax.plot(xs, values, color=colour, linestyle=style, linewidth=1.6, marker=marker, ms=3, label=name)
+    ax.axhline(0, color="#bbbbbb", linewidth=0.8)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=100, decimals=None))
+    labels = [pd.Timestamp(r[0]).strftime("%b %d") for r in rows]
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5, integer=True))
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda x, _: labels[int(x)] if 0 <= int(x) < len(labels) else "")
+    )
+    ax.legend(fontsize=9, frameon=False, loc="best")
+    return _png(fig)

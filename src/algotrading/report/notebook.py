@@ -178,3 +178,15 @@ def momentum_image(view: DailyView) -> Image | HTML:
     if png is None:
         return HTML("")
     return Image(data=png, format="png", width=600, metadata={"alt": "Strategy momentum"})
+
+
+def twin_image(view: DailyView) -> Image | None:
+    """A live account's and its paper twin's return since the pair started, as a PNG (from
+    two sessions on); None for an account without a twin (the cell shows nothing)."""
+    c = view.twin
+    if c is None or not load_settings().email.charts:
+        return None
+    png = email_charts.twin_png([(d.session, d.live_return, d.paper_return) for d in c.drift])
+    if png is None:
+        return None
+    return Image(data=png, format="png", width=600, metadata={"alt": "Live and paper twin returns since the start"})

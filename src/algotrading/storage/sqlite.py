@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,22 +35,30 @@ class Database:
     consequence: ClassVar[str] = "its history"
     missing_hint: ClassVar[str] = "it is created on first use"
 
-    def __init__(self, path: Path, create: bool = True) -> None:
+    def __init__(self, path: Path, create: bool = True, read_only: bool = False) -> None:
+        """``read_only``: open an existing file without any write (SQLite's ``mode=ro``:
+        no migration either), e.g. another account's state; a file of an older schema
+        then raises :class:`StoreError` (its own next run upgrades it)."""
         self.path = path
-        kept = _kept.get(path) if _kept is not None else None
+        kept = _kept.get(path) if _kept is not None and not read_only else None
         if kept is not None:  # in scratch_files: checked when first opened in the block
             self.conn = kept
             return
         latest = max(self.steps)
         existed = path.exists()
-        if not existed and not create:
+        if not existed and (read_only or not create):
             raise StoreError(f"{self.label} {path} does not exist yet: {self.missing_hint}")
         if existed and path.stat().st_size == 0:
             raise StoreError(self._damaged("the file is empty"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self.conn.execute(f"PRAGMA synchronous = {Database.synchronous}")
+            if read_only:
+                uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+                self.conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+            else:
+                self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+                self.conn.execute(f"PRAGMA synchronous = {Database.synchronous}")
             check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StoreError(self._damaged(f"integrity check: {check}"))
@@ -69,6 +78,12 @@ class Database:
         if version == 0 and existed and tables - {"sqlite_sequence"}:
             self.conn.close()
             raise StoreError(self._damaged(f"it holds tables {sorted(tables)} but no schema version"))
+        if read_only and version < latest:
+            self.conn.close()
+            raise StoreError(
+                f"{self.label} {path} has schema version {version}, older than this AlgoTrading's {latest}; it is "
+                "read here without changing it, so it is not upgraded: its own next run upgrades it"
+            )
         for target in range(version + 1, latest + 1):
             self._apply(self.steps[target], target)
         present = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -76,7 +91,7 @@ class Database:
         if missing:
             self.conn.close()
             raise StoreError(self._damaged(f"table(s) {', '.join(missing)} missing"))
-        if _kept is not None:
+        if _kept is not None and not read_only:
             _kept[path] = self.conn
 
     def _expected_tables(self) -> set[str]:

@@ -571,5 +571,7 @@ class Store(Database):
         return dt.date.fromisoformat(row[0]) if row and row[0] else None
 
 
-def open_store(state_dir: Path, create: bool = True) -> Store:
-    return Store(state_dir / FILE_NAME, create=create)
+def open_store(state_dir: Path, create: bool = True, read_only: bool = False) -> Store:
+    """The state database of ``state_dir``; ``read_only``: an existing one, opened without
+    any write (another account's state, e.g. a paper twin's)."""
+    return Store(state_dir / FILE_NAME, create=create, read_only=read_only)
