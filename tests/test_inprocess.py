@@ -70,16 +70,18 @@ def test_a_failing_cell_saves_the_notebook_up_to_it_and_names_the_cell(tmp_path)
     assert cells[4].outputs == [] and cells[4].execution_count is None
 
 
-def test_every_daily_notebook_runs_in_process_but_never_for_a_live_account(workdirs, monkeypatch, caplog):
+def test_every_daily_notebook_runs_in_process_but_never_one_that_serves_a_live_account(workdirs, monkeypatch, caplog):
     settings = load_settings()
     assert _in_process(settings) == set(artifacts.DAILY_NOTEBOOKS) and len(artifacts.DAILY_NOTEBOOKS) == 5
     live = settings.model_copy(update={"mode": Mode.LIVE})
     with caplog.at_level(logging.WARNING):
         assert _in_process(live) == frozenset()
-    assert f"{VARIABLE} is ignored in live mode" in caplog.text
+    assert f"{VARIABLE} is ignored for a live account" in caplog.text
+    assert _in_process(settings, shared=True) == set(artifacts.DAILY_NOTEBOOKS)  # no accounts file, no live account
     live_account = {"name": "real", "mode": "live", "api_key_env": "K_REAL", "secret_key_env": "S_REAL"}
     (workdirs["params"] / "accounts.yaml").write_text(yaml.safe_dump({"accounts": [live_account]}))
-    assert _in_process(settings) == frozenset()  # a demo account's run shares its strategies step with a live one
+    assert _in_process(settings, shared=True) == frozenset()  # the strategies step serves the live account too
+    assert _in_process(settings) == set(artifacts.DAILY_NOTEBOOKS)  # a paper account's own notebooks (a twin's)
     monkeypatch.setenv(VARIABLE, "0")
     assert _in_process(settings) == frozenset()
 

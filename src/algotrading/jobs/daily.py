@@ -314,7 +314,7 @@ def run_shared(settings: Settings, session: dt.date, now: dt.datetime, folder: P
     context = RunContext(session, settings.mode.value, settings.universe, now.isoformat(timespec="seconds"))
     artifacts.write_snapshot(staging, snapshot, context)
     name = artifacts.STRATEGIES_NOTEBOOK
-    sources = {} if name in _in_process(settings) else {name: _source(settings, name)}
+    sources = {} if name in _in_process(settings, shared=True) else {name: _source(settings, name)}
     with KernelPool(ensure_kernel(), staging, sources, AHEAD, 1) as kernels:
         _notebook(settings, name, staging, session, kernels, nullcontext())
     _promote(staging, folder)
@@ -426,15 +426,16 @@ def _source(settings: Settings, name: str) -> Path:
     return source
 
 
-def _in_process(settings: Settings) -> frozenset[str]:
+def _in_process(settings: Settings, shared: bool = False) -> frozenset[str]:
     """The daily notebooks this run executes in its own process instead of a kernel
     each (``ALGOTRADING_NOTEBOOKS_IN_PROCESS``, report/inprocess.py: for the test suite):
-    all of them, and none for a live account or while ``params/accounts.yaml`` has one (the
-    shared strategies step serves it too)."""
+    all of them, and none that serve a live account: a live account's own run, and the
+    strategies step ``shared`` by the accounts of ``params/accounts.yaml`` when one is
+    live. A paper account's own notebooks beside a live one (its twin) may run here."""
     if not inprocess.enabled():
         return frozenset()
-    if settings.mode is Mode.LIVE or has_live_account(settings.paths.params_dir):
-        log.warning("%s is ignored in live mode: every notebook runs in its own kernel", inprocess.VARIABLE)
+    if settings.mode is Mode.LIVE or (shared and has_live_account(settings.paths.params_dir)):
+        log.warning("%s is ignored for a live account: every notebook runs in its own kernel", inprocess.VARIABLE)
         return frozenset()
     return frozenset(artifacts.DAILY_NOTEBOOKS)
 
