@@ -43,8 +43,18 @@ AT_WINDOW_MINUTES = 20
 CRON_TZ_DAEMONS = frozenset({"crond", "cronie"})
 
 
+#: Set by an orchestrator's scheduled run for the commands it starts (examples/prefect_flow.py:
+#: ``Prefect deployment after-the-close``): the daily run is scheduled, outside cron and systemd.
+SCHEDULED_BY = "ALGOTRADING_SCHEDULED_BY"
+
+
 class ScheduleError(RuntimeError):
     pass
+
+
+def orchestrated_by() -> str | None:
+    """The orchestrator whose scheduled run started this command (:data:`SCHEDULED_BY`), or None."""
+    return os.environ.get(SCHEDULED_BY) or None
 
 
 # -- time zones --------------------------------------------------------------------------
