@@ -70,13 +70,20 @@ RETRY_DELAY_SECONDS = 300.0  # a broker or network hiccup after the close: try a
 NEW_YORK = "America/New_York"
 TAIL_LINES = 40  # of a failed attempt's output, kept for the alert
 STOP_GRACE_SECONDS = 30  # after SIGTERM, before SIGKILL
+OUTPUT_GRACE_SECONDS = 30  # for the rest of the output once the command has exited
 
 
 class DailyJobFailed(RuntimeError):
     """One attempt of ``algotrading daily`` that did not exit 0."""
 
     def __init__(
-        self, account: str | None, command: list[str], returncode: int, tail: list[str], attempt: int, timeout: float
+        self,
+        account: str | None,
+        command: list[str],
+        returncode: int,
+        tail: list[str],
+        attempt: int,
+        timeout: float | None,
     ) -> None:
         self.account, self.command, self.returncode, self.tail = account, command, returncode, tail
         self.attempt, self.timeout = attempt, timeout
@@ -95,7 +102,7 @@ class DailyJobFailed(RuntimeError):
         if self.returncode == EXIT_USAGE:
             return "exit 2"
         if self.returncode < 0:
-            why = f"stopped after {self.timeout:g} s" if self.timeout else "killed"
+            why = "killed" if self.timeout is None else f"stopped after {self.timeout:g} s"
             return f"{why}, signal {-self.returncode}"
         return f"exit {self.returncode}"
 
@@ -129,13 +136,24 @@ def _run_name() -> str:
 
 def _stop(process: subprocess.Popen[str]) -> None:
     """SIGTERM to the command's process group, SIGKILL if it is still there after the grace."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(STOP_GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:  # gone already
+            return
+
+
+def _pump(process: subprocess.Popen[str], tail: deque[str], logger: Any) -> None:
+    """The command's output, line by line, into the task's log and ``tail``."""
+    assert process.stdout is not None
+    with process.stdout:
+        for line in process.stdout:
+            tail.append(line.rstrip())
+            logger.info("%s", tail[-1])
 
 
 @task(
@@ -157,9 +175,8 @@ def daily_job(account: str | None, flags: list[str], timeout_seconds: float, sch
     if scheduled_by:
         env[SCHEDULED_BY] = scheduled_by
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    timed_out = threading.Event()
     # its own process group: a timeout or a cancelled flow run stops the command with what it started
-    with subprocess.Popen(
+    process = subprocess.Popen(
         command,
         cwd=ROOT,
         env=env,
@@ -167,26 +184,25 @@ def daily_job(account: str | None, flags: list[str], timeout_seconds: float, sch
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
-    ) as process:
-        watchdog = threading.Timer(timeout_seconds, lambda: (timed_out.set(), _stop(process)))
-        watchdog.start()
-        try:
-            assert process.stdout is not None
-            for line in process.stdout:
-                tail.append(line.rstrip())
-                logger.info("%s", tail[-1])
-            returncode = process.wait()
-        except BaseException:  # cancelled or interrupted: the command does not outlive its task
-            _stop(process)
-            raise
-        finally:
-            watchdog.cancel()
+    )
+    reader = threading.Thread(target=_pump, args=(process, tail, logger), daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        returncode = process.wait(timeout_seconds)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _stop(process)
+        returncode = process.wait()
+    except BaseException:  # cancelled or interrupted: the command does not outlive its task
+        _stop(process)
+        raise
+    reader.join(OUTPUT_GRACE_SECONDS)  # a notebook kernel outliving a killed run may hold the pipe a moment
     attempt = task_run.run_count
+    said = list(tail.copy())  # a copy in one step: the reader may still be adding (above)
     if returncode != 0:
-        raise DailyJobFailed(
-            account, command, returncode, list(tail), attempt, timeout_seconds if timed_out.is_set() else 0
-        )
-    return (tail[-1] if tail else "done"), attempt
+        raise DailyJobFailed(account, command, returncode, said, attempt, timeout_seconds if timed_out else None)
+    return (said[-1] if said else "done"), attempt
 
 
 def account_names() -> list[str | None]:

@@ -13,6 +13,8 @@ import datetime as dt
 import importlib.util
 import json
 import sys
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,21 @@ def test_each_account_is_a_task_retried_on_failure_and_alerted_when_it_gives_up(
         in body["twin@example.com"]
     )
     assert "ALPACA_API_KEY_TWIN is not set in the environment" in body["twin@example.com"]
+
+
+def test_a_command_past_its_time_limit_is_stopped_with_its_process_group_and_alerted(harness, workdirs, monkeypatch):
+    """The task's own limit (run_timeout_seconds + 10 minutes in use; none here): the command
+    and what it started get SIGTERM, the attempt fails like a killed one, the alert goes out
+    (to the outbox: no SMTP here)."""
+    monkeypatch.setattr(example, "task_timeout", lambda: 0.0)  # stopped as soon as it started
+    state = example.daily(SESSION, retries=0, return_state=True)
+    assert state.is_failed() and "1 of 1 account(s) failed for good (alerted): account; done: none" in state.message
+    (alert,) = (workdirs["reports"] / "outbox").glob("alert-*.eml")
+    subject = BytesParser(policy=policy.default).parsebytes(alert.read_bytes())["Subject"]
+    assert subject.startswith(
+        f"AlgoTrading ALERT - {SESSION}: the daily job failed 1 time(s) (stopped after 0 s, signal"
+    )
+    assert not (workdirs["reports"] / SESSION.isoformat()).exists()
 
 
 def test_the_schedules_fire_after_the_close_in_new_york_time_whatever_the_season(workdirs):
