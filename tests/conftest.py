@@ -103,7 +103,7 @@ def smtp(tmp_path: Path):  # noqa: ANN201
 #: and keeps its place. Without this, xdist starts the files with the most tests first,
 #: and one worker ran test_submit_e2e (370 s) alone at the end.
 HEAVIEST_FILES = {
-    "tests/test_orchestrator.py": 45,  # 2026-12-07, measured apart: 41 s (Prefect's server 17 s of it)
+    "tests/test_orchestrator.py": 45,  # 2026-12-07, measured apart: 42 s (Prefect's server 18 s of it)
     "tests/test_daily_run.py": 57,
     "tests/test_submit_clock.py": 52,
     "tests/test_crash_delivery.py": 33,
