@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 scripts/bootstrap.sh --test
 echo "lint: ruff check (E, F, B, I, UP; line length 120) and mypy (src/)" >&2
-.venv/bin/ruff check --quiet src tests benchmarks scripts
+.venv/bin/ruff check --quiet src tests benchmarks scripts examples
 .venv/bin/mypy
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/state/numba-cache}"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up .venv for AlgoTrading on first use, and again whenever pyproject.toml or
-# constraints.txt change. Usage: scripts/bootstrap.sh [--test]
-#   --test  also install the test extras (pytest, nbval, hypothesis, aiosmtpd, ...)
+# constraints.txt change. Usage: scripts/bootstrap.sh [--test | --orchestrator]
+#   --test          also install the test extras (pytest, nbval, hypothesis, aiosmtpd, ..., and prefect)
+#   --orchestrator  also install prefect, for examples/prefect_flow.py (README: Under an orchestrator)
 # Every install is pinned by constraints.txt (versions tested together).
 set -euo pipefail
 
@@ -9,7 +10,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.algotrading-installed"
 EXTRAS=""
-[[ "${1:-}" == "--test" ]] && EXTRAS="test"
+case "${1:-}" in
+  --test) EXTRAS="test" ;;
+  --orchestrator) EXTRAS="orchestrator" ;;
+esac
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -35,8 +39,8 @@ installed_ok() {
   local hash extras
   read -r hash extras < "$STAMP" || return 1
   [[ "$hash" == "$(wanted_hash)" ]] || return 1
-  # an install with the test extras also serves a plain run
-  [[ -z "$EXTRAS" || "${extras:-}" == "test" ]]
+  # an install with the test extras also serves a plain run and the orchestrator (it includes prefect)
+  [[ -z "$EXTRAS" || "${extras:-}" == "test" || "${extras:-}" == "$EXTRAS" ]]
 }
 
 if installed_ok; then

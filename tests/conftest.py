@@ -24,7 +24,7 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default")
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-_SCRUB_PREFIXES = ("ALPACA_", "EMAIL_", "ALGOTRADING_", "APCA_", "FALLBACK_")
+_SCRUB_PREFIXES = ("ALPACA_", "EMAIL_", "ALGOTRADING_", "APCA_", "FALLBACK_", "PREFECT_")
 _SEED_NAMES = {
     "PORTFOLIO_SIZE",
     "MAX_POSITION_SIZE",
@@ -55,6 +55,10 @@ _SESSION_TMP = Path(tempfile.mkdtemp(prefix="algotrading-tests-"))
 os.environ["ALGOTRADING_REPORTS_DIR"] = str(_SESSION_TMP / "reports")
 os.environ["ALGOTRADING_STATE_DIR"] = str(_SESSION_TMP / "state")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "state" / "numba-cache"))
+# Prefect (tests/test_orchestrator.py): its home in the session's folder, not ~/.prefect, and no usage statistics.
+os.environ.update(
+    PREFECT_HOME=str(_SESSION_TMP / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1"
+)
 # The daily runs of tests whose subject is not the notebooks run the notebooks in the test's
 # process (src/algotrading/report/inprocess.py). Tests that prove the notebooks' real path
 # (papermill, a kernel each) use the real_kernels fixture (or REAL_KERNELS in a
@@ -115,7 +119,8 @@ def smtp(tmp_path: Path):  # noqa: ANN201
 #: and keeps its place. Without this, xdist starts the files with the most tests first,
 #: and one worker ran test_submit_e2e (370 s) alone at the end.
 HEAVIEST_FILES = {
-    "tests/test_twin.py": 90,  # measured alone, 2026-12-07: its live account runs every notebook in a kernel
+    "tests/test_twin.py": 50,  # 2026-12-07, measured apart: its live account runs every notebook in a kernel
+    "tests/test_orchestrator.py": 45,  # 2026-12-07, measured apart: 42 s (Prefect's server 18 s of it)
     "tests/test_daily_run.py": 57,
     "tests/test_submit_clock.py": 52,
     "tests/test_crash_delivery.py": 33,

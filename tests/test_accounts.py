@@ -170,3 +170,32 @@ def test_the_morning_run_is_scheduled_when_an_account_trades_at_alpaca_and_skips
     out = capsys.readouterr().out
     assert f"{THREE[0]['name']}: NOTHING_TO_DO: demo: the next daily run sends the buys" in out
     assert "paper1: FAILED" in out and "K_PAPER is not set" in out
+
+
+def test_one_account_alone_refuses_what_it_cannot_run_and_the_alert_command_reaches_its_recipients(workdirs, capsys):
+    """`daily --account NAME` (an orchestrator's task per account: examples/prefect_flow.py,
+    run for real in test_orchestrator.py) exits 2 when it cannot run that account; `alert
+    --account NAME` goes to the account's recipients and outbox even when its keys are
+    unset (the alert may be about that), and with the base settings when the name is unknown."""
+    assert main(["daily", "--account", "small", "--date", SESSION]) == 2
+    assert "--account small: there is no params/accounts.yaml" in capsys.readouterr().err
+    twin = {"name": "twin", "mode": "paper", "api_key_env": "ALPACA_API_KEY_TWIN", "secret_key_env": "SECRET_TWIN"}
+    _write(workdirs, [THREE[0], twin | {"email_to": ["t@example.com"]}])
+    assert main(["daily", "--account", "nope", "--date", SESSION]) == 2
+    assert "--account nope: params/accounts.yaml has no such account (its accounts: small, twin)" in (
+        capsys.readouterr().err
+    )
+    assert main(["daily", "--account", "twin", "--date", SESSION]) == 2
+    assert "account 'twin', field 'api_key_env': ALPACA_API_KEY_TWIN is not set" in capsys.readouterr().err
+    assert not workdirs["reports"].exists() or not any(workdirs["reports"].iterdir())
+
+    assert main(["alert", "--account", "twin", "--date", SESSION, "the job failed", "its   output"]) == 0
+    (sent,) = (workdirs["reports"] / "twin" / "outbox").glob("alert-*.eml")
+    text = sent.read_text()
+    assert f"Subject: AlgoTrading ALERT - {SESSION}: the job failed" in text and "To: t@example.com" in text
+    assert "* its output" in text
+    assert main(["alert", "--account", "gone", "--date", SESSION, "about gone"]) == 0
+    assert "the alert goes out with the base settings: params/accounts.yaml has no account gone" in (
+        capsys.readouterr().err
+    )
+    assert len(list((workdirs["reports"] / "outbox").glob("alert-*.eml"))) == 1

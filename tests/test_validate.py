@@ -302,6 +302,18 @@ def test_systemd_units_count_as_scheduled(workdirs, crontab, tmp_path):
     assert check(validate(load_settings()), "schedule").detail.startswith("the daily run is scheduled (systemd)")
 
 
+def test_a_run_an_orchestrators_schedule_started_counts_as_scheduled(workdirs, crontab, monkeypatch):
+    """examples/prefect_flow.py's scheduled runs name their deployment to the command: a live
+    submission they start is not refused for want of a crontab or systemd timer."""
+    assert check(validate(load_settings(), live=True), "schedule").level is Level.FAIL
+    monkeypatch.setenv(schedule.SCHEDULED_BY, "Prefect deployment algotrading-daily/after-the-close")
+    c = check(validate(load_settings(), live=True), "schedule")
+    assert c.level is Level.PASS
+    assert c.detail == (
+        "this run was started by a schedule of Prefect deployment algotrading-daily/after-the-close (an orchestrator)"
+    )
+
+
 WINTER = dt.datetime(2026, 1, 12, 22, 0, tzinfo=dt.UTC)
 
 

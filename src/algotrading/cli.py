@@ -151,6 +151,11 @@ examples:
 examples:
   algotrading status
   algotrading status --check                 exit 1 when something needs attention (for monitoring)""",
+    "alert": """\
+examples:
+  algotrading alert 'the nightly backup of state/ failed'
+  algotrading alert --account main --date 2024-01-02 'the daily job failed 3 times' 'last output: ...'
+  (examples/prefect_flow.py sends its alert this way when an account's job fails for good)""",
     "config": """\
 examples:
   algotrading config show
@@ -209,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="run a session again that already ran successfully (its orders are never re-sent)",
+    )
+    daily.add_argument(
+        "--account",
+        metavar="NAME",
+        help="run only this account of params/accounts.yaml, alone (its data and strategies computed in its own run, "
+        "nothing shared): one task per account under an orchestrator (examples/prefect_flow.py)",
     )
     daily.set_defaults(func=cmd_daily)
 
@@ -336,6 +347,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.set_defaults(func=cmd_status)
 
+    alert = sub.add_parser(
+        "alert",
+        help="send an urgent alert the way the daily run sends its own: by email (or to the outbox) and to "
+        "ALERT_WEBHOOK_URL; for schedulers and monitors outside AlgoTrading",
+    )
+    alert.add_argument("message", nargs="+", help="one line each; the first is also the email's subject")
+    alert.add_argument(
+        "--account",
+        metavar="NAME",
+        help="an account of params/accounts.yaml: to its email_to, kept in its outbox (its key variables may be "
+        "unset; if its entry cannot be read, the base settings send it)",
+    )
+    alert.add_argument("--date", type=_date, help="the session it is about (default: today in New York)")
+    alert.set_defaults(func=cmd_alert)
+
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     show = config_sub.add_parser("show", help="print the effective configuration, secrets redacted")
@@ -367,10 +393,21 @@ def cmd_daily(args: argparse.Namespace) -> int:
     from algotrading.daily.accounts import load_accounts  # local: the daily run's modules, as above
 
     accounts = load_accounts(settings.paths.params_dir)
-    if accounts is not None:
+    if accounts is not None and args.account is None:
         return _daily_accounts(args, accounts, settings)
+    if accounts is None and args.account is not None:
+        log.error(
+            "--account %s: there is no params/accounts.yaml; without it the run is the single account", args.account
+        )
+        return EXIT_USAGE
     try:
-        result = _daily_work(args, settings)
+        if accounts is not None:
+            from algotrading.jobs.accounts import one_account
+
+            with one_account(accounts, args.account, settings.paths, args.submit, args.confirm_live) as (own, twin):
+                result = _daily_work(args, own, twin=twin, listed=True)
+        else:
+            result = _daily_work(args, settings)
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
@@ -378,17 +415,21 @@ def cmd_daily(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return EXIT_FAILED
     if result.status != "market_closed":  # that one is already in the log line
-        print(result.message)
+        print(result.message if accounts is None else f"{args.account}: {result.status.upper()}: {result.message}")
     return result.exit_code
 
 
 def _daily_work(
-    args: argparse.Namespace, settings: Settings, shared: Shared | None = None, twin: Twin | None = None
+    args: argparse.Namespace,
+    settings: Settings,
+    shared: Shared | None = None,
+    twin: Twin | None = None,
+    listed: bool = False,
 ) -> RunResult:
     """One account's ``algotrading daily``: the morning's waiting buys (``--pending``) or
-    the daily run. ``shared``: one account of ``params/accounts.yaml``, whose data and
-    strategies come from the run's shared folder (a demo one then has no morning work:
-    its waiting buys go out with the next daily run); ``twin``: a live account's paper
+    the daily run. ``listed``: an account of ``params/accounts.yaml`` (a demo one has no
+    morning work: its waiting buys go out with the next daily run); ``shared``: its data
+    and strategies come from the run's shared folder; ``twin``: a live account's paper
     twin, which its report compares it with."""
     from algotrading.config import Mode
     from algotrading.jobs.control import RunResult
@@ -406,7 +447,7 @@ def _daily_work(
             shared=shared,
             twin=twin,
         )
-    if shared is not None and settings.mode is Mode.DEMO:
+    if listed and settings.mode is Mode.DEMO:
         return RunResult(0, "nothing_to_do", "demo: the next daily run sends the buys that waited for sells")
     if settings.mode is Mode.LIVE and not args.confirm_live:
         raise UsageError("live mode: --submit sends real-money orders. Add --confirm-live to confirm.")
@@ -424,7 +465,7 @@ def _daily_accounts(args: argparse.Namespace, accounts: AccountsFile, settings: 
         log.error("%s", exc)
         return EXIT_USAGE
     outcomes = for_each_account(
-        accounts, settings.paths, lambda account, shared, twin: _daily_work(args, account, shared, twin)
+        accounts, settings.paths, lambda account, shared, twin: _daily_work(args, account, shared, twin, listed=True)
     )
     print(summary(outcomes))
     return exit_code(outcomes)
@@ -783,6 +824,36 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def cmd_alert(args: argparse.Namespace) -> int:
+    """``algotrading alert``: one urgent alert through the run's own path (the email, or the
+    outbox the next run re-sends from, and the webhook)."""
+    import hashlib
+
+    from algotrading import calendar as cal
+    from algotrading.daily.accounts import alert_settings, load_accounts
+    from algotrading.notify.daily import send_alert
+    from algotrading.storage.store import Alert, open_store
+
+    settings = _settings()  # the base settings: refused, there is no way to send (exit 2)
+    if args.account is not None:
+        try:
+            accounts = load_accounts(settings.paths.params_dir)
+            listed = [a for a in accounts.accounts if a.name == args.account] if accounts is not None else []
+            if accounts is None or not listed:
+                raise ConfigError([f"params/accounts.yaml has no account {args.account}"])
+            settings = alert_settings(listed[0], accounts, settings.paths)
+        except ConfigError as exc:
+            log.warning("the alert goes out with the base settings: %s", "; ".join(exc.problems))
+    session = args.date or dt.datetime.now(cal.NY).date()
+    text = [" ".join(line.split()) for line in args.message]
+    key = "external:" + hashlib.sha256("\n".join(text).encode()).hexdigest()[:12]
+    alerts = [Alert(f"{key}:{i}", "external", "urgent", line) for i, line in enumerate(text)]
+    with open_store(settings.paths.state_dir) as store:
+        delivery = send_alert(settings, store, session, alerts)
+    print(f"alert {delivery.email_id}: {delivery.status}: {delivery.detail}")
+    return EXIT_FAILED if delivery.failed else EXIT_OK
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:

@@ -328,15 +328,18 @@ class AccountPaths:
         return cls(base.state_dir / name, base.reports_dir / name)
 
 
-def account_environment(account: Account, accounts: AccountsFile, base: Paths) -> dict[str, str]:
+def account_environment(
+    account: Account, accounts: AccountsFile, base: Paths, keys_required: bool = True
+) -> dict[str, str]:
     """The environment ``account`` runs in: the base one (with ``.env`` merged in and not
     read again), without any account's key variables, with this account's keys, mode,
     limits, email recipients and folders under the names the settings read. Raises
-    :class:`ConfigError` when a key variable it names is not set."""
+    :class:`ConfigError` when a key variable it names is not set (``keys_required``;
+    without it such an account gets no keys: see :func:`alert_settings`)."""
     env = _base_environment()
     keys = {name: env.get(name, "") for name in account.key_variables}
     unset = [name for name, value in keys.items() if not value]
-    if unset:
+    if unset and keys_required:
         raise ConfigError(
             [
                 f"account '{account.name}', field '{field}': {getattr(account, field)} is not set in the environment "
@@ -361,7 +364,7 @@ def account_environment(account: Account, accounts: AccountsFile, base: Paths) -
     }
     if account.mode != "live":  # PRODUCTION_MODE=true is the live accounts' switch: a paper one beside them
         env["PRODUCTION_MODE"] = "false"  # would be warned to turn it off, which would stop the live ones
-    if account.mode != "demo":
+    if account.mode != "demo" and not unset:
         assert account.api_key_env is not None and account.secret_key_env is not None  # checked by the file's model
         env |= {"ALPACA_API_KEY": keys[account.api_key_env], "ALPACA_SECRET_KEY": keys[account.secret_key_env]}
     if account.email_to:
@@ -407,6 +410,15 @@ def twin_for(account: Account, accounts: AccountsFile, base: Paths) -> Twin | No
         return None
     folders = AccountPaths.of(base, twin.name)
     return Twin(account.name, twin.name, folders.state_dir, folders.reports_dir)
+
+
+def alert_settings(account: Account, accounts: AccountsFile, base: Paths) -> Settings:
+    """The settings an alert about ``account`` goes out with (``algotrading alert
+    --account``): its recipients and folders (its outbox, its state) and the shared SMTP,
+    even when its key variables are unset, since the alert may be about exactly that.
+    Raises :class:`ConfigError` when even these cannot be read (its limits refused)."""
+    with environment(account_environment(account, accounts, base, keys_required=False)):
+        return load_settings()
 
 
 def describe(accounts: AccountsFile, base: Paths) -> list[dict[str, Any]]:

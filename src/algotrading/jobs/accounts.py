@@ -6,6 +6,11 @@ each account then runs the existing daily run (:func:`~algotrading.jobs.daily.ru
 in its own environment (daily/accounts.py), with its own state folder, lock, ledger and
 ``reports/<account>/<D>/``, the strategies' outputs copied in instead of computed again.
 One account's failure stops none of the others; the outcome of each is returned.
+
+``algotrading daily --account NAME`` (:func:`one_account`) runs one account of the file
+alone, computing its data and strategies in its own run: for an orchestrator that runs
+each account as a task of its own, possibly at the same time as the others
+(``examples/prefect_flow.py``); the shared folder serves the accounts of one process.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,6 +150,28 @@ def summary(outcomes: list[AccountOutcome]) -> str:
 def exit_code(outcomes: list[AccountOutcome]) -> int:
     """0 only when every account succeeded (or had nothing to do), else 1."""
     return 0 if all(o.result.exit_code == 0 for o in outcomes) else 1
+
+
+@contextmanager
+def one_account(
+    accounts: AccountsFile, name: str, base: Paths, submit: bool, confirm_live: bool
+) -> Iterator[tuple[Settings, Twin | None]]:
+    """The settings of account ``name`` of the file and its paper twin (a live account's,
+    else None), the block run in its environment (its folders, keys, limits and
+    recipients), as :func:`for_each_account` runs each.
+    Raises :class:`UsageError` for a name the file does not list or an unconfirmed live
+    ``--submit``, and :class:`ConfigError` for the account's own problems (a key variable
+    unset, limits that cannot work together): alone, the account's run cannot start, so
+    these are exit 2, as for a single account's settings."""
+    account = next((a for a in accounts.accounts if a.name == name), None)
+    if account is None:
+        raise UsageError(
+            f"--account {name}: params/accounts.yaml has no such account (its accounts: {', '.join(accounts.names())})"
+        )
+    refuse_unconfirmed_live(AccountsFile(accounts=[account]), submit, confirm_live)
+    settings, env = account_settings(account, accounts, base)
+    with environment(env):
+        yield settings, twin_for(account, accounts, base)
 
 
 def refuse_unconfirmed_live(accounts: AccountsFile, submit: bool, confirm_live: bool) -> None:

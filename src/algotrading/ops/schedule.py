@@ -43,8 +43,18 @@ AT_WINDOW_MINUTES = 20
 CRON_TZ_DAEMONS = frozenset({"crond", "cronie"})
 
 
+#: Set by an orchestrator's scheduled run for the commands it starts (examples/prefect_flow.py:
+#: ``Prefect deployment after-the-close``): the daily run is scheduled, outside cron and systemd.
+SCHEDULED_BY = "ALGOTRADING_SCHEDULED_BY"
+
+
 class ScheduleError(RuntimeError):
     pass
+
+
+def orchestrated_by() -> str | None:
+    """The orchestrator whose scheduled run started this command (:data:`SCHEDULED_BY`), or None."""
+    return os.environ.get(SCHEDULED_BY) or None
 
 
 # -- time zones --------------------------------------------------------------------------
@@ -127,16 +137,21 @@ def _command(settings: Settings, extra: str) -> str:
     return f"cd {shlex.quote(str(root))} && ./run_daily.sh{extra} >> {shlex.quote(str(log))} 2>&1"
 
 
+def confirms_live(settings: Settings) -> bool:
+    """Whether a scheduled ``--submit`` adds ``--confirm-live``: in live mode, or when any
+    account of ``params/accounts.yaml`` is live (one job runs them all), as a live single
+    account's does. Also what examples/prefect_flow.py schedules."""
+    return settings.mode is Mode.LIVE or has_live_account(settings.paths.params_dir)
+
+
 def _flags(settings: Settings, submit: bool) -> str:
-    """The run's flags. One job runs every account of ``params/accounts.yaml`` (the daily
-    run loops over them): a live one among them confirms live as a live single account does."""
+    """The run's flags (``--submit``, with ``--confirm-live`` when :func:`confirms_live`)."""
     if not submit:
         return ""
-    live = settings.mode is Mode.LIVE or has_live_account(settings.paths.params_dir)
-    return " --submit" + (" --confirm-live" if live else "")
+    return " --submit" + (" --confirm-live" if confirms_live(settings) else "")
 
 
-def _morning(settings: Settings, submit: bool) -> bool:
+def has_morning_run(settings: Settings, submit: bool) -> bool:
     """Whether the schedule has the morning ``--pending`` run: with ``--submit``, for an
     account at Alpaca (paper or live; demo fills its waiting buys in the next daily run),
     or for any such account of ``params/accounts.yaml``."""
@@ -162,7 +177,7 @@ def cron_text(settings: Settings, submit: bool = False, zone: ZoneInfo | None = 
         f"{s.fields()} {_command(settings, f' --at {at}' + _flags(settings, submit))}"
         for s in host_slots(at, zone, year)
     ]
-    if _morning(settings, submit):
+    if has_morning_run(settings, submit):
         lines.append(f"# the morning run at {MORNING} New York time: buys that wait for yesterday's sells to fill")
         lines += [
             f"{s.fields()} {_command(settings, f' --at {MORNING}' + _flags(settings, submit) + ' --pending')}"
@@ -190,7 +205,7 @@ def systemd_units(settings: Settings, submit: bool = False) -> dict[str, str]:
         }
 
     units = pair(UNIT, "AlgoTrading daily run", settings.schedule.daily_execution_time, _flags(settings, submit))
-    if _morning(settings, submit):
+    if has_morning_run(settings, submit):
         units |= pair(
             MORNING_UNIT,
             "AlgoTrading morning run (buys after sells fill)",

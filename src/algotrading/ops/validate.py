@@ -445,7 +445,11 @@ SCHEDULE_CHECK_DAYS = 370
 def check_schedule(s: Settings, live: bool, now: dt.datetime | None = None) -> Check:
     """What is really installed: the systemd timer (it names New York itself), or the
     crontab block evaluated the way the running cron daemon fires it, in the host's zone,
-    over the next year of sessions."""
+    over the next year of sessions; or, in a run an orchestrator's schedule started, that
+    orchestrator (it says so in the command's environment: its schedule is not visible here)."""
+    orchestrator = schedule.orchestrated_by()
+    if orchestrator:
+        return Check("schedule", Level.PASS, f"this run was started by a schedule of {orchestrator} (an orchestrator)")
     block = installed_block()
     where = scheduled_by(s, block)
     at = s.schedule.daily_execution_time

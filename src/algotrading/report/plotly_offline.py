@@ -41,8 +41,18 @@ class OfflineHtmlRenderer(HtmlRenderer):
         return {"text/html": html, "application/vnd.plotly.v1+json": plain}
 
 
+def stable_json() -> None:
+    """Figures' JSON by the standard library's encoder. plotly's default ("auto") uses
+    orjson when it is installed (prefect, the orchestrator extra, brings it in), which
+    writes dates and orders keys its own way: a report's figures would then depend on what
+    else is installed (tests/notebook_refs compare them)."""
+    pio.json.config.default_engine = "json"
+
+
 def use_offline_renderer() -> None:
-    """Register and activate the renderer (idempotent; embeds plotly.js on first call)."""
+    """Register and activate the renderer (idempotent; embeds plotly.js on first call),
+    with :func:`stable_json`."""
+    stable_json()
     if RENDERER_NAME not in pio.renderers:
         pio.renderers[RENDERER_NAME] = OfflineHtmlRenderer()
     if pio.renderers.default != RENDERER_NAME:

@@ -12,6 +12,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from algotrading.backtest.engine import BacktestResult, benchmark_metrics
+from algotrading.report.plotly_offline import stable_json
 from algotrading.report.universe import BENCHMARK_LINE, LAYOUT, benchmark_trace, series_colour
 from algotrading.storage.files import atomic_write_text
 
@@ -80,6 +81,7 @@ def drawdown_figure(result: BacktestResult) -> go.Figure:
 
 def write_tearsheet(result: BacktestResult, path: Path, params: dict[str, object], subtitle: str) -> None:
     """Write the tearsheet of ``result`` to ``path`` (atomically)."""
+    stable_json()
     metrics = metrics_frame(result)
     shown = metrics.apply(lambda col: [format_metric(n, v) for n, v in col.items()])
     trades = result.trades.copy()
