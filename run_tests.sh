@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: sets up .venv with the test extras on first use, then runs the
 # lint and type gate (ruff, mypy), pytest (unit and integration tests, plus nbval over
-# the notebooks, --nbval-lax) and then nbval in its comparing mode over the notebook
+# the notebooks, --nbval-lax) and, beside it, nbval in its comparing mode over the notebook
 # references in tests/notebook_refs (a second pytest invocation, one process: the
 # references re-execute in order on a freshly made daily run and replay).
 #   ./run_tests.sh                   everything
@@ -35,8 +35,19 @@ fi
 if (( $# )); then
   exec "${suite[@]}" "$@"
 fi
+# The references run beside the suite, not after it: the suite's two workers leave part of
+# the two cores idle (kernels starting, fsyncs, the hung-notebook test's wait, the last
+# files), and the references fill it. Their output follows the suite's.
+refs_log="$(mktemp "${TMPDIR:-/tmp}/algotrading-refs.XXXXXX")"
+trap 'rm -f "$refs_log"' EXIT
+echo "notebook references: nbval compares tests/notebook_refs beside the suite (their output follows it)" >&2
+"${refs[@]}" >"$refs_log" 2>&1 &
+refs_pid=$!
 status=0
 "${suite[@]}" || status=$?
-echo "notebook references: nbval compares tests/notebook_refs (about a minute)" >&2
-"${refs[@]}" || status=$?
+refs_status=0
+wait "$refs_pid" || refs_status=$?
+echo "notebook references (tests/notebook_refs, nbval comparing):" >&2
+cat "$refs_log"
+(( refs_status == 0 )) || status=$refs_status
 exit "$status"

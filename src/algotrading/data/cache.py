@@ -151,7 +151,7 @@ def _readjusted(old: pd.DataFrame, new: pd.DataFrame) -> bool:
     both = days[at] == new["date"].to_numpy()
     if not both.any():
         return False
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a zero or tiny close: inf, as pandas
         rel = np.abs(new["close"].to_numpy()[both] - closes[at[both]]) / np.abs(closes[at[both]])
     return bool((rel > READJUSTED_TOLERANCE).any())
 
