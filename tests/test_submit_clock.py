@@ -115,7 +115,10 @@ def test_the_next_report_and_email_say_what_became_of_each_order(alpaca, workdir
     text = msg.get_body(("plain",)).get_content()
     assert "YESTERDAY'S ORDERS (2022-03-01 plan)" in text
     assert f"BUY {rejected}" in text and "rejected: rejected by the broker" in text
-    assert "Yesterday's Orders</h2>" in msg.get_body(("html",)).get_content()
+    page = msg.get_body(("html",)).get_content()
+    assert "Yesterday's Orders</h2>" in page
+    assert page.count(f"(slippage {fates[filled]['slippage_bps']:+.1f} bp against ") == 1  # said once, by the detail
+    assert "basis points)" not in page
     alerts = json.loads((out / "alerts.json").read_text())["open"]
     assert [a["message"] for a in alerts if a["kind"] == "order_fate"] == [
         f"BUY {rejected} of the 2022-03-01 plan: rejected by the broker: no reason on the order (Alpaca gives none "

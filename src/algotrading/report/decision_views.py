@@ -315,9 +315,7 @@ def previous_orders_table(plan: Plan) -> HTML:
     items = "".join(
         f"<li><b>{o['side'].upper()} {html.escape(o['symbol'])}</b> ({html.escape(str(o['planned']))}): "
         f"<b style='color:{FATE_COLOURS.get(o['fate'], '#c62828')};'>{o['fate'].replace('_', ' ')}</b>: "
-        f"{html.escape(o['detail'])}"
-        + (f" (slippage {o['slippage_bps']:+.1f} basis points)" if o.get("slippage_bps") is not None else "")
-        + "</li>"
+        f"{html.escape(o['detail'])}</li>"  # the detail says the slippage, against the price assumed
         for o in plan.previous_orders
     )
     return HTML(f"<p>The orders of the {plan.previous_orders[0]['session']} plan:</p><ul>{items}</ul>")
