@@ -493,3 +493,32 @@ def test_a_held_email_is_sent_by_outbox_send_and_only_then(workdirs, monkeypatch
     assert main(["outbox", "send", "daily-2025-12-31"]) == 0
     assert len(smtp.messages) == 1 and not eml.exists()
     assert main(["outbox", "send", "daily-2025-12-31"]) == 0 and len(smtp.messages) == 1  # delivered: never again
+
+
+def test_the_email_charts_have_a_session_axis_without_hour_ticks():
+    """Two sessions on a date axis got 06:00 / 12:00 / 18:00 ticks (and a run of the same
+    session twice, matplotlib's AutoDateLocator warning): one step per session instead."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from algotrading.report import email_charts
+
+    def labels(sessions: list[str]) -> list[str]:
+        fig, ax = plt.subplots()
+        ax.plot(range(len(sessions)), range(len(sessions)))
+        email_charts._session_axis(ax, sessions)
+        fig.canvas.draw()
+        shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        plt.close(fig)
+        return shown
+
+    assert labels(["2022-03-01", "2022-03-02"]) == ["Mar 01", "Mar 02"]
+    year = [d.date().isoformat() for d in pd.bdate_range("2021-01-04", "2021-12-31")]
+    assert set(labels(year)) <= {f"{m} 2021" for m in ("Jan", "Mar", "May", "Jun", "Aug", "Sep", "Oct", "Dec")}
+    twice = pd.DataFrame({"session_date": ["2022-03-01", "2022-03-01"], "equity": [1000.0, 1001.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png = email_charts.equity_png(twice.assign(peak_equity=[1000.0, 1001.0]))
+    assert png is not None and png.startswith(b"\x89PNG")

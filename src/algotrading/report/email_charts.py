@@ -14,7 +14,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on a server; must come before pyplot
 
-import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -48,16 +47,26 @@ def equity_png(history: pd.DataFrame) -> bytes | None:
     second recorded session: one point is not a chart)."""
     if len(history) < 2:
         return None
-    dates = pd.to_datetime(history["session_date"])
+    xs = range(len(history))
     fig, ax = _axes("Account equity ($) and its peak")
-    ax.plot(dates, history["peak_equity"], color=MUTED, linestyle=":", linewidth=1.2, label="peak")
-    ax.plot(dates, history["equity"], color=INK, linewidth=1.6, marker="o" if len(history) <= 20 else None, ms=3)
+    ax.plot(xs, history["peak_equity"], color=MUTED, linestyle=":", linewidth=1.2, label="peak")
+    ax.plot(xs, history["equity"], color=INK, linewidth=1.6, marker="o" if len(history) <= 20 else None, ms=3)
     ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("${x:,.0f}"))
-    locator = mdates.AutoDateLocator(maxticks=6)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.xaxis.get_offset_text().set_fontsize(9)
+    _session_axis(ax, list(history["session_date"]))
     return _png(fig)
+
+
+def _session_axis(ax: plt.Axes, sessions: list[object]) -> None:
+    """An x axis of sessions, one step each (no weekend gaps, no hour ticks on a short
+    stretch, which a date axis drew for two sessions), labelled by date: day and month,
+    or month and year beyond half a year."""
+    days = [pd.Timestamp(str(d)) for d in sessions]
+    fmt = "%b %d" if (days[-1] - days[0]).days <= 183 else "%b %Y"
+    labels = [d.strftime(fmt) for d in days]
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5, integer=True))
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda x, _: labels[int(x)] if 0 <= int(x) < len(labels) else "")
+    )
 
 
 def momentum_png(momentum: dict[str, float | None], threshold: float) -> bytes | None:
@@ -94,10 +103,6 @@ def twin_png(rows: list[tuple[str, float | None, float | None]]) -> bytes | None
         ax.plot(xs, values, color=colour, linestyle=style, linewidth=1.6, marker=marker, ms=3, label=name)
     ax.axhline(0, color="#bbbbbb", linewidth=0.8)
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=100, decimals=None))
-    labels = [pd.Timestamp(r[0]).strftime("%b %d") for r in rows]
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5, integer=True))
-    ax.xaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(lambda x, _: labels[int(x)] if 0 <= int(x) < len(labels) else "")
-    )
+    _session_axis(ax, [r[0] for r in rows])
     ax.legend(fontsize=9, frameon=False, loc="best")
     return _png(fig)
