@@ -17,7 +17,7 @@ from algotrading import calendar as cal
 from algotrading.config import Settings
 from algotrading.daily import artifacts
 from algotrading.monitor.status import Status, build_status
-from algotrading.report.plotly_offline import stable_json
+from algotrading.report.plotly_json import stable_json
 from algotrading.report.strategy_views import momentum_lines_figure
 from algotrading.report.tearsheet import render_page
 from algotrading.report.universe import LAYOUT, date_axis

@@ -16,6 +16,8 @@ from typing import Any
 import plotly.io as pio
 from plotly.io._base_renderers import HtmlRenderer
 
+from algotrading.report.plotly_json import stable_json
+
 RENDERER_NAME = "algotrading_offline"
 
 
@@ -39,14 +41,6 @@ class OfflineHtmlRenderer(HtmlRenderer):
         )
         plain = json.loads(pio.to_json(fig_dict, validate=False))  # numpy/dates -> JSON types
         return {"text/html": html, "application/vnd.plotly.v1+json": plain}
-
-
-def stable_json() -> None:
-    """Figures' JSON by the standard library's encoder. plotly's default ("auto") uses
-    orjson when it is installed (prefect, the orchestrator extra, brings it in), which
-    writes dates and orders keys its own way: a report's figures would then depend on what
-    else is installed (tests/notebook_refs compare them)."""
-    pio.json.config.default_engine = "json"
 
 
 def use_offline_renderer() -> None:

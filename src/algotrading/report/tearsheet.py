@@ -12,7 +12,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from algotrading.backtest.engine import BacktestResult, benchmark_metrics
-from algotrading.report.plotly_offline import stable_json
+from algotrading.report.plotly_json import stable_json
 from algotrading.report.universe import BENCHMARK_LINE, LAYOUT, benchmark_trace, series_colour
 from algotrading.storage.files import atomic_write_text
 
