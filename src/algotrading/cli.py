@@ -564,15 +564,16 @@ def cmd_strategies(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from algotrading.strategies import load_strategies
+
+    settings = _settings()
+    (strategy,) = load_strategies(settings, [args.strategy])  # an unknown name: exit 2 before the heavy imports
     from tqdm import tqdm
 
     from algotrading.backtest.engine import run_backtest
     from algotrading.backtest.window import backtest_window, load_market
     from algotrading.report.tearsheet import summary_text, write_tearsheet
-    from algotrading.strategies import load_strategies
 
-    settings = _settings()
-    (strategy,) = load_strategies(settings, [args.strategy])
     try:
         start, end = backtest_window(settings, args.start, args.end)
         market, excluded = load_market(settings, strategy, start, end, args.symbols)
