@@ -216,6 +216,16 @@ def account_names() -> list[str | None]:
     return [None] if accounts is None else [a.name for a in accounts.run_order()]
 
 
+def run_names(accounts: list[str] | None) -> list[str | None]:
+    """The accounts a flow run takes, in the run's order (each paper twin right before its
+    live account), whatever order they were named in; each once; a name the file lacks
+    last (its command says why, exit 2)."""
+    everyone = account_names()
+    if not accounts:
+        return everyone
+    return sorted(dict.fromkeys(accounts), key=lambda n: everyone.index(n) if n in everyone else len(everyone))
+
+
 def twins() -> dict[str, str]:
     """Live account -> its paper twin (``twin_of`` in ``params/accounts.yaml``): the live
     account's task waits for the twin's, whose state its report compares with."""
@@ -281,7 +291,7 @@ def daily(
     failed for good is alerted, and the flow run then fails naming it. Returns each
     account's outcome line."""
     logger = get_run_logger()
-    names: list[str | None] = list(accounts) if accounts else account_names()
+    names = run_names(accounts)
     flags = daily_flags(date, submit, confirm_live, pending)
     job = daily_job.with_options(retries=retries, retry_delay_seconds=retry_delay_seconds)
     timeout = task_timeout()
@@ -307,7 +317,11 @@ def daily(
             continue
         failure = future.state.result(raise_on_failure=False)
         outcomes[name or "account"] = f"FAILED: {failure}"
-        logger.error("%s; alert: %s", failure, alert_account(failure, name, date))
+        try:
+            said = alert_account(failure, name, date)
+        except (OSError, subprocess.SubprocessError) as exc:  # the next accounts' alerts must still go out
+            said = f"the alert could not be sent: {type(exc).__name__}: {exc}"
+        logger.error("%s; alert: %s", failure, said)
     outcomes = {label: outcomes[label] for label in (name or "account" for name in names)}  # the file's order
     for label, line in outcomes.items():
         logger.info("%s", line if line.startswith(f"{label}: ") else f"{label}: {line}")

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import importlib.util
 import json
+import subprocess
 import sys
 from email import policy
 from email.parser import BytesParser
@@ -173,3 +174,25 @@ def test_a_paper_twin_is_run_before_its_live_account_and_waited_for(workdirs, mo
     (workdirs["params"] / "accounts.yaml").write_text(yaml.safe_dump({"accounts": [live, demo, twin]}))
     assert example.account_names() == ["shadow", "real", demo["name"]]
     assert example.twins() == {"real": "shadow"}
+    assert example.run_names(["real", "shadow", "real"]) == ["shadow", "real"]  # named in any order, each once
+    assert example.run_names(["nope", demo["name"]]) == [demo["name"], "nope"]
+
+
+def test_an_alert_that_cannot_be_sent_stops_no_other_accounts_alert(harness, workdirs, monkeypatch):
+    """Two accounts refused (their keys unset: exit 2, not retried); the first one's alert
+    command hangs past its limit: the second account is still alerted and the flow run
+    names both."""
+    unset = [ACCOUNTS[1] | {"name": name, "email_to": [f"{name}@example.com"]} for name in ("p1", "p2")]
+    (workdirs["params"] / "accounts.yaml").write_text(yaml.safe_dump({"accounts": unset}))
+    alerted: list[str | None] = []
+
+    def alert(failure, account, date):  # noqa: ANN001, ANN202
+        alerted.append(account)
+        if len(alerted) == 1:
+            raise subprocess.TimeoutExpired(["algotrading", "alert"], 600)
+        return "alerted"
+
+    monkeypatch.setattr(example, "alert_account", alert)
+    state = example.daily(SESSION, retries=0, return_state=True)
+    assert state.is_failed() and "2 of 2 account(s) failed for good (alerted): p1, p2" in state.message
+    assert sorted(alerted) == ["p1", "p2"]

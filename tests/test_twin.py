@@ -502,3 +502,16 @@ def test_a_live_account_and_its_paper_twin_compare_their_fills_in_the_live_repor
             assert phone_width(folder / "email.html", tmp_path) <= 390
     finally:
         fake.stop()
+
+
+def test_a_fill_without_its_quantity_is_one_row_not_a_failed_comparison(tmp_path):
+    """A broker row with a fill price but no filled quantity (the column may be NULL): the
+    order is compared as not filled on that side; the comparison itself does not fail."""
+    live_dir, twin = _ledgers(tmp_path)
+    with open_store(live_dir) as live, open_store(twin.state_dir) as paper:
+        _intent(live, PREVIOUS, "buy", "KO", 100.0, status="filled", filled_qty=None, filled_avg_price=60.0)
+        _intent(paper, PREVIOUS, "buy", "KO", 100.0, status="filled", filled_qty=1.5, filled_avg_price=60.0)
+    c = _compare(tmp_path, twin, live_dir)
+    assert c.state == "ok"
+    (ko,) = [o for o in c.orders if o.symbol == "KO"]
+    assert (ko.live.filled_qty, ko.paper.filled_qty, ko.slippage_total) == (0.0, 1.5, None)

@@ -314,7 +314,7 @@ def _intent_side(intents: list[dict[str, Any]]) -> Side:
     """One side of an order from its intents (one, or more after a re-plan): the filled
     quantities added, their average price weighted by quantity, the fates in words."""
     fates = [fate_of(i) for i in intents]
-    fills = [(float(i["filled_qty"]), float(i["filled_avg_price"])) for i in intents if i["filled_avg_price"]]
+    fills = [(float(i["filled_qty"] or 0.0), float(i["filled_avg_price"])) for i in intents if i["filled_avg_price"]]
     fills = [(q, p) for q, p in fills if q > QTY_EPS]
     qty = sum(q for q, _ in fills)
     price = fills[0][1] if len(fills) == 1 else (sum(q * p for q, p in fills) / qty if fills else None)
