@@ -56,7 +56,7 @@ from prefect.runtime import deployment, flow_run, task_run  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from algotrading.config import ConfigError, load_settings  # noqa: E402
-from algotrading.daily.accounts import load_accounts  # noqa: E402
+from algotrading.daily.accounts import AccountsFile, load_accounts  # noqa: E402
 from algotrading.ops.schedule import MORNING, SCHEDULED_BY, confirms_live, has_morning_run  # noqa: E402
 from algotrading.paths import Paths  # noqa: E402
 
@@ -205,35 +205,41 @@ def daily_job(account: str | None, flags: list[str], timeout_seconds: float, sch
     return (said[-1] if said else "done"), attempt
 
 
-def account_names() -> list[str | None]:
-    """The accounts of ``params/accounts.yaml`` (the package's own loader) in the order a
-    run takes them (each paper twin right before its live account); ``[None]`` without
-    the file, or when it is refused: the whole-file command then says why (exit 2)."""
+_UNREAD = object()  # the accounts file not read yet
+
+
+def accounts_file() -> AccountsFile | None:
+    """``params/accounts.yaml`` by the package's own loader; None without the file, or when
+    it is refused: the whole-file command then says why (exit 2)."""
     try:
-        accounts = load_accounts(Paths.from_env().params_dir)
+        return load_accounts(Paths.from_env().params_dir)
     except ConfigError:
-        return [None]
-    return [None] if accounts is None else [a.name for a in accounts.run_order()]
+        return None
 
 
-def run_names(accounts: list[str] | None) -> list[str | None]:
+def account_names(file: Any = _UNREAD) -> list[str | None]:
+    """The accounts of the file (``file``: already read) in the order a run takes them
+    (each paper twin right before its live account); ``[None]`` without it: the single
+    account."""
+    file = accounts_file() if file is _UNREAD else file
+    return [None] if file is None else [a.name for a in file.run_order()]
+
+
+def run_names(accounts: list[str] | None, file: Any = _UNREAD) -> list[str | None]:
     """The accounts a flow run takes, in the run's order (each paper twin right before its
     live account), whatever order they were named in; each once; a name the file lacks
     last (its command says why, exit 2)."""
-    everyone = account_names()
+    everyone = account_names(file)
     if not accounts:
         return everyone
     return sorted(dict.fromkeys(accounts), key=lambda n: everyone.index(n) if n in everyone else len(everyone))
 
 
-def twins() -> dict[str, str]:
+def twins(file: Any = _UNREAD) -> dict[str, str]:
     """Live account -> its paper twin (``twin_of`` in ``params/accounts.yaml``): the live
     account's task waits for the twin's, whose state its report compares with."""
-    try:
-        accounts = load_accounts(Paths.from_env().params_dir)
-    except ConfigError:
-        return {}
-    return {} if accounts is None else {a.twin_of: a.name for a in accounts.accounts if a.twin_of is not None}
+    file = accounts_file() if file is _UNREAD else file
+    return {} if file is None else {a.twin_of: a.name for a in file.accounts if a.twin_of is not None}
 
 
 def task_timeout() -> float:
@@ -291,14 +297,15 @@ def daily(
     failed for good is alerted, and the flow run then fails naming it. Returns each
     account's outcome line."""
     logger = get_run_logger()
-    names = run_names(accounts)
+    file = accounts_file()  # read once for the run's order and the twins
+    names = run_names(accounts, file)
     flags = daily_flags(date, submit, confirm_live, pending)
     job = daily_job.with_options(retries=retries, retry_delay_seconds=retry_delay_seconds)
     timeout = task_timeout()
     scheduled_by = f"Prefect deployment {flow_run.flow_name}/{deployment.name}" if deployment.name else ""
     futures: list[Any] = []
     slots = max(at_once, 1)
-    twin_of = twins()
+    twin_of = twins(file)
     for i, name in enumerate(names):  # `slots` chains: each task waits for the one `slots` places before it
         before = [allow_failure(futures[i - slots])] if i >= slots else []
         if name in twin_of and twin_of[name] in names[:i]:  # and a live account for its paper twin

@@ -841,10 +841,10 @@ def cmd_alert(args: argparse.Namespace) -> int:
     if args.account is not None:
         try:
             accounts = load_accounts(settings.paths.params_dir)
-            listed = [a for a in accounts.accounts if a.name == args.account] if accounts is not None else []
-            if accounts is None or not listed:
+            account = accounts.account(args.account) if accounts is not None else None
+            if accounts is None or account is None:
                 raise ConfigError([f"params/accounts.yaml has no account {args.account}"])
-            settings = alert_settings(listed[0], accounts, settings.paths)
+            settings = alert_settings(account, accounts, settings.paths)
         except ConfigError as exc:
             log.warning("the alert goes out with the base settings: %s", "; ".join(exc.problems))
     session = args.date or dt.datetime.now(cal.NY).date()

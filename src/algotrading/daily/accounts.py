@@ -208,6 +208,10 @@ class AccountsFile(BaseModel):
     def names(self) -> list[str]:
         return [a.name for a in self.accounts]
 
+    def account(self, name: str) -> Account | None:
+        """The account named ``name``, if the file lists one."""
+        return next((a for a in self.accounts if a.name == name), None)
+
     def twin_of(self, live: str) -> Account | None:
         """The paper twin of the live account ``live``, if the file declares one."""
         return next((a for a in self.accounts if a.twin_of == live), None)

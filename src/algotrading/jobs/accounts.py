@@ -163,7 +163,7 @@ def one_account(
     ``--submit``, and :class:`ConfigError` for the account's own problems (a key variable
     unset, limits that cannot work together): alone, the account's run cannot start, so
     these are exit 2, as for a single account's settings."""
-    account = next((a for a in accounts.accounts if a.name == name), None)
+    account = accounts.account(name)
     if account is None:
         raise UsageError(
             f"--account {name}: params/accounts.yaml has no such account (its accounts: {', '.join(accounts.names())})"
