@@ -1,8 +1,8 @@
 """Benchmark: how long the command line makes a user wait (issue 17), each command a fresh
 process, timed end to end (interpreter start, imports, the work, exit):
 
-- ``algotrading --help`` and a usage error (an unknown strategy is a usage error the
-  command finds only after reading the settings; a bad date is one argparse finds):
+- ``algotrading --help`` and a usage error (an unknown strategy, refused from the light
+  list of names before the settings and pandas load; a bad date, which argparse finds):
   target <= 1 s each;
 - ``algotrading backtest --strategy golden_cross`` (2018-01-02 .. 2025-12-31, bundled
   data): target <= 3 s on a warm machine (numba cache and page cache warm).

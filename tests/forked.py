@@ -28,6 +28,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from algotrading.report import kernel_forks
+
 #: Imported once by the fork server: what a daily run imports (measured with sys.modules
 #: after a run; the rest of its modules come with these).
 PRELOAD = (
@@ -45,7 +47,9 @@ PRELOAD = (
     "matplotlib.pyplot",
 )
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload([__name__, *PRELOAD])
+# The same server forks the daily runs' notebook kernels (src/algotrading/report/kernel_forks.py):
+# their modules first, imported as in a kernel.
+_CONTEXT.set_forkserver_preload([*kernel_forks.PRELOAD, __name__, *PRELOAD])
 
 
 def run_command(

@@ -7,7 +7,11 @@ when a notebook fails or was never run."""
 
 from __future__ import annotations
 
+import ast
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -15,6 +19,8 @@ import psutil
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
+from algotrading.daily.artifacts import DAILY_NOTEBOOKS
+from algotrading.report import kernel_forks
 from algotrading.report.kernels import KernelPool, notebook_imports, warm_up_code
 from algotrading.report.render import ensure_kernel, execute_notebook
 
@@ -72,9 +78,10 @@ def test_a_pooled_kernel_is_fresh_warm_and_stops_quietly(tmp_path, capfd):
     other = _notebook(tmp_path / "other.ipynb", "print('never run')")
     kernel = ensure_kernel()
     with KernelPool(kernel, tmp_path, {"nb.ipynb": source, "other.ipynb": other}) as pool:
+        km = pool.take("nb.ipynb")  # both start when the first is taken (forked from the warm server)
         pids = _pids(pool)
         assert len(pids) == 2
-        execute_notebook(source, tmp_path / "out.ipynb", {"x": 1}, tmp_path, 60, kernel, 60, pool.take("nb.ipynb"))
+        execute_notebook(source, tmp_path / "out.ipynb", {"x": 1}, tmp_path, 60, kernel, 60, km)
         pool.release("nb.ipynb")
     # imported ahead (before its own cell imported it), in the run folder, counts from 1
     assert _outputs(tmp_path / "out.ipynb")[-2:] == [f"True {tmp_path}", "42"]
@@ -90,8 +97,9 @@ def test_a_failing_notebook_is_saved_up_to_its_error_and_no_kernel_outlives_the_
     kernel = ensure_kernel()
     with pytest.raises(PapermillExecutionError, match="broken cell"):
         with KernelPool(kernel, tmp_path, {"bad.ipynb": source, "later.ipynb": later}) as pool:
+            km = pool.take("bad.ipynb")
             pids = _pids(pool)
-            execute_notebook(source, tmp_path / "out.ipynb", {}, tmp_path, 60, kernel, 60, pool.take("bad.ipynb"))
+            execute_notebook(source, tmp_path / "out.ipynb", {}, tmp_path, 60, kernel, 60, km)
     outputs = _outputs(tmp_path / "out.ipynb")
     assert "before" in outputs and "after" not in outputs  # saved once, at the end, with the error
     doc = json.loads((tmp_path / "out.ipynb").read_text())
@@ -105,3 +113,116 @@ def test_without_a_pool_a_notebook_gets_a_kernel_of_its_own_that_stops(tmp_path,
     pid = int(_outputs(tmp_path / "out.ipynb")[-1])
     assert _gone(pid)
     assert "KeyboardInterrupt" not in capfd.readouterr().err
+
+
+def test_a_pooled_kernel_is_a_fork_of_the_warm_server_and_a_fresh_kernel_for_its_notebook(tmp_path):
+    """The kernel is forked from the server that imported the stack once
+    (report/kernel_forks.py): vectorbt is there before any cell, its parent is the
+    server (not this process), it leads a session of its own and takes its parent from
+    the option, not from the server's environment."""
+    source = _notebook(
+        tmp_path / "nb.ipynb",
+        "import os, sys\nprint(os.getppid(), os.getsid(0) == os.getpid(), 'vectorbt' in sys.modules)",
+        "from ipykernel.kernelapp import IPKernelApp\nprint(IPKernelApp.instance().parent_handle)",
+    )
+    kernel = ensure_kernel()
+    with KernelPool(kernel, tmp_path, {"nb.ipynb": source}) as pool:
+        km = pool.take("nb.ipynb")
+        assert isinstance(km.provisioner.process, kernel_forks.ForkedProcess)
+        execute_notebook(source, tmp_path / "out.ipynb", {}, tmp_path, 60, kernel, 60, km)
+    parent, leader, warm = _outputs(tmp_path / "out.ipynb")[-2].split()
+    assert int(parent) != os.getpid() and psutil.Process(int(parent)).ppid() == os.getpid()
+    assert (leader, warm) == ("True", "True")
+    assert _outputs(tmp_path / "out.ipynb")[-1] == parent
+
+
+def test_only_this_interpreters_ipykernel_is_forked():
+    python = sys.executable
+    own = [python, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "c.json"]  # ipykernel's kernelspec
+    assert kernel_forks.kernel_arguments(own) == ["-f", "c.json"]
+    assert kernel_forks.kernel_arguments(["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "c.json"]) is None
+    assert kernel_forks.kernel_arguments([python, "-m", "other_kernel", "-f", "c.json"]) is None
+    assert kernel_forks.kernel_arguments([python, "-O", "-m", "ipykernel_launcher", "-f", "c.json"]) is None
+    assert kernel_forks.kernel_arguments([python, "-c", "pass"]) is None
+
+
+def test_a_kernelspec_of_another_command_starts_from_scratch(tmp_path, monkeypatch):
+    """A kernel that can't be forked (here: every command refused) starts as jupyter_client
+    starts it, a child of this process, and runs its notebook the same."""
+    monkeypatch.setattr(kernel_forks, "kernel_arguments", lambda cmd: None)
+    source = _notebook(tmp_path / "nb.ipynb", "import os\nprint(os.getppid())")
+    kernel = ensure_kernel()
+    with KernelPool(kernel, tmp_path, {"nb.ipynb": source}) as pool:
+        km = pool.take("nb.ipynb")
+        assert not isinstance(km.provisioner.process, kernel_forks.ForkedProcess)
+        execute_notebook(source, tmp_path / "out.ipynb", {}, tmp_path, 60, kernel, 60, km)
+    assert int(_outputs(tmp_path / "out.ipynb")[-1]) == os.getpid()
+
+
+_RUNNER = """
+import sys
+from pathlib import Path
+from jupyter_core.utils import run_sync
+from tests.test_kernels import _notebook
+from algotrading.report.kernels import KernelPool
+from algotrading.report.render import ensure_kernel
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1])
+    names = {f"nb{i}.ipynb": _notebook(folder / f"nb{i}.ipynb", "print(1)") for i in range(2)}
+    with KernelPool(ensure_kernel(), folder, names) as pool:
+        pool.take("nb0.ipynb")
+        pids = [k.manager.provisioner.pid for k in pool._kernels.values()]
+        for km in (k.manager for k in pool._kernels.values()):  # both kernels answer
+            client = km.client()
+            client.start_channels()
+            run_sync(client.wait_for_ready)(timeout=60)
+            client.stop_channels()
+        print(" ".join(map(str, pids)), flush=True)
+        sys.stdin.read()  # until killed (its standard input stays open)
+"""
+
+
+def test_kernels_die_with_a_run_killed_by_kill_9(tmp_path):
+    """kill -9 of the process that forked its kernels: the server sees it gone and exits,
+    the kernels see their parent gone and exit; none is left running."""
+    script = tmp_path / "runner.py"
+    script.write_text(_RUNNER)
+    runner = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        kernels = [psutil.Process(int(pid)) for pid in runner.stdout.readline().split()]  # type: ignore[union-attr]
+        assert len(kernels) == 2 and all(k.is_running() for k in kernels)
+        server = psutil.Process(kernels[0].ppid())
+        runner.kill()
+        runner.wait()
+        gone, alive = psutil.wait_procs([server, *kernels], timeout=60)
+        assert not alive, f"outlived the run: {alive}"
+    finally:
+        runner.kill()
+
+
+def _imported(source: str) -> set[str]:
+    """Each module (or name from a module) an import statement of ``source`` names."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_the_server_imports_every_daily_notebooks_imports():
+    """The warm server's imports (report/kernel_warmup.py) cover each daily notebook's
+    own import lines, so no daily kernel imports its modules itself."""
+    warm = _imported((ROOT / "src" / "algotrading" / "report" / "kernel_warmup.py").read_text())
+    for name in DAILY_NOTEBOOKS:
+        wanted = _imported("\n".join(notebook_imports(ROOT / "notebooks" / name)))
+        assert wanted and wanted <= warm, (name, wanted - warm)

@@ -22,6 +22,7 @@ from algotrading.strategies.dual_momentum import DualMomentum
 from algotrading.strategies.golden_cross import GoldenCross
 from algotrading.strategies.mean_reversion import MeanReversion
 from algotrading.strategies.sector_rotation import SectorRotation
+from algotrading.strategy_names import STRATEGY_NAMES
 
 from .conftest import ROOT
 from .helpers import market, universe
@@ -424,3 +425,18 @@ def test_cli_lists_the_strategies(workdirs, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [d["name"] for d in doc] == list(REGISTRY)
     assert doc[2]["parameters"]["defensive_asset"] == "TLT"
+
+
+def test_the_light_list_of_names_is_the_registry(workdirs, monkeypatch, capsys):
+    """The command line refuses an unknown name from algotrading.strategy_names, without
+    importing the strategies: that list is the registry's, in its order. A name that is
+    not one is refused before the settings are read (here they would fail)."""
+    assert STRATEGY_NAMES == tuple(REGISTRY)
+    monkeypatch.setenv("MAX_POSITIONS", "many")
+    for command in (["sweep", "--grid", "fast_window=5,10"], ["backtest"]):
+        assert main([*command, "--strategy", "nope"]) == 2
+        err = capsys.readouterr().err
+        assert "unknown strategy nope: the strategies are golden_cross, mean_reversion, dual_momentum" in err
+        assert "MAX_POSITIONS" not in err
+    assert main(["backtest", "--strategy", "golden_cross"]) == 2  # the settings' turn
+    assert "MAX_POSITIONS" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from algotrading import __version__
 from algotrading.errors import TIME_RE, ConfigError, UsageError
 from algotrading.logs import configure_console
+from algotrading.strategy_names import unknown_strategies
 
 if TYPE_CHECKING:
     from algotrading.config import Settings
@@ -563,11 +564,19 @@ def cmd_strategies(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _known_strategy(name: str) -> None:
+    """Refuse a strategy name that is not one (exit 2) before the settings and pandas load."""
+    problem = unknown_strategies([name])
+    if problem:
+        raise ConfigError([problem])
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
+    _known_strategy(args.strategy)
     from algotrading.strategies import load_strategies
 
     settings = _settings()
-    (strategy,) = load_strategies(settings, [args.strategy])  # an unknown name: exit 2 before the heavy imports
+    (strategy,) = load_strategies(settings, [args.strategy])
     from tqdm import tqdm
 
     from algotrading.backtest.engine import run_backtest
@@ -603,6 +612,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     when a Dask worker died."""
     import time
 
+    _known_strategy(args.strategy)
     from algotrading.backtest.grid import WorkerDied, run_sweep, scheduler_address
     from algotrading.backtest.window import backtest_window, load_market
     from algotrading.strategies import load_strategies

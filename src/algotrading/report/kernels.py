@@ -3,10 +3,12 @@
 A daily run executes five notebooks one after another, each in a fresh kernel (papermill,
 nbclient). Most of a notebook's time is the kernel's start and its imports (about 2 s
 each, measured in issue 17), not its cells. :class:`KernelPool` starts a fresh kernel
-for each notebook ahead (a few at a time), in the run's folder, and has each import its
-notebook's modules while the earlier notebooks run; papermill then executes the notebook
-in that kernel (``km=``), and the kernel is shut down when its notebook is done. Each
-notebook still gets a kernel of its own that nothing else ran in, except those imports.
+for each notebook ahead (a few at a time), in the run's folder: a fork of a server that
+imported the stack once (report/kernel_forks.py), or, where that is not possible, a
+kernel started from scratch that imports its notebook's modules while the earlier
+notebooks run. papermill then executes the notebook in that kernel (``km=``), and the
+kernel is shut down when its notebook is done. Each notebook still gets a kernel of its
+own that nothing else ran in, except those imports.
 
 The warm-up is the notebook's own ``import`` statements (read from its code cells) and
 the statements given for it in ``ahead``; the kernel runs it while it starts, before
@@ -21,6 +23,7 @@ import ast
 import json
 import logging
 import tempfile
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,8 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from traitlets.config import Config
+
+from algotrading.report import kernel_forks
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +74,21 @@ def ipc_config(folder: Path) -> Config:
 
 class _Manager(AsyncKernelManager):
     """A kernel manager that remembers the clients it made (papermill's), so their
-    channels are closed when the kernel stops."""
+    channels are closed when the kernel stops; ``forked``: its kernel is a fork of the
+    warm server (report/kernel_forks.py) when the kernelspec allows it."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, forked: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._made: list[Any] = []
+        self._forked = forked
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> Any:
+        if self._forked and self.provisioner is None:
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+            self.provisioner = kernel_forks.ForkedProvisioner(
+                kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
+            )
+        return await super()._async_pre_start_kernel(**kw)
 
     def client(self, **kwargs: Any) -> Any:
         made = super().client(**kwargs)
@@ -116,10 +131,12 @@ class KernelPool:
     """A fresh kernel for each of ``notebooks`` (name -> path, in the order they run),
     warmed with that notebook's imports; :meth:`take` hands one to papermill.
 
-    At most ``live`` kernels run at once (None: all of them): the first ``live`` start
-    when the pool is entered, the next each time one is released, so memory stays bounded
-    (a kernel holds 200-500 MB). Kernels not taken and taken ones alike are stopped by
-    :meth:`release` or when the pool exits, also when a notebook failed."""
+    At most ``live`` kernels run at once (None: all of them), so memory stays bounded (a
+    kernel holds 200-500 MB): the first ``live`` start when the first kernel is taken
+    (forked from the warm server, which starts importing when the pool is entered), or
+    when the pool is entered if they are started from scratch; the next each time one is
+    released. Kernels not taken and taken ones alike are stopped by :meth:`release` or
+    when the pool exits, also when a notebook failed."""
 
     def __init__(
         self,
@@ -137,10 +154,15 @@ class KernelPool:
         self._kernels: dict[str, _Kernel] = {}
         self._pending = list(self.notebooks)
         self._sockets: tempfile.TemporaryDirectory[str] | None = None
+        self._forked = False
 
     def __enter__(self) -> KernelPool:
         self._sockets = tempfile.TemporaryDirectory(prefix="algotrading-kernels-")
-        self._start_more()
+        # Forked kernels start when the first is taken: the server imports meanwhile (a fork
+        # waits for it), while the run loads its data. From scratch, they start importing now.
+        self._forked = bool(self.notebooks) and kernel_forks.start_server()
+        if not self._forked:
+            self._start_more()
         return self
 
     def _start_more(self) -> None:
@@ -163,7 +185,7 @@ class KernelPool:
             path = self.notebooks[name]
             try:
                 folder = Path(tempfile.mkdtemp(dir=sockets))
-                km = _Manager(kernel_name=self.kernel_name, config=ipc_config(folder))
+                km = _Manager(forked=self._forked, kernel_name=self.kernel_name, config=ipc_config(folder))
                 # The kernel runs its warm-up while it starts (IPython's exec_lines, without
                 # history), and answers papermill's client once it is done. A second client
                 # sending it instead lost the race with the kernel's start about once in six.
@@ -179,6 +201,8 @@ class KernelPool:
     def take(self, name: str) -> Any:
         """The started kernel manager for notebook ``name`` (papermill's ``km``), or None
         when it could not be started ahead (papermill then starts one itself)."""
+        if name not in self._kernels and name in self._pending:
+            self._start_more()
         kernel = self._kernels.get(name)
         return kernel.manager if kernel is not None else None
 

@@ -14,6 +14,7 @@ from algotrading.strategies.dual_momentum import DualMomentum
 from algotrading.strategies.golden_cross import GoldenCross
 from algotrading.strategies.mean_reversion import MeanReversion
 from algotrading.strategies.sector_rotation import SectorRotation
+from algotrading.strategy_names import unknown_strategies
 
 REGISTRY: dict[str, type[Strategy]] = {
     cls.name: cls for cls in (GoldenCross, MeanReversion, DualMomentum, SectorRotation)
@@ -41,10 +42,9 @@ def load_strategies(
     """
     folder = settings.paths.params_dir / "strategies"
     problems: list[str] = []
-    if names:
-        unknown = [n for n in names if n not in REGISTRY]
-        if unknown:
-            problems.append(f"unknown strategy {', '.join(unknown)}: the strategies are {', '.join(REGISTRY)}.")
+    unknown = unknown_strategies(names or [])
+    if unknown:
+        problems.append(unknown)
     stray = sorted(p.stem for p in folder.glob("*.yaml") if p.stem not in REGISTRY) if folder.is_dir() else []
     if stray:
         problems.append(
