@@ -66,6 +66,11 @@ os.environ.update(
 IN_PROCESS = {"ALGOTRADING_NOTEBOOKS_IN_PROCESS": "1"}
 REAL_KERNELS = {"ALGOTRADING_NOTEBOOKS_IN_PROCESS": "0"}
 os.environ.update(IN_PROCESS)
+# Every kernel jupyter_client starts in the tests (nbval's too) is forked from the warm
+# server the daily run's kernels come from (src/algotrading/report/kernel_forks.py, the
+# entry point in pyproject.toml): the stack is imported once per test process, not once
+# per kernel. A kernel from scratch is tested in tests/test_kernels.py.
+os.environ["JUPYTER_DEFAULT_PROVISIONER_NAME"] = "algotrading-forked"
 
 
 @pytest.fixture

@@ -33,9 +33,10 @@ TOP_LEVEL = {
     "portfolio",
     "faults",
     "errors",
+    "strategy_names",
 }
 #: Foundations import only each other (and the outside world).
-FOUNDATIONS = {"config", "calendar", "paths", "logs", "indicators", "portfolio", "faults", "errors"}
+FOUNDATIONS = {"config", "calendar", "paths", "logs", "indicators", "portfolio", "faults", "errors", "strategy_names"}
 #: The decision rules are pure: they import only these rooms.
 DECISIONS_MAY_IMPORT = {"decisions", "config", "portfolio", "calendar"}
 #: DESIGN §2's table, "may not import".
