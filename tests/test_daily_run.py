@@ -392,3 +392,32 @@ def test_a_session_with_orders_then_the_same_session_halted(workdirs):
     assert "Risk: HALTED" in html
     with open_store(workdirs["state"]) as store:
         assert store.runs()["status"].tolist() == ["ok", "ok"]
+
+
+def test_a_forked_kernel_makes_what_a_kernel_from_scratch_makes(demo_run, tmp_path, monkeypatch):
+    """The daily run's kernels are forks of a server that imported their modules once
+    (report/kernel_forks.py). The report notebook executed again on the same run folder in
+    a kernel started from scratch (as jupyter_client starts one) shows the same outputs:
+    tables, figures and the email's chart images, to the byte but for ids and addresses."""
+    from algotrading.report import kernel_forks
+    from algotrading.report.render import ensure_kernel, execute_notebook
+
+    folder = shutil.copytree(demo_run[2] / "2025-12-31", tmp_path / "run")
+    monkeypatch.setattr(kernel_forks, "kernel_arguments", lambda cmd: None)  # every kernel from scratch
+    monkeypatch.delenv("JUPYTER_DEFAULT_PROVISIONER_NAME")
+    name = "90_daily_report.ipynb"
+    parameters = {"session_date": LAST.isoformat(), "run_dir": "."}
+    execute_notebook(ROOT / "notebooks" / name, tmp_path / name, parameters, folder, 120, ensure_kernel(), 120)
+
+    def outputs(path: Path) -> list[str]:
+        cells = nbformat.read(str(path), as_version=4).cells
+        text = json.dumps([c.outputs for c in cells if c.cell_type == "code"], sort_keys=True)
+        for pattern in (r"T_[0-9a-f]{5}", r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", r"0x[0-9a-f]+"):
+            text = re.sub(pattern, "X", text)
+        return json.loads(text)
+
+    forked, scratch = outputs(demo_run[2] / "2025-12-31" / name), outputs(tmp_path / name)
+    assert len(forked) == len(scratch) >= 20
+    for number, (a, b) in enumerate(zip(forked, scratch, strict=True)):
+        assert a == b, f"cell {number}"
+    assert any("image/png" in o.get("data", {}) for cell in scratch for o in cell)  # the charts were compared
