@@ -5,7 +5,8 @@ delivered to a local SMTP server (aiosmtpd, STARTTLS + AUTH).
 
 Target (issue 17): <= 12 s wall and <= 1 GB peak on the 2-core machine, numba cache warm
 (issue 8 had 30 s and 2 GB). The first run warms the caches (numba, matplotlib's font
-cache); the second and third, each on fresh state and report folders, are the figures.
+cache); the second and third, each on fresh state and report folders and with a fresh
+kernels' fork server (as a fresh `algotrading daily` process has), are the figures.
 Peak memory (the target is for one process, as issue 8 counted it): this process and its
 largest child (a notebook kernel), and the peak of their sum (RSS, and PSS: shared pages
 counted once), sampled every 100 ms (up to three notebook kernels run side by side).
@@ -74,6 +75,14 @@ class TreeMemory:
         self._thread.join()
 
 
+def stop_kernel_server() -> None:
+    """Stop the notebook kernels' fork server (src/algotrading/report/kernel_forks.py) that
+    an earlier run of this process left running (the standard library's private stop)."""
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+
+
 def main() -> None:
     from tests.smtp_server import PASSWORD, USER, SmtpServer
 
@@ -108,6 +117,8 @@ def main() -> None:
             os.environ["ALGOTRADING_STATE_DIR"] = str(base / label / "state")
             os.environ["ALGOTRADING_REPORTS_DIR"] = str(base / label / "reports")
             before = len(server.messages)
+            # each run starts its kernels' fork server, as a fresh `algotrading daily` does
+            stop_kernel_server()
             started = time.perf_counter()
             with TreeMemory() as tree:
                 result = run_daily(load_settings(), date=SESSION)

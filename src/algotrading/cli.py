@@ -387,6 +387,8 @@ def cmd_daily(args: argparse.Namespace) -> int:
                 f"(outside {args.at} + {AT_WINDOW_MINUTES} min): nothing to do"
             )
             return EXIT_OK
+    if not args.pending:
+        _start_kernel_server()
     settings = _settings()
     if args.pending and not args.submit:
         log.error("--pending goes with --submit: `algotrading daily --submit --pending`")
@@ -418,6 +420,18 @@ def cmd_daily(args: argparse.Namespace) -> int:
     if result.status != "market_closed":  # that one is already in the log line
         print(result.message if accounts is None else f"{args.account}: {result.status.upper()}: {result.message}")
     return result.exit_code
+
+
+def _start_kernel_server() -> None:
+    """Start the notebook kernels' fork server (report/kernel_forks.py) now: it imports
+    the kernels' modules on the other core while this process reads the settings and
+    imports the run's own (about 2 s). Not when the notebooks run in this process (the
+    test suite's ALGOTRADING_NOTEBOOKS_IN_PROCESS): a run that needs kernels (a live
+    account's) starts it when its kernels start."""
+    from algotrading.report import inprocess, kernel_forks  # local: the run's modules, as above
+
+    if not inprocess.enabled():
+        kernel_forks.start_server()
 
 
 def _daily_work(
