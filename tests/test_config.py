@@ -392,6 +392,9 @@ def test_a_params_file_is_parsed_once_while_unchanged_and_again_when_edited(work
     from algotrading import config
 
     path = workdirs["params"] / "safety.yaml"
+    # a long process (a test worker) has read 250 other files: the eldest go first, not all at once
+    others = (((f"/elsewhere/{i}.yaml", i, 0, 0), {}) for i in range(250))
+    monkeypatch.setattr(config, "_YAML_DOCS", type(config._YAML_DOCS)(others))
     parsed: list[str] = []
     real_load = yaml.safe_load
     monkeypatch.setattr(config.yaml, "safe_load", lambda text: parsed.append(text) or real_load(text))

@@ -412,7 +412,8 @@ def test_a_forked_kernel_makes_what_a_kernel_from_scratch_makes(demo_run, tmp_pa
     def outputs(path: Path) -> list[str]:
         cells = nbformat.read(str(path), as_version=4).cells
         text = json.dumps([c.outputs for c in cells if c.cell_type == "code"], sort_keys=True)
-        for pattern in (r"T_[0-9a-f]{5}", r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", r"0x[0-9a-f]+"):
+        uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+        for pattern in (r"T_[0-9a-f]{5}", uuid, r"0x[0-9a-f]+"):  # table ids, figure ids, object addresses
             text = re.sub(pattern, "X", text)
         return json.loads(text)
 

@@ -15,6 +15,7 @@ import difflib
 import logging
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -623,8 +624,11 @@ def _read_env(paths: Paths, problems: list[str]) -> EnvSettings | None:
 
 
 #: Parsed params files by (path, inode, size, mtime): a daily run reads its settings about
-#: seven times (the runner, each notebook's cells) and the same ~15 files each time.
-_YAML_DOCS: dict[tuple[str, int, int, int], Any] = {}
+#: seven times (the runner, each notebook's cells) and the same ~15 files each time. The
+#: least recently read go first past :data:`_YAML_DOCS_KEPT` (a long process, e.g. a test
+#: worker, reads many params folders).
+_YAML_DOCS: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
+_YAML_DOCS_KEPT = 256
 
 
 def read_yaml(path: Path) -> Any:
@@ -632,10 +636,12 @@ def read_yaml(path: Path) -> Any:
     unchanged; each caller gets its own copy. Raises ``OSError`` and ``yaml.YAMLError``."""
     stat = path.stat()
     key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _YAML_DOCS:
-        if len(_YAML_DOCS) > 256:
-            _YAML_DOCS.clear()
+    if key in _YAML_DOCS:
+        _YAML_DOCS.move_to_end(key)
+    else:
         _YAML_DOCS[key] = yaml.safe_load(path.read_text())
+        while len(_YAML_DOCS) > _YAML_DOCS_KEPT:
+            _YAML_DOCS.popitem(last=False)
     return copy.deepcopy(_YAML_DOCS[key])
 
 
