@@ -291,14 +291,13 @@ def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
     ]
     portfolio, sent_sells = counted(inputs.portfolio, inputs.at_broker)
     prices = {c: float(v) for c, v in inputs.close.iloc[-1].items() if pd.notna(v)}
-    selected = ranking.selected
-    chosen = [r for r in ranking.rows if r.status == SELECTED]  # the same rows, in rank order
+    chosen = ranking.selected_rows  # the selected signals' rows, in rank order
 
     def one_pass(swaps: list[Swap]) -> tuple[list[BuyDecision], CashAnalysis]:
         sells = _sells(inputs, exits, swaps, sent_sells)
         buys = size_buys(chosen, prices, portfolio, sells, inputs.assets, s.safety, inputs.weights)
         analysis = cash_mod.analyze(
-            selected,
+            chosen,
             buys,
             portfolio,
             sells,
