@@ -76,10 +76,15 @@ class PlanInputs:
     previous_orders: tuple[dict[str, Any], ...] = ()  # the fate of the last plan's orders (execution.outcomes)
     ramp_note: str | None = None  # live ramp: why the position limits in ``settings`` are scaled down today
     at_broker: tuple[SentOrder, ...] = ()  # a re-plan: this session's orders already sent (decisions.at_broker)
+    #: ``signals``' rows when already made (:func:`~algotrading.decisions.rows.rows`; the
+    #: replay's worker makes them beside the table), else None: made here when first asked
+    made_signal_rows: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def signal_rows(self) -> list[Any]:
         """``signals`` as named tuples, made once (ranking, sizing and the plan walk them)."""
+        if self.made_signal_rows is not None:
+            return list(self.made_signal_rows)
         return rows(self.signals)
 
     @property

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
@@ -54,6 +55,8 @@ from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth
 from algotrading.decisions.plan import Plan, finalize, rank, size
 from algotrading.decisions.risk import RiskState
+from algotrading.decisions.rows import row_type
+from algotrading.decisions.rows import rows as table_rows
 from algotrading.execution.account import load_account
 from algotrading.execution.outcomes import follow_up
 from algotrading.execution.submit import submit_plan
@@ -114,6 +117,28 @@ class _Prepared:
     usable: tuple[str, ...]
     run: StrategyRun | None
     error: BaseException | None = None
+    #: the run's signal table as plain tuples of its columns' values, made beside it (by
+    #: the worker, a stretch ahead) rather than by the planning side, where reading a
+    #: table of Arrow strings row by row was its largest single cost; None: not made
+    signal_values: tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]] | None = None
+
+    def signal_rows(self) -> tuple[Any, ...] | None:
+        """The run's signals as the rows :func:`~algotrading.decisions.rows.rows` makes of
+        its table (named tuples are made here: their class is not sent between processes)."""
+        if self.signal_values is None:
+            return None
+        columns, values = self.signal_values
+        make = row_type(columns)._make
+        return tuple(make(v) for v in values)
+
+
+def _signal_values(signals: pd.DataFrame) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]] | None:
+    """``signals`` as (column names, each row's values as a plain tuple), the values those
+    of :func:`~algotrading.decisions.rows.rows`; None for a table it reads otherwise (a
+    repeated column name)."""
+    if not signals.columns.is_unique:
+        return None
+    return tuple(str(c) for c in signals.columns), tuple(tuple(r) for r in table_rows(signals))
 
 
 @dataclass(frozen=True)
@@ -273,7 +298,7 @@ def prepare_span(
         except Exception as exc:  # raised again by the replay when it reaches this session
             out.append(_Prepared(excluded, usable, None, exc))
             break
-        out.append(_Prepared(excluded, usable, replace(run, results={})))
+        out.append(_Prepared(excluded, usable, replace(run, results={}), signal_values=_signal_values(run.signals)))
     return out
 
 
@@ -408,7 +433,16 @@ def _one_session(
     with open_store(settings.paths.state_dir) as store:
         _, followed = follow_up(store, session)  # as the daily run: expire the unsent, report the last plan's orders
         fates = [f.to_json() for f in followed]
-        inputs = plan_inputs(settings, session, market.close, run, account, max_hold=holds, previous_orders=fates)
+        inputs = plan_inputs(
+            settings,
+            session,
+            market.close,
+            run,
+            account,
+            max_hold=holds,
+            previous_orders=fates,
+            signal_rows=prepared.signal_rows(),
+        )
         ranking = rank(inputs)
         sizing = size(inputs, ranking)
         plan = finalize(inputs, ranking, sizing, cal.session_close(session).isoformat(timespec="seconds"))
