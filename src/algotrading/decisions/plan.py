@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
@@ -295,7 +296,7 @@ def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
         if e.symbol not in set(inputs.open_orders) | sent
     ]
     portfolio, sent_sells = counted(inputs.portfolio, inputs.at_broker)
-    prices = {c: float(v) for c, v in inputs.close.iloc[-1].items() if pd.notna(v)}
+    prices = last_prices(inputs.close)
     chosen = ranking.selected_rows  # the selected signals' rows, in rank order
 
     def one_pass(swaps: list[Swap]) -> tuple[list[BuyDecision], CashAnalysis]:
@@ -429,6 +430,22 @@ def make_plan(inputs: PlanInputs, generated_at: str) -> Plan:
 # ----------------------------------------------------------------------------- helpers
 
 
+def last_prices(close: pd.DataFrame) -> dict[str, float]:
+    """Each symbol's price in the last row of ``close`` (the session), the missing ones
+    left out; the row is read as one array (a row of a wide frame made a Series of it)."""
+    row = close.to_numpy()[-1]
+    return {c: float(v) for c, v in zip(close.columns, row, strict=True) if pd.notna(v)}
+
+
+def by_name(values: pd.Series) -> Mapping[Any, Any]:
+    """``values`` (strategy -> number) as a plain dict, for reading it once per signal:
+    ``dict.get`` gives what ``Series.get`` gives for a unique index (as a Python number),
+    at a fraction of the cost. With a repeated name, the Series itself (its own lookup)."""
+    if not values.index.is_unique:
+        return values
+    return dict(zip(values.index, values.tolist(), strict=True))
+
+
 def _num(x: Any) -> float | None:
     return None if x is None or pd.isna(x) else float(x)
 
@@ -514,6 +531,7 @@ def _signal_decisions(
     """Every signal of the session with its decision and the reasons."""
     ranked = {(r.symbol, r.strategy): r for r in ranking.rows}
     decisions = {b.symbol: b for b in sizing.buys}
+    momentum = by_name(inputs.momentum)
     out = []
     for sig in inputs.signal_rows:
         base = {
@@ -521,7 +539,7 @@ def _signal_decisions(
             "strategy": sig.strategy,
             "action": sig.action,
             "confidence": round(float(sig.confidence), 4),
-            "momentum": _num(inputs.momentum.get(sig.strategy)),
+            "momentum": _num(momentum.get(sig.strategy)),
         }
         if sig.action == "BUY":
             r = ranked[(sig.symbol, sig.strategy)]
