@@ -415,8 +415,12 @@ def _worker_setup(parent: int) -> None:
     """The preparing worker leaves Ctrl-C to the replay, which stops after its session, and
     dies with the replay's process: on Linux the kernel kills it when its parent dies
     (``PR_SET_PDEATHSIG``), so a replay killed by ``kill -9`` or the OOM killer leaves no
-    worker behind (its task queue never closes, so it would wait forever)."""
+    worker behind (its task queue never closes, so it would wait forever). Its full
+    garbage collections are as rare as the replay's own (:func:`_lighter_collector`: the
+    whole process is the replay's)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threshold = gc.get_threshold()
+    gc.set_threshold(threshold[0], threshold[1], threshold[2] * FULL_COLLECTION_EVERY)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the replay died before that call
