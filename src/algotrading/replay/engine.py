@@ -339,6 +339,14 @@ def prepare_span(
     return out
 
 
+def _prepare_elsewhere(settings: Settings, part: pd.DataFrame, span: _Span) -> tuple[MarketData, list[_Prepared]]:
+    """:func:`prepare_span` in the worker, with the stretch's wide bars it made on the way:
+    the replay's process plans on the same frames, so it takes them rather than pivoting
+    the same bars again."""
+    stretch = _Stretch(MarketData.from_bars(part))
+    return stretch.market, prepare_span(settings, part, span, stretch)
+
+
 class _Preparer:
     """The sessions' :class:`_Prepared` parts, stretch by stretch, in order.
 
@@ -357,7 +365,7 @@ class _Preparer:
         #: session -> (its stretch, its place in the stretch)
         self.index = {day: (k, i) for k, span in enumerate(spans) for i, day in enumerate(span.sessions)}
         self.pool: ProcessPoolExecutor | None = None
-        self.futures: dict[int, Future[list[_Prepared]]] = {}
+        self.futures: dict[int, Future[tuple[MarketData, list[_Prepared]]]] = {}
         self.done: dict[int, list[_Prepared]] = {}
         self.stretches: dict[int, _Stretch] = {}  # this side's: only the stretch being planned
 
@@ -377,14 +385,15 @@ class _Preparer:
 
     def _submit(self, k: int) -> None:
         if self.pool is not None and k < len(self.spans) and k not in self.futures:
-            self.futures[k] = self.pool.submit(prepare_span, self.settings, self.parts[k], self.spans[k])
+            self.futures[k] = self.pool.submit(_prepare_elsewhere, self.settings, self.parts[k], self.spans[k])
 
     def _span(self, k: int) -> list[_Prepared]:
         if k not in self.done:
             if k not in self.futures:
                 self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k], self._stretch(k))
             else:
-                self.done[k] = self.futures.pop(k).result()
+                market, self.done[k] = self.futures.pop(k).result()
+                self.stretches = {k: _Stretch(market)}  # the worker's wide bars, not pivoted again here
                 self._submit(k + 2)  # one stretch in the worker's hands, one waiting
                 faults.reach("replay:from_worker")  # a test kills the replay here: its worker must die too
             self.done.pop(k - 1, None)
@@ -402,8 +411,11 @@ class _Preparer:
         return prepared[position]
 
     def market(self, session: dt.date) -> _Stretch:
-        """The session's stretch on this side: its bars, cut per symbol set as needed."""
-        return self._stretch(self.index[session][0])
+        """The session's stretch on this side: its bars, cut per symbol set as needed
+        (from the worker with its prepared part, when the worker prepared it)."""
+        k = self.index[session][0]
+        self._span(k)
+        return self._stretch(k)
 
     def _stretch(self, k: int) -> _Stretch:
         if k not in self.stretches:
