@@ -394,6 +394,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         bought[b.symbol] = b
 
     signals = _signal_decisions(inputs, ranking, sizing, perms, bought, sold, blocked)
+    momentum, weights = by_name(inputs.momentum), by_name(inputs.weights)
     return Plan(
         session=session,
         mode=inputs.mode,
@@ -403,9 +404,9 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         strategies=[
             {
                 "name": n,
-                "momentum": _num(inputs.momentum[n]),
-                "eligible": bool(inputs.momentum[n] > s.ranking.min_momentum_threshold),
-                "weight": _num(inputs.weights.get(n, 0.0)),
+                "momentum": _num(momentum[n]),
+                "eligible": bool(momentum[n] > s.ranking.min_momentum_threshold),
+                "weight": _num(weights.get(n, 0.0)),
             }
             for n in inputs.momentum.index
         ],
