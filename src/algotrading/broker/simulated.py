@@ -113,7 +113,7 @@ class _Fold:
     orders.
 
     A broker is made for every session, and summing every fill of the account's life for
-    each grew with the years (a sixth of a ten-year replay's account work); the fold of
+    each grew with the years (a seventh of a ten-year replay's account work); the fold of
     the session before is carried on and the session's new fills added to it, in the same
     order, so the sums are the same to the last bit."""
 

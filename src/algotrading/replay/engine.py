@@ -74,6 +74,10 @@ CHECKPOINT_SESSIONS = 250
 #: process (:class:`_Preparer`); a shorter one in its own process (a worker costs about
 #: 2 s to start and import the backtest engine).
 WORKER_FROM_STRETCHES = 2
+#: With a worker, every this-many-th stretch (the first included) is prepared in the
+#: replay's own process, the others in the worker: planning a stretch takes about a
+#: third of preparing one, so a worker preparing every stretch kept the replay waiting.
+HERE_EVERY = 3
 #: Within a replay, a full garbage collection comes this many times less often (see
 #: :func:`_lighter_collector`).
 FULL_COLLECTION_EVERY = 10
@@ -268,9 +272,11 @@ def replay(
 
 @contextmanager
 def _lighter_collector() -> Iterator[Callable[[], None]]:
-    """Within the block, Python's full garbage collections are rarer (``gc`` threshold 2
-    times :data:`FULL_COLLECTION_EVERY`); the function yielded moves every object alive
-    then out of the collector's reach (``gc.freeze``). Both undone when the block ends.
+    """Within the block, Python's full garbage collections are rarer (``gc``'s third
+    threshold times :data:`FULL_COLLECTION_EVERY`); the function yielded moves every
+    object alive then out of the collector's reach (``gc.freeze``): they are still freed
+    by their reference counts, only a reference cycle among them waits for the block's
+    end. Both undone when the block ends.
 
     A full collection walks every object: the modules imported for the first stretch
     (pandas, vectorbt, scipy: hundreds of thousands of objects that live as long as the
@@ -351,12 +357,13 @@ class _Preparer:
     """The sessions' :class:`_Prepared` parts, stretch by stretch, in order.
 
     A replay of one stretch prepares it here, in this process. A longer one prepares its
-    first stretch here too, while a worker process starts, and every later stretch in
-    that worker, a stretch ahead of the planning: the strategies' backtests and signals
-    (about two fifths of a ten-year replay) then run on the second core while this
-    process does the account, the plan and the simulated broker for the stretch before.
-    Both places run :func:`prepare_span` on the same bars; a Ctrl-C stops the replay, not
-    the worker, which is told to drop what it has not started."""
+    first stretch here too, while a worker process starts, and then shares the rest with
+    that worker: every :data:`HERE_EVERY`-th stretch here, the others in the worker,
+    ahead of the planning (two submitted at a time: one in its hands, one waiting). The
+    strategies' backtests and signals then run on the second core while this process
+    does the account, the plan and the simulated broker. Both places run
+    :func:`prepare_span` on the same bars; a Ctrl-C stops the replay, not the worker,
+    which is told to drop what it has not started."""
 
     def __init__(self, settings: Settings, bars: pd.DataFrame, spans: list[_Span]) -> None:
         self.settings = settings
@@ -368,6 +375,7 @@ class _Preparer:
         self.futures: dict[int, Future[tuple[MarketData, list[_Prepared]]]] = {}
         self.done: dict[int, list[_Prepared]] = {}
         self.stretches: dict[int, _Stretch] = {}  # this side's: only the stretch being planned
+        self.for_worker: list[int] = []  # the worker's stretches not submitted yet, in order
 
     def __enter__(self) -> _Preparer:
         if len(self.spans) >= WORKER_FROM_STRETCHES:
@@ -375,27 +383,30 @@ class _Preparer:
             self.pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=context, initializer=_worker_setup, initargs=(os.getpid(),)
             )
-            for k in (1, 2):  # the first stretch here, while the worker starts (about 2 s)
-                self._submit(k)
+            # the first stretch here, while the worker starts (about 2 s)
+            self.for_worker = [k for k in range(len(self.spans)) if k % HERE_EVERY != 0]
+            self._submit_ahead()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self, k: int) -> None:
-        if self.pool is not None and k < len(self.spans) and k not in self.futures:
+    def _submit_ahead(self) -> None:
+        """Keep two of the worker's stretches submitted: one in its hands, one waiting."""
+        while self.pool is not None and self.for_worker and len(self.futures) < 2:
+            k = self.for_worker.pop(0)
             self.futures[k] = self.pool.submit(_prepare_elsewhere, self.settings, self.parts[k], self.spans[k])
 
     def _span(self, k: int) -> list[_Prepared]:
         if k not in self.done:
-            if k not in self.futures:
-                self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k], self._stretch(k))
-            else:
+            if k in self.futures:
                 market, self.done[k] = self.futures.pop(k).result()
                 self.stretches = {k: _Stretch(market)}  # the worker's wide bars, not pivoted again here
-                self._submit(k + 2)  # one stretch in the worker's hands, one waiting
+                self._submit_ahead()
                 faults.reach("replay:from_worker")  # a test kills the replay here: its worker must die too
+            else:  # this process's share (or no worker)
+                self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k], self._stretch(k))
             self.done.pop(k - 1, None)
         return self.done[k]
 
