@@ -128,3 +128,25 @@ def test_clusters_are_connected_groups():
     c = corr(names, [("a", "b", 0.9), ("b", "c", 0.85), ("c", "d", 0.5)])
     assert correlated_clusters(c, 0.8) == (("a", "b", "c"),)
     assert correlated_clusters(c, 0.95) == ()
+
+
+def test_the_rows_the_plan_reads_equal_the_rows_of_the_table_written_to_the_run_folder():
+    """rank_signals keeps its rows and builds the table only when read (the replay never
+    reads it): both say the same, value for value and type for type."""
+    from algotrading.decisions.ranking import Ranking
+    from algotrading.decisions.rows import rows as table_rows
+
+    s = signals(
+        *[buy(f"M{i}", "mean_reversion", 0.9 - i / 100) for i in range(5)],
+        buy("M1", "golden_cross", 0.95),
+        buy("N1", "rsi_reversal", 0.6),
+    )
+    momentum = pd.Series({"mean_reversion": 0.05, "golden_cross": 0.02, "rsi_reversal": np.nan})
+    r = rank_signals(s, momentum, corr(["mean_reversion", "golden_cross", "rsi_reversal"]), {"M4"}, PARAMS, 4)
+    back = Ranking(r.table, r.clusters)
+    assert r.table["rank"].dtype == "int64"
+    assert [tuple(map(repr, x)) for x in r.rows] == [tuple(map(repr, x)) for x in table_rows(back.table)]
+    assert [tuple(map(type, x)) for x in r.rows] == [tuple(map(type, x)) for x in back.rows]
+    assert [x.symbol for x in r.selected_rows] == list(r.selected["symbol"]) == list(back.selected["symbol"])
+    empty = rank_signals(signals(), momentum, corr(["mean_reversion"]), set(), PARAMS, 4)
+    assert empty.rows == [] and list(empty.table.columns) == list(r.table.columns) and empty.table.empty

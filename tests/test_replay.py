@@ -469,3 +469,18 @@ def test_a_crafted_two_symbol_replay_matches_the_hand_computed_fills_stop_and_ha
         ["risk", "halted", "blocked", 1],
         ["risk", "halted", "triggered", 1],
     ]
+
+
+def test_the_replay_s_lighter_garbage_collector_is_undone_when_it_ends():
+    """Within a replay, full collections are rarer and what exists after its first
+    session is frozen; the block's end restores the thresholds and unfreezes."""
+    import gc
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with engine._lighter_collector() as freeze:
+        assert gc.get_threshold() == (before[0], before[1], before[2] * engine.FULL_COLLECTION_EVERY)
+        freeze()
+        assert gc.get_freeze_count() > frozen
+        freeze()  # once only
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -204,3 +204,34 @@ def test_holdings_kept_between_reads_are_read_again_after_any_write_to_the_ledge
     assert (sold.side, sold.session) == ("sell", day(3))
     assert reader.positions() == []
     reader.close()
+
+
+def test_holdings_carried_from_session_to_session_equal_the_sum_of_every_fill(tmp_path):
+    """Each session's broker adds that session's fills to the holdings folded up to the
+    session before; they equal, to the last bit, the holdings summed again from the first
+    fill, also after a fill lands on a session already folded (a morning "open" phase)."""
+    from algotrading.broker import simulated
+
+    path = tmp_path / "ledger.sqlite3"
+    for i in range(12):
+        b = sim(tmp_path, i)
+        b.settle(day(i))
+        held = b._holdings(day(i))
+        assert simulated._FOLDS[path].upto == day(i).isoformat()
+        if i == 6:  # the morning of session 6, after it was folded: a sell fills at its open
+            morning = sim(tmp_path, 6, phase="open")
+            morning.submit(OrderRequest("B", "sell", "m6", qty=held["B"][0] / 3))
+            assert len(morning.settle(day(6))) == 1
+            held = morning._holdings(day(6))
+            morning.close()
+        simulated._FOLDS.clear()  # summed again from the first fill
+        again = sim(tmp_path, i)
+        assert again._holdings(day(i)) == held  # exactly: same floats
+        again.close()
+        if i % 2 == 0:
+            b.submit(OrderRequest("A", "buy", f"a{i}", notional=50.0))
+            b.submit(OrderRequest("B", "buy", f"b{i}", notional=30.0))
+        elif "A" in held:
+            b.submit(OrderRequest("A", "sell", f"s{i}", qty=held["A"][0] / 3))
+        b.close()
+    assert held["A"][0] > 0 and held["B"][0] > 0

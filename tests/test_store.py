@@ -217,12 +217,16 @@ def test_in_scratch_files_a_store_is_opened_and_checked_once_and_closed_when_the
         with open_store(tmp_path) as second:
             assert second.conn is conn  # the same connection, still open after the first's close
             assert second.conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+            assert second.conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+            assert second.conn.execute("PRAGMA locking_mode").fetchone()[0] == "exclusive"
             assert second.latest_equity_session() == dt.date(2024, 1, 2)
     with pytest.raises(sqlite3.ProgrammingError):
         conn.execute("SELECT 1")  # closed by the block's end
     with open_store(tmp_path) as third, open_store(tmp_path) as fourth:
         assert third.conn is not fourth.conn
         assert third.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+        assert third.conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert third.conn.execute("PRAGMA locking_mode").fetchone()[0] == "normal"
         assert fourth.latest_equity_session() == dt.date(2024, 1, 2)
 
 

@@ -19,6 +19,10 @@ NY = ZoneInfo("America/New_York")
 DEFAULT_SETTLE_MINUTES = 15
 #: Calendar bounds: wider than any date the product queries (DESIGN §9).
 FIRST_DATE = dt.date(2000, 1, 1)
+#: The answers kept by the session functions below (pure functions of their date): a
+#: replay asks each of them several times per session, and exchange-calendars' lookups
+#: cost more than everything else its planning does with the answer.
+SESSION_CACHE = 16384
 
 
 class CalendarRangeError(ValueError):
@@ -55,16 +59,19 @@ def first_session() -> dt.date:
     return _xnys().first_session.date()
 
 
+@lru_cache(maxsize=SESSION_CACHE)
 def is_session(day: dt.date | str) -> bool:
     """True when the NYSE trades on ``day``."""
     return bool(_xnys().is_session(_label(day)))
 
 
+@lru_cache(maxsize=SESSION_CACHE)
 def previous_session(day: dt.date | str) -> dt.date:
     """The last session strictly before ``day`` (any date, session or not)."""
     return _xnys().date_to_session(_label(day) - pd.Timedelta(days=1), direction="previous").date()
 
 
+@lru_cache(maxsize=SESSION_CACHE)
 def next_session(day: dt.date | str) -> dt.date:
     """The first session strictly after ``day``."""
     return _xnys().date_to_session(_label(day) + pd.Timedelta(days=1), direction="next").date()
@@ -113,6 +120,7 @@ def session_numbers(dates: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(positions, index=dates)
 
 
+@lru_cache(maxsize=SESSION_CACHE)
 def session_open(day: dt.date | str) -> dt.datetime:
     """The session's open in America/New_York (9:30)."""
     label = _label(day)
@@ -121,6 +129,7 @@ def session_open(day: dt.date | str) -> dt.datetime:
     return _xnys().session_open(label).tz_convert(NY).to_pydatetime()
 
 
+@lru_cache(maxsize=SESSION_CACHE)
 def session_close(day: dt.date | str) -> dt.datetime:
     """The session's close in America/New_York (16:00, or 13:00 on early-close days)."""
     label = _label(day)

@@ -94,6 +94,55 @@ class Fill:
     fee: float
 
 
+#: A check of the filled orders up to a session: their number and the totals of their
+#: sequence numbers, quantities and prices. Fills only ever add orders after the last one
+#: (a fill is never changed), so an equal check says a fold up to that session still holds.
+FOLDED_CHECK = (
+    "SELECT COUNT(*), TOTAL(seq), TOTAL(filled_qty), TOTAL(filled_avg_price) FROM orders "
+    "WHERE status = 'filled' AND fill_session <= ?"
+)
+#: How many ledgers' folds are kept (a replay uses one; the tests, many).
+FOLDS_KEPT = 8
+
+
+@dataclass(frozen=True)
+class _Fold:
+    """The holdings summed over a ledger's filled orders up to the session ``upto`` (ISO
+    date), positions closed to float noise included (the next fill of the symbol adds to
+    that noise, as a sum from the first fill does), and the :data:`FOLDED_CHECK` of those
+    orders.
+
+    A broker is made for every session, and summing every fill of the account's life for
+    each grew with the years (a seventh of a ten-year replay's account work); the fold of
+    the session before is carried on and the session's new fills added to it, in the same
+    order, so the sums are the same to the last bit."""
+
+    upto: str
+    held: dict[str, tuple[float, float]]
+    check: tuple[object, ...]
+
+
+#: Each ledger's latest fold, by its path.
+_FOLDS: dict[Path, _Fold] = {}
+
+
+def _add_fills(
+    held: dict[str, tuple[float, float]], rows: list[tuple[str, str, float, float]]
+) -> dict[str, tuple[float, float]]:
+    """``held`` (symbol -> (qty, cost), average cost) after the fills ``rows`` (symbol,
+    side, quantity, price; in fill order), as a new dict."""
+    out = dict(held)
+    for symbol, side, qty, price in rows:
+        q, cost = out.get(symbol, (0.0, 0.0))
+        if side == "buy":
+            q, cost = q + qty, cost + qty * price
+        else:
+            cost -= cost * (qty / q) if q > EPS else 0.0
+            q -= qty
+        out[symbol] = (q, cost)
+    return out
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -182,22 +231,25 @@ class SimulatedBroker(BrokerSession):
         return dict(self._held[1])
 
     def _sum_fills(self, upto: dt.date) -> dict[str, tuple[float, float]]:
-        rows = self.ledger.conn.execute(
-            "SELECT symbol, side, filled_qty, filled_avg_price FROM orders "
-            "WHERE status = 'filled' AND fill_session <= ? "
-            "ORDER BY fill_session, CASE side WHEN 'sell' THEN 0 ELSE 1 END, seq",
-            (upto.isoformat(),),
-        ).fetchall()
-        held: dict[str, tuple[float, float]] = {}
-        for symbol, side, qty, price in rows:
-            q, cost = held.get(symbol, (0.0, 0.0))
-            if side == "buy":
-                q, cost = q + qty, cost + qty * price
-            else:
-                cost -= cost * (qty / q) if q > EPS else 0.0
-                q -= qty
-            held[symbol] = (q, cost)
-        return {s: v for s, v in held.items() if v[0] > EPS}
+        """The holdings of the filled orders up to ``upto``, from the ledger's last fold
+        (:class:`_Fold`) when it still holds: only the fills after it are read and added."""
+        conn, day = self.ledger.conn, upto.isoformat()
+        fold = _FOLDS.get(self.ledger.path)
+        if fold is None or day < fold.upto or conn.execute(FOLDED_CHECK, (fold.upto,)).fetchone() != fold.check:
+            fold = _Fold("", {}, (0, 0.0, 0.0, 0.0))  # from the first fill
+        if day > fold.upto:
+            rows = conn.execute(
+                "SELECT symbol, side, filled_qty, filled_avg_price FROM orders "
+                "WHERE status = 'filled' AND fill_session > ? AND fill_session <= ? "
+                "ORDER BY fill_session, CASE side WHEN 'sell' THEN 0 ELSE 1 END, seq",
+                (fold.upto, day),
+            ).fetchall()
+            fold = _Fold(day, _add_fills(fold.held, rows), conn.execute(FOLDED_CHECK, (day,)).fetchone())
+            _FOLDS.pop(self.ledger.path, None)
+            _FOLDS[self.ledger.path] = fold
+            while len(_FOLDS) > FOLDS_KEPT:  # the oldest ledger first
+                del _FOLDS[next(iter(_FOLDS))]
+        return {s: v for s, v in fold.held.items() if v[0] > EPS}
 
     def _cash(self, upto: dt.date) -> float:
         row = self.ledger.conn.execute(

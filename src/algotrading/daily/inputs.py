@@ -38,9 +38,11 @@ def plan_inputs(
     max_hold: dict[str, int | None] | None = None,
     previous_orders: list[dict[str, Any]] | None = None,
     ramp_note: str | None = None,
+    signal_rows: tuple[Any, ...] | None = None,
 ) -> PlanInputs:
     """The plan's inputs from the session's closes (wide, up to the session), the
-    strategies' run and the account. ``max_hold``: :func:`max_holds`, when already known."""
+    strategies' run and the account. ``max_hold``: :func:`max_holds`, when already known;
+    ``signal_rows``: the rows of ``strategies.signals``, when already made (replay)."""
     perf = strategies.performance
     return PlanInputs(
         session=session,
@@ -60,6 +62,7 @@ def plan_inputs(
         previous_orders=tuple(previous_orders or ()),
         ramp_note=ramp_note,
         at_broker=account.at_broker,
+        made_signal_rows=signal_rows,
     )
 
 

@@ -23,6 +23,7 @@ Consolidation lists dust positions (worth less than ``dust_fraction`` x
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypedDict
 
@@ -162,8 +163,11 @@ def liquidation_order(
     return sorted(out, key=lambda c: (c.priority, c.held_score, c.unrealized_pl_pct, c.symbol))
 
 
-def propose_swaps(unfunded: pd.DataFrame, liquidation: list[LiquidationCandidate], cash: CashParams) -> list[Swap]:
-    """Pair the best unfunded signals with the weakest holdings while the margin holds."""
+def propose_swaps(
+    unfunded: pd.DataFrame | Sequence[Any], liquidation: list[LiquidationCandidate], cash: CashParams
+) -> list[Swap]:
+    """Pair the best unfunded signals (a table or its rows, in rank order) with the
+    weakest holdings while the margin holds."""
     holdings = [c for c in liquidation if c.priority == 2]
     swaps: list[Swap] = []
     for row, held in zip(rows(unfunded), holdings, strict=False):
@@ -215,7 +219,7 @@ def consolidation(
 
 
 def analyze(
-    selected: pd.DataFrame,
+    selected: pd.DataFrame | Sequence[Any],
     buys: list[BuyDecision],
     portfolio: Portfolio,
     sells: list[PlannedSell],
@@ -226,7 +230,8 @@ def analyze(
     swaps: list[Swap] | None = None,
     fixed: frozenset[str] = frozenset(),
 ) -> CashAnalysis:
-    """The analysis of one sizing pass. ``swaps`` are those already put in the plan;
+    """The analysis of one sizing pass. ``selected``: the ranking's selected signals (a
+    table, or its rows), in rank order. ``swaps`` are those already put in the plan;
     without them, swaps are proposed here (the plan then sizes again with them).
     ``fixed``: symbols with an order of the session already at the broker, never
     proposed for a swap or consolidation."""
@@ -236,7 +241,8 @@ def analyze(
     committed = sum(b.notional for b in buys)
     cash_short = [b.symbol for b in buys if b.decision == REJECTED and b.steps and b.steps[-1].control in CASH_CONTROLS]
     slot_short = [b.symbol for b in buys if b.decision == REJECTED and b.steps and b.steps[-1].control in SLOT_CONTROLS]
-    unfunded_rows = selected[selected["symbol"].isin(cash_short + slot_short)]
+    short = set(cash_short + slot_short)
+    unfunded_rows = [r for r in rows(selected) if r.symbol in short]
     limited = " and ".join(x for x, v in (("cash", cash_short), ("slots", slot_short)) if v) or "none"
     dust = consolidation(portfolio, selling | fixed, safety, cash)
     base = _CashTotals(
@@ -247,7 +253,7 @@ def analyze(
         committed=committed,
         consolidation=tuple(dust),
     )
-    if unfunded_rows.empty and not swaps:
+    if not unfunded_rows and not swaps:
         left = available - committed
         return CashAnalysis(
             False,
@@ -266,7 +272,7 @@ def analyze(
     liquidation = liquidation_order(portfolio, selling, momentum, ranking, cash, fixed)
     proposed = list(swaps) if swaps is not None else propose_swaps(unfunded_rows, liquidation, cash)
     swapped_in = {s.buy_symbol for s in proposed}
-    still = [s for s in unfunded_rows["symbol"] if s not in swapped_in]
+    still = [r.symbol for r in unfunded_rows if r.symbol not in swapped_in]
     add = 0.0
     if proposed:
         recommendation = "swap"
@@ -291,7 +297,7 @@ def analyze(
         message += f". Still unfunded: {', '.join(still)}."
     return CashAnalysis(
         True,
-        unfunded=tuple(unfunded_rows["symbol"]),
+        unfunded=tuple(r.symbol for r in unfunded_rows),
         limited_by=limited,
         liquidation=tuple(liquidation),
         swaps=tuple(proposed),

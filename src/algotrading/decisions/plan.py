@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
@@ -76,10 +77,15 @@ class PlanInputs:
     previous_orders: tuple[dict[str, Any], ...] = ()  # the fate of the last plan's orders (execution.outcomes)
     ramp_note: str | None = None  # live ramp: why the position limits in ``settings`` are scaled down today
     at_broker: tuple[SentOrder, ...] = ()  # a re-plan: this session's orders already sent (decisions.at_broker)
+    #: ``signals``' rows when already made (:func:`~algotrading.decisions.rows.rows`; the
+    #: replay's worker makes them beside the table), else None: made here when first asked
+    made_signal_rows: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def signal_rows(self) -> list[Any]:
         """``signals`` as named tuples, made once (ranking, sizing and the plan walk them)."""
+        if self.made_signal_rows is not None:
+            return list(self.made_signal_rows)
         return rows(self.signals)
 
     @property
@@ -290,15 +296,14 @@ def size(inputs: PlanInputs, ranking: Ranking) -> Sizing:
         if e.symbol not in set(inputs.open_orders) | sent
     ]
     portfolio, sent_sells = counted(inputs.portfolio, inputs.at_broker)
-    prices = {c: float(v) for c, v in inputs.close.iloc[-1].items() if pd.notna(v)}
-    selected = ranking.selected
-    chosen = [r for r in ranking.rows if r.status == SELECTED]  # the same rows, in rank order
+    prices = last_prices(inputs.close)
+    chosen = ranking.selected_rows  # the selected signals' rows, in rank order
 
     def one_pass(swaps: list[Swap]) -> tuple[list[BuyDecision], CashAnalysis]:
         sells = _sells(inputs, exits, swaps, sent_sells)
         buys = size_buys(chosen, prices, portfolio, sells, inputs.assets, s.safety, inputs.weights)
         analysis = cash_mod.analyze(
-            selected,
+            chosen,
             buys,
             portfolio,
             sells,
@@ -389,6 +394,7 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         bought[b.symbol] = b
 
     signals = _signal_decisions(inputs, ranking, sizing, perms, bought, sold, blocked)
+    momentum, weights = by_name(inputs.momentum), by_name(inputs.weights)
     return Plan(
         session=session,
         mode=inputs.mode,
@@ -398,9 +404,9 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         strategies=[
             {
                 "name": n,
-                "momentum": _num(inputs.momentum[n]),
-                "eligible": bool(inputs.momentum[n] > s.ranking.min_momentum_threshold),
-                "weight": _num(inputs.weights.get(n, 0.0)),
+                "momentum": _num(momentum[n]),
+                "eligible": bool(momentum[n] > s.ranking.min_momentum_threshold),
+                "weight": _num(weights.get(n, 0.0)),
             }
             for n in inputs.momentum.index
         ],
@@ -423,6 +429,22 @@ def make_plan(inputs: PlanInputs, generated_at: str) -> Plan:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def last_prices(close: pd.DataFrame) -> dict[str, float]:
+    """Each symbol's price in the last row of ``close`` (the session), the missing ones
+    left out; the row is read as one array (a row of a wide frame made a Series of it)."""
+    row = close.to_numpy()[-1]
+    return {c: float(v) for c, v in zip(close.columns, row, strict=True) if pd.notna(v)}
+
+
+def by_name(values: pd.Series) -> Mapping[Any, Any]:
+    """``values`` (strategy -> number) as a plain dict, for reading it once per signal:
+    ``dict.get`` gives what ``Series.get`` gives for a unique index (as a Python number),
+    at a fraction of the cost. With a repeated name, the Series itself (its own lookup)."""
+    if not values.index.is_unique:
+        return values
+    return dict(zip(values.index, values.tolist(), strict=True))
 
 
 def _num(x: Any) -> float | None:
@@ -510,6 +532,7 @@ def _signal_decisions(
     """Every signal of the session with its decision and the reasons."""
     ranked = {(r.symbol, r.strategy): r for r in ranking.rows}
     decisions = {b.symbol: b for b in sizing.buys}
+    momentum = by_name(inputs.momentum)
     out = []
     for sig in inputs.signal_rows:
         base = {
@@ -517,7 +540,7 @@ def _signal_decisions(
             "strategy": sig.strategy,
             "action": sig.action,
             "confidence": round(float(sig.confidence), 4),
-            "momentum": _num(inputs.momentum.get(sig.strategy)),
+            "momentum": _num(momentum.get(sig.strategy)),
         }
         if sig.action == "BUY":
             r = ranked[(sig.symbol, sig.strategy)]

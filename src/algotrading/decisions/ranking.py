@@ -18,7 +18,6 @@ For each BUY signal of the session:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from algotrading.config import RankingParams
+from algotrading.decisions.rows import row_type
 from algotrading.decisions.rows import rows as table_rows
 
 SELECTED, RANKED, REJECTED = "selected", "ranked", "rejected"
@@ -46,12 +46,34 @@ COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
 class Ranking:
-    """Every BUY signal with its score and what ranking decided about it."""
+    """Every BUY signal with its score and what ranking decided about it.
 
-    table: pd.DataFrame  # COLUMNS, selected first in rank order, then the rest
-    clusters: tuple[tuple[str, ...], ...]  # groups of strategies correlated above the limit
+    Made from its ``table`` (COLUMNS, selected first in rank order, then the rest; e.g.
+    read back from a run folder) or from its ``rows`` (what :func:`rank_signals` makes):
+    each form is built from the other only when first asked for. The plan and the replay
+    read only the rows, so a replay builds no table (a DataFrame of Arrow strings per
+    session cost more than the ranking itself)."""
+
+    def __init__(
+        self,
+        table: pd.DataFrame | None,
+        clusters: tuple[tuple[str, ...], ...],
+        rows: Sequence[Any] | None = None,
+    ) -> None:
+        if table is None and rows is None:
+            raise ValueError("a Ranking needs its table or its rows")
+        self._table = table
+        self._rows = None if rows is None else list(rows)
+        self.clusters = clusters  # groups of strategies correlated above the limit
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """COLUMNS, selected first in rank order, then the rest."""
+        if self._table is None:
+            assert self._rows is not None  # one of the two is always given
+            self._table = _table(self._rows)
+        return self._table
 
     @cached_property
     def selected(self) -> pd.DataFrame:
@@ -60,7 +82,21 @@ class Ranking:
     @cached_property
     def rows(self) -> list[Any]:
         """The table's rows as named tuples (made once: the plan walks them twice)."""
-        return table_rows(self.table)
+        return self._rows if self._rows is not None else table_rows(self.table)
+
+    @cached_property
+    def selected_rows(self) -> list[Any]:
+        """The selected rows, in rank order (the rows of :attr:`selected`)."""
+        return [r for r in self.rows if r.status == SELECTED]
+
+
+def _table(rows: list[Any]) -> pd.DataFrame:
+    """The ranking's table from its rows (named tuples whose fields are COLUMNS)."""
+    if not rows:
+        return pd.DataFrame(columns=COLUMNS)
+    columns: dict[str, Any] = {c: [getattr(r, c) for r in rows] for c in COLUMNS}
+    columns["rank"] = np.asarray(columns["rank"], dtype="int64")
+    return pd.DataFrame(columns)
 
 
 def momentum_score(momentum: float, threshold: float, full_score: float) -> float:
@@ -71,8 +107,13 @@ def momentum_score(momentum: float, threshold: float, full_score: float) -> floa
 
 
 def correlated_clusters(correlation: pd.DataFrame, limit: float) -> tuple[tuple[str, ...], ...]:
-    """Groups (2 or more) of strategies linked by correlations above ``limit``."""
+    """Groups (2 or more) of strategies linked by correlations above ``limit``.
+
+    The values are read by position from one array (a replay asks this every session,
+    and ``DataFrame.at`` cost more than the whole grouping)."""
     names = list(correlation.index)
+    values = correlation.to_numpy()
+    column = {c: j for j, c in enumerate(correlation.columns)}
     parent = {n: n for n in names}
 
     def root(n: str) -> str:
@@ -82,7 +123,8 @@ def correlated_clusters(correlation: pd.DataFrame, limit: float) -> tuple[tuple[
 
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            value = correlation.at[a, b] if b in correlation.columns else np.nan
+            j = column.get(b)
+            value = values[i, j] if j is not None else np.nan
             if pd.notna(value) and value > limit:
                 parent[root(b)] = root(a)
     groups: dict[str, list[str]] = {}
@@ -156,12 +198,8 @@ def rank_signals(
     for r in rows:
         rank = rank + 1 if r["status"] != REJECTED else rank
         r["rank"] = rank if r["status"] != REJECTED else 0
-    if not rows:
-        return Ranking(pd.DataFrame(columns=COLUMNS), clusters)
-    columns: dict[str, Any] = {c: [r[c] for r in rows] for c in COLUMNS}
-    columns["rank"] = np.asarray(columns["rank"], dtype="int64")
-    table = pd.DataFrame(columns)
-    return Ranking(table, clusters)
+    make = row_type(tuple(COLUMNS))._make
+    return Ranking(None, clusters, [make([r[c] for c in COLUMNS]) for r in rows])
 
 
 def _reject(row: dict[str, Any], rule: str, reason: str) -> None:

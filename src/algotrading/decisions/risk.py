@@ -117,11 +117,10 @@ class CircuitBreaker:
         }
 
 
-def _last_valid(column: pd.Series, count: int) -> np.ndarray:
-    """The column's values without the missing ones, at least its last ``count`` valid
-    ones (all this check reads: a replay asks it every session on years of history), as
-    a plain array: pandas' indexing cost more than the arithmetic here."""
-    values = column.to_numpy(dtype="float64")
+def _last_valid(values: np.ndarray, count: int) -> np.ndarray:
+    """A column's values (float64) without the missing ones, at least its last ``count``
+    valid ones (all this check reads: a replay asks it every session on years of history),
+    as a plain array: pandas' indexing cost more than the arithmetic here."""
     recent = values[-2 * count :]
     recent = recent[~np.isnan(recent)]
     return recent if len(recent) >= count else values[~np.isnan(values)]
@@ -131,9 +130,10 @@ def circuit_breaker(
     close: pd.DataFrame, benchmark: str, vix_symbol: str | None, params: CircuitBreakerParams, enabled: bool
 ) -> CircuitBreaker:
     """Check the last row of ``close`` (the session) against the market limits."""
-    column = close[benchmark] if benchmark in close.columns else None
+    # each column read once, as a plain array (a replay asks this every session)
+    column = close[benchmark].to_numpy(dtype="float64") if benchmark in close.columns else None
     # the session's own close must be there (the last row), and 20 returns before it
-    fresh = column is not None and len(column) > 0 and not np.isnan(column.iloc[-1])
+    fresh = column is not None and len(column) > 0 and not np.isnan(column[-1])
     series = _last_valid(column, VOLATILITY_SESSIONS + 1) if fresh and column is not None else np.empty(0)
     if len(series) < VOLATILITY_SESSIONS + 1:
         reason = f"{benchmark} data unavailable or too short for the session: new buys paused (fail closed)"
@@ -143,8 +143,9 @@ def circuit_breaker(
     vol = float(np.std(log_ret, ddof=1) * math.sqrt(252))
     vix = None
     notes: tuple[str, ...] = ()
-    if vix_symbol and vix_symbol in close.columns and pd.notna(close[vix_symbol].iloc[-1]):
-        vix = float(close[vix_symbol].iloc[-1])
+    last_vix = close[vix_symbol].iloc[-1] if vix_symbol and vix_symbol in close.columns else None
+    if vix_symbol and last_vix is not None and pd.notna(last_vix):
+        vix = float(last_vix)
     elif vix_symbol and enabled:
         notes = (
             f"the {vix_symbol} part is off: no {vix_symbol} value for this session (Alpaca has no index data "

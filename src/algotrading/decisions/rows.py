@@ -18,7 +18,8 @@ import pandas as pd
 
 
 @lru_cache(maxsize=64)
-def _row_type(columns: tuple[str, ...]) -> Any:
+def row_type(columns: tuple[str, ...]) -> Any:
+    """The named-tuple class of rows with these fields (one per set of fields)."""
     return namedtuple("Row", columns, rename=True)  # noqa: PYI024 - fields are the table's own
 
 
@@ -31,5 +32,5 @@ def rows(frame: pd.DataFrame | Sequence[Any]) -> list[Any]:
         return []
     if not frame.columns.is_unique:  # a column label names one column only
         return list(frame.itertuples(index=False))
-    make = _row_type(tuple(str(c) for c in frame.columns))._make
+    make = row_type(tuple(str(c) for c in frame.columns))._make
     return [make(values) for values in zip(*(frame[c].tolist() for c in frame.columns), strict=True)]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import gc
 import logging
 import multiprocessing
 import os
@@ -35,8 +36,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
@@ -54,6 +57,8 @@ from algotrading.data.snapshot import history_start
 from algotrading.data.validation import PrefixHealth
 from algotrading.decisions.plan import Plan, finalize, rank, size
 from algotrading.decisions.risk import RiskState
+from algotrading.decisions.rows import row_type
+from algotrading.decisions.rows import rows as table_rows
 from algotrading.execution.account import load_account
 from algotrading.execution.outcomes import follow_up
 from algotrading.execution.submit import submit_plan
@@ -69,6 +74,13 @@ CHECKPOINT_SESSIONS = 250
 #: process (:class:`_Preparer`); a shorter one in its own process (a worker costs about
 #: 2 s to start and import the backtest engine).
 WORKER_FROM_STRETCHES = 2
+#: With a worker, every this-many-th stretch (the first included) is prepared in the
+#: replay's own process, the others in the worker: planning a stretch takes about a
+#: third of preparing one, so a worker preparing every stretch kept the replay waiting.
+HERE_EVERY = 3
+#: Within a replay, a full garbage collection comes this many times less often (see
+#: :func:`_lighter_collector`).
+FULL_COLLECTION_EVERY = 10
 #: Linux's prctl option: a signal the kernel sends this process when its parent dies.
 PR_SET_PDEATHSIG = 1
 
@@ -114,6 +126,28 @@ class _Prepared:
     usable: tuple[str, ...]
     run: StrategyRun | None
     error: BaseException | None = None
+    #: the run's signal table as plain tuples of its columns' values, made beside it (by
+    #: the worker, a stretch ahead) rather than by the planning side, where reading a
+    #: table of Arrow strings row by row was its largest single cost; None: not made
+    signal_values: tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]] | None = None
+
+    def signal_rows(self) -> tuple[Any, ...] | None:
+        """The run's signals as the rows :func:`~algotrading.decisions.rows.rows` makes of
+        its table (named tuples are made here: their class is not sent between processes)."""
+        if self.signal_values is None:
+            return None
+        columns, values = self.signal_values
+        make = row_type(columns)._make
+        return tuple(make(v) for v in values)
+
+
+def _signal_values(signals: pd.DataFrame) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]] | None:
+    """``signals`` as (column names, each row's values as a plain tuple), the values those
+    of :func:`~algotrading.decisions.rows.rows`; None for a table it reads otherwise (a
+    repeated column name)."""
+    if not signals.columns.is_unique:
+        return None
+    return tuple(str(c) for c in signals.columns), tuple(tuple(r) for r in table_rows(signals))
 
 
 @dataclass(frozen=True)
@@ -209,13 +243,15 @@ def replay(
     done = 0
     complete = False
     iterator: Iterable[dt.date] = progress(sessions, len(sessions)) if progress else sessions
-    with scratch_files(), _Preparer(rs, bars, spans) as prepared:
+    with scratch_files(), _Preparer(rs, bars, spans) as prepared, _lighter_collector() as freeze:
         try:
             for session in iterator:
                 if auto_resume is not None:
                     _maybe_resume(rs, session, auto_resume, recorder)
                 _one_session(rs, prepared.market(session), session, prepared.get(session), recorder, holds, on_plan)
                 done += 1
+                if done == 1:
+                    freeze()
                 if write_every and done % write_every == 0:
                     recorder.write(complete=False)
             complete = True
@@ -232,6 +268,38 @@ def replay(
     # sessions recorded: a Ctrl-C in on_plan comes after its session was recorded
     recorded = len(recorder.equity)
     return ReplayResult(out_dir, len(sessions), recorded, complete, time.monotonic() - started, recorder.final_equity)
+
+
+@contextmanager
+def _lighter_collector() -> Iterator[Callable[[], None]]:
+    """Within the block, Python's full garbage collections are rarer (``gc``'s third
+    threshold times :data:`FULL_COLLECTION_EVERY`); the function yielded moves every
+    object alive then out of the collector's reach (``gc.freeze``): they are still freed
+    by their reference counts, only a reference cycle among them waits for the block's
+    end. Both undone when the block ends.
+
+    A full collection walks every object: the modules imported for the first stretch
+    (pandas, vectorbt, scipy: hundreds of thousands of objects that live as long as the
+    process) and the replay's own. A ten-year replay made two dozen of them, at up to
+    0.4 s each (a sixth of its time), and after its first session they found nothing to
+    free: its garbage is freed by reference counts and the young collections, which are
+    left as they are. The replay freezes what exists once its first session is planned."""
+    before = gc.get_threshold()
+    gc.set_threshold(before[0], before[1], before[2] * FULL_COLLECTION_EVERY)
+    frozen = False
+
+    def freeze() -> None:
+        nonlocal frozen
+        if not frozen:
+            gc.freeze()
+            frozen = True
+
+    try:
+        yield freeze
+    finally:
+        if frozen:
+            gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def _spans(sessions: list[dt.date], history_sessions: int) -> list[_Span]:
@@ -273,20 +341,29 @@ def prepare_span(
         except Exception as exc:  # raised again by the replay when it reaches this session
             out.append(_Prepared(excluded, usable, None, exc))
             break
-        out.append(_Prepared(excluded, usable, replace(run, results={})))
+        out.append(_Prepared(excluded, usable, replace(run, results={}), signal_values=_signal_values(run.signals)))
     return out
+
+
+def _prepare_elsewhere(settings: Settings, part: pd.DataFrame, span: _Span) -> tuple[MarketData, list[_Prepared]]:
+    """:func:`prepare_span` in the worker, with the stretch's wide bars it made on the way:
+    the replay's process plans on the same frames, so it takes them rather than pivoting
+    the same bars again."""
+    stretch = _Stretch(MarketData.from_bars(part))
+    return stretch.market, prepare_span(settings, part, span, stretch)
 
 
 class _Preparer:
     """The sessions' :class:`_Prepared` parts, stretch by stretch, in order.
 
     A replay of one stretch prepares it here, in this process. A longer one prepares its
-    first stretch here too, while a worker process starts, and every later stretch in
-    that worker, a stretch ahead of the planning: the strategies' backtests and signals
-    (about two fifths of a ten-year replay) then run on the second core while this
-    process does the account, the plan and the simulated broker for the stretch before.
-    Both places run :func:`prepare_span` on the same bars; a Ctrl-C stops the replay, not
-    the worker, which is told to drop what it has not started."""
+    first stretch here too, while a worker process starts, and then shares the rest with
+    that worker: every :data:`HERE_EVERY`-th stretch here, the others in the worker,
+    ahead of the planning (two submitted at a time: one in its hands, one waiting). The
+    strategies' backtests and signals then run on the second core while this process
+    does the account, the plan and the simulated broker. Both places run
+    :func:`prepare_span` on the same bars; a Ctrl-C stops the replay, not the worker,
+    which is told to drop what it has not started."""
 
     def __init__(self, settings: Settings, bars: pd.DataFrame, spans: list[_Span]) -> None:
         self.settings = settings
@@ -295,9 +372,10 @@ class _Preparer:
         #: session -> (its stretch, its place in the stretch)
         self.index = {day: (k, i) for k, span in enumerate(spans) for i, day in enumerate(span.sessions)}
         self.pool: ProcessPoolExecutor | None = None
-        self.futures: dict[int, Future[list[_Prepared]]] = {}
+        self.futures: dict[int, Future[tuple[MarketData, list[_Prepared]]]] = {}
         self.done: dict[int, list[_Prepared]] = {}
         self.stretches: dict[int, _Stretch] = {}  # this side's: only the stretch being planned
+        self.for_worker: list[int] = []  # the worker's stretches not submitted yet, in order
 
     def __enter__(self) -> _Preparer:
         if len(self.spans) >= WORKER_FROM_STRETCHES:
@@ -305,26 +383,30 @@ class _Preparer:
             self.pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=context, initializer=_worker_setup, initargs=(os.getpid(),)
             )
-            for k in (1, 2):  # the first stretch here, while the worker starts (about 2 s)
-                self._submit(k)
+            # the first stretch here, while the worker starts (about 2 s)
+            self.for_worker = [k for k in range(len(self.spans)) if k % HERE_EVERY != 0]
+            self._submit_ahead()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self, k: int) -> None:
-        if self.pool is not None and k < len(self.spans) and k not in self.futures:
-            self.futures[k] = self.pool.submit(prepare_span, self.settings, self.parts[k], self.spans[k])
+    def _submit_ahead(self) -> None:
+        """Keep two of the worker's stretches submitted: one in its hands, one waiting."""
+        while self.pool is not None and self.for_worker and len(self.futures) < 2:
+            k = self.for_worker.pop(0)
+            self.futures[k] = self.pool.submit(_prepare_elsewhere, self.settings, self.parts[k], self.spans[k])
 
     def _span(self, k: int) -> list[_Prepared]:
         if k not in self.done:
-            if k not in self.futures:
-                self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k], self._stretch(k))
-            else:
-                self.done[k] = self.futures.pop(k).result()
-                self._submit(k + 2)  # one stretch in the worker's hands, one waiting
+            if k in self.futures:
+                market, self.done[k] = self.futures.pop(k).result()
+                self.stretches = {k: _Stretch(market)}  # the worker's wide bars, not pivoted again here
+                self._submit_ahead()
                 faults.reach("replay:from_worker")  # a test kills the replay here: its worker must die too
+            else:  # this process's share (or no worker)
+                self.done[k] = prepare_span(self.settings, self.parts[k], self.spans[k], self._stretch(k))
             self.done.pop(k - 1, None)
         return self.done[k]
 
@@ -340,8 +422,11 @@ class _Preparer:
         return prepared[position]
 
     def market(self, session: dt.date) -> _Stretch:
-        """The session's stretch on this side: its bars, cut per symbol set as needed."""
-        return self._stretch(self.index[session][0])
+        """The session's stretch on this side: its bars, cut per symbol set as needed
+        (from the worker with its prepared part, when the worker prepared it)."""
+        k = self.index[session][0]
+        self._span(k)
+        return self._stretch(k)
 
     def _stretch(self, k: int) -> _Stretch:
         if k not in self.stretches:
@@ -353,8 +438,12 @@ def _worker_setup(parent: int) -> None:
     """The preparing worker leaves Ctrl-C to the replay, which stops after its session, and
     dies with the replay's process: on Linux the kernel kills it when its parent dies
     (``PR_SET_PDEATHSIG``), so a replay killed by ``kill -9`` or the OOM killer leaves no
-    worker behind (its task queue never closes, so it would wait forever)."""
+    worker behind (its task queue never closes, so it would wait forever). Its full
+    garbage collections are as rare as the replay's own (:func:`_lighter_collector`: the
+    whole process is the replay's)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threshold = gc.get_threshold()
+    gc.set_threshold(threshold[0], threshold[1], threshold[2] * FULL_COLLECTION_EVERY)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the replay died before that call
@@ -408,7 +497,16 @@ def _one_session(
     with open_store(settings.paths.state_dir) as store:
         _, followed = follow_up(store, session)  # as the daily run: expire the unsent, report the last plan's orders
         fates = [f.to_json() for f in followed]
-        inputs = plan_inputs(settings, session, market.close, run, account, max_hold=holds, previous_orders=fates)
+        inputs = plan_inputs(
+            settings,
+            session,
+            market.close,
+            run,
+            account,
+            max_hold=holds,
+            previous_orders=fates,
+            signal_rows=prepared.signal_rows(),
+        )
         ranking = rank(inputs)
         sizing = size(inputs, ranking)
         plan = finalize(inputs, ranking, sizing, cal.session_close(session).isoformat(timespec="seconds"))

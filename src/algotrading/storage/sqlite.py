@@ -59,6 +59,8 @@ class Database:
             else:
                 self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
                 self.conn.execute(f"PRAGMA synchronous = {Database.synchronous}")
+                if _kept is not None:
+                    _scratch_pragmas(self.conn)
             check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StoreError(self._damaged(f"integrity check: {check}"))
@@ -165,6 +167,21 @@ class Database:
         return f"{self.label} {self.path}: {text}"
 
 
+#: What :func:`scratch_files` also sets on the one connection of each file: the rollback
+#: journal in memory (not a file created and deleted at every commit) and the file's
+#: lock held until the connection closes (not taken, and the file's change counter read
+#: again, at every statement). About 100 us saved per commit and 7 us per query, which a
+#: ten-year replay makes about 20,000 and 80,000 times. Only this process then reads or
+#: writes the file, as only the replay uses its scratch state.
+SCRATCH_PRAGMAS = ("PRAGMA journal_mode = MEMORY", "PRAGMA locking_mode = EXCLUSIVE")
+
+
+def _scratch_pragmas(conn: sqlite3.Connection) -> None:
+    """Set :data:`SCRATCH_PRAGMAS` on a scratch file's connection."""
+    for pragma in SCRATCH_PRAGMAS:
+        conn.execute(pragma).fetchall()
+
+
 #: In :func:`scratch_files`: each file's one connection (path -> connection), reused by
 #: every later open of the same path in the block; None outside.
 _kept: dict[Path, sqlite3.Connection] | None = None
@@ -177,7 +194,9 @@ def scratch_files() -> Iterator[None]:
     such as a replay's (hundreds of commits per simulated year). Each file is also opened
     and checked once, when first asked: later opens in the block share that connection
     (closed when the block ends), since the replay made these files and reopens them every
-    session (its state folder is new, see ``replay._check_out_dir``). Never for a daily run."""
+    session (its state folder is new, see ``replay._check_out_dir``); that connection keeps
+    its journal in memory and holds the file's lock (:data:`SCRATCH_PRAGMAS`) until the
+    block ends. Never for a daily run."""
     global _kept
     before = Database.synchronous, _kept
     Database.synchronous, _kept = "OFF", {}
