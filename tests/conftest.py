@@ -117,32 +117,35 @@ def smtp(tmp_path: Path):  # noqa: ANN201
     server.stop()
 
 
-#: Seconds each of the heaviest test files took (``--durations=0``, 2026-12-07 13:25, a quiet
-#: hour of the 2-core machine, 576 s of worker time in all). The two workers (``--dist loadfile
-#: --no-loadscope-reorder``, run_tests.sh) take whole files in collection order, so the
-#: longest start first and the short ones fill in at the end; a file not listed counts 0
-#: and keeps its place. Without this, xdist starts the files with the most tests first,
-#: and one worker ran test_submit_e2e (370 s) alone at the end.
+#: Seconds each of the heaviest test files took (``--durations=0``, 2026-12-07 16:06, a quiet
+#: hour of the 2-core machine, two workers: 472 s of worker time in all, after the kernels
+#: became forks of a warm server). The workers (``--dist loadfile --no-loadscope-reorder``,
+#: run_tests.sh) take whole files in collection order, so the longest start first and the
+#: short ones fill in at the end; a file not listed counts 0 and keeps its place. Without
+#: this, xdist starts the files with the most tests first, and one worker ran
+#: test_submit_e2e (370 s) alone at the end.
 HEAVIEST_FILES = {
-    "tests/test_twin.py": 53,
-    "tests/test_daily_run.py": 52,
     "tests/test_orchestrator.py": 50,
-    "tests/test_submit_clock.py": 48,
-    "tests/test_replay.py": 35,
-    "tests/test_schedule_and_robustness.py": 33,
-    "tests/test_email.py": 29,
-    "tests/test_crash_delivery.py": 26,
-    "tests/test_submit_e2e.py": 26,
-    "tests/test_backtrader_engine.py": 25,
-    "tests/test_monitoring.py": 24,
-    "tests/test_crash.py": 23,
+    "tests/test_daily_run.py": 45,
+    "tests/test_submit_clock.py": 41,
+    "tests/test_twin.py": 39,
+    "tests/test_schedule_and_robustness.py": 31,
+    "tests/test_replay.py": 26,
+    "tests/test_email.py": 22,
     "tests/test_accounts.py": 21,
-    "tests/test_grid.py": 15,
-    "tests/test_backtest.py": 13,
+    "tests/test_submit_e2e.py": 19,
+    "tests/test_monitoring.py": 19,
+    "tests/test_backtrader_engine.py": 17,
+    "tests/test_crash_delivery.py": 16,
+    "tests/test_crash.py": 16,
+    "tests/test_grid.py": 14,
+    "tests/test_kernels.py": 14,
+    "tests/test_backtest.py": 11,
     "tests/test_alpaca_broker.py": 9,
     "tests/test_plan_properties.py": 9,
-    "notebooks/research/backtest_explorer.ipynb": 8,
-    "tests/test_validate.py": 7,
+    "tests/test_validate.py": 6,
+    "tests/test_safety.py": 5,
+    "notebooks/research/backtest_explorer.ipynb": 5,
 }
 
 
