@@ -92,6 +92,8 @@ class FakeAlpaca:
     parent: FakeAlpaca | None = None  # an account added to another's server: its assets are the server's
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+    # the last bars query's rows, for its next pages: (the bars frame, the query, the rows)
+    _bars_query: tuple[pd.DataFrame, tuple[Any, ...], dict[str, list[Any]]] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> FakeAlpaca:
@@ -380,6 +382,29 @@ class FakeAlpaca:
             self.orders[order["id"]] = order
             return 200, order
 
+    def _query_rows(self, ours: dict[str, str], first: str, last: str | None) -> dict[str, list[Any]]:
+        """The bars of a query, in Alpaca's order (symbol, then time), as column lists: made
+        once per query and kept for its next pages (alpaca-py asks page after page), made
+        again when ``bars`` is replaced or another query comes."""
+        key = (tuple(ours), first, last)
+        kept = self._bars_query
+        if kept is not None and kept[0] is self.bars and kept[1] == key:
+            return kept[2]
+        start = pd.Timestamp(first).tz_convert("UTC")
+        end = pd.Timestamp(last).tz_convert("UTC") if last is not None else pd.Timestamp.now(tz="UTC")
+        rows = self.bars[self.bars["symbol"].isin(list(ours))].copy()
+        stamps = rows["date"].dt.tz_localize(NY).dt.tz_convert("UTC")
+        rows = rows[(stamps >= start) & (stamps <= end)].assign(t=stamps)
+        rows = rows.sort_values(["symbol", "t"])
+        columns = {
+            "symbol": rows["symbol"].tolist(),
+            "t": rows["t"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist(),
+            **{k: rows[c].tolist() for k, c in (("o", "open"), ("h", "high"), ("l", "low"), ("c", "close"))},
+            "v": rows["volume"].tolist(),
+        }
+        self._bars_query = (self.bars, key, columns)
+        return columns
+
     def stock_bars(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         symbols = query["symbols"].split(",")
         feed = query.get("feed", "sip")
@@ -387,31 +412,27 @@ class FakeAlpaca:
             return 403, {"code": 40310000, "message": "subscription does not permit querying recent SIP data"}
         if query.get("timeframe") != "1Day":
             return 422, {"code": 42210000, "message": f"unsupported timeframe {query.get('timeframe')}"}
-        start = pd.Timestamp(query["start"]).tz_convert("UTC")
-        end = pd.Timestamp(query["end"]).tz_convert("UTC") if "end" in query else pd.Timestamp.now(tz="UTC")
         ours = {s.replace(".", "-"): s for s in symbols}
-        rows = self.bars[self.bars["symbol"].isin(list(ours))].copy()
-        stamps = rows["date"].dt.tz_localize(NY).dt.tz_convert("UTC")
-        rows = rows[(stamps >= start) & (stamps <= end)].assign(t=stamps)
-        rows = rows.sort_values(["symbol", "t"])
+        rows = self._query_rows(ours, query["start"], query.get("end"))
         offset = int(base64.b64decode(query["page_token"]).decode()) if query.get("page_token") else 0
         limit = min(int(query.get("limit", 1000)), self.page_size)
-        page = rows.iloc[offset : offset + limit]
+        page = slice(offset, offset + limit)
         out: dict[str, list[dict[str, Any]]] = {}
-        for r in page.itertuples():
-            out.setdefault(ours[r.symbol], []).append(
+        columns = (rows[k][page] for k in ("symbol", "t", "o", "h", "l", "c", "v"))
+        for symbol, t, o, h, low, c, v in zip(*columns, strict=True):
+            out.setdefault(ours[symbol], []).append(
                 {
-                    "t": r.t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "o": r.open,
-                    "h": r.high,
-                    "l": r.low,
-                    "c": r.close,
-                    "v": r.volume if feed == "sip" else round(r.volume * self.iex_volume_share),
+                    "t": t,
+                    "o": o,
+                    "h": h,
+                    "l": low,
+                    "c": c,
+                    "v": v if feed == "sip" else round(v * self.iex_volume_share),
                     "n": 1000,
-                    "vw": round((r.high + r.low + r.close) / 3, 4),
+                    "vw": round((h + low + c) / 3, 4),
                 }
             )
-        more = offset + limit < len(rows)
+        more = offset + limit < len(rows["t"])
         token = base64.b64encode(str(offset + limit).encode()).decode() if more else None
         return 200, {"bars": out, "next_page_token": token}
 
