@@ -47,9 +47,7 @@ PRELOAD = (
     "matplotlib.pyplot",
 )
 _CONTEXT = multiprocessing.get_context("forkserver")
-# The same server forks the daily runs' notebook kernels (src/algotrading/report/kernel_forks.py):
-# their modules first, imported as in a kernel.
-_CONTEXT.set_forkserver_preload([*kernel_forks.PRELOAD, __name__, *PRELOAD])
+_CONTEXT.set_forkserver_preload([__name__, *PRELOAD])
 
 
 def run_command(
@@ -57,6 +55,9 @@ def run_command(
 ) -> subprocess.CompletedProcess[str]:
     """``algotrading ARGS`` in a forked process with exactly ``env``; its exit status (a
     negative signal number when killed) and its output, as :func:`subprocess.run` gives."""
+    # The same server forks the daily runs' notebook kernels in this process: started the
+    # kernels' way (their modules first, as a kernel imports them, then PRELOAD).
+    kernel_forks.start_server()
     with tempfile.TemporaryDirectory(prefix="algotrading-command-") as folder:
         out, err = Path(folder) / "stdout", Path(folder) / "stderr"
         process = _CONTEXT.Process(target=_command, args=(list(args), dict(env), str(cwd), str(out), str(err)))

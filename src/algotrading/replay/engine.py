@@ -270,6 +270,14 @@ def replay(
     return ReplayResult(out_dir, len(sessions), recorded, complete, time.monotonic() - started, recorder.final_equity)
 
 
+def _rarer_full_collections() -> tuple[int, int, int]:
+    """Make this process's full garbage collections :data:`FULL_COLLECTION_EVERY` times
+    rarer (``gc``'s third threshold); returns the thresholds before."""
+    before = gc.get_threshold()
+    gc.set_threshold(before[0], before[1], before[2] * FULL_COLLECTION_EVERY)
+    return before
+
+
 @contextmanager
 def _lighter_collector() -> Iterator[Callable[[], None]]:
     """Within the block, Python's full garbage collections are rarer (``gc``'s third
@@ -284,8 +292,7 @@ def _lighter_collector() -> Iterator[Callable[[], None]]:
     0.4 s each (a sixth of its time), and after its first session they found nothing to
     free: its garbage is freed by reference counts and the young collections, which are
     left as they are. The replay freezes what exists once its first session is planned."""
-    before = gc.get_threshold()
-    gc.set_threshold(before[0], before[1], before[2] * FULL_COLLECTION_EVERY)
+    before = _rarer_full_collections()
     frozen = False
 
     def freeze() -> None:
@@ -442,8 +449,7 @@ def _worker_setup(parent: int) -> None:
     garbage collections are as rare as the replay's own (:func:`_lighter_collector`: the
     whole process is the replay's)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threshold = gc.get_threshold()
-    gc.set_threshold(threshold[0], threshold[1], threshold[2] * FULL_COLLECTION_EVERY)
+    _rarer_full_collections()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the replay died before that call
