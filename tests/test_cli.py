@@ -55,6 +55,30 @@ def test_argument_errors_come_before_the_heavy_imports():
     assert probe.stdout.strip() == "[]", probe.stdout  # the cause of a slow error, checked without a clock
 
 
+_EXIT_PROBE = """
+import atexit, gc, sys
+from algotrading.cli import main
+atexit.register(lambda: print("at the end:", gc.get_freeze_count() > 0, flush=True))
+console = sys.argv[1] == "console"
+sys.argv = ["algotrading", "config", "show"]
+code = main() if console else main(["config", "show"])
+atexit.register(lambda: print("in the command's handlers:", gc.get_freeze_count() > 0, flush=True))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("caller", ["console", "in-process"])
+def test_the_console_command_freezes_its_objects_only_after_every_other_exit_handler(workdirs, caller):
+    """The console command ends without the interpreter's full collections over every
+    imported object (cli._end_quickly): the collector is frozen after the handlers that
+    the command's modules registered (they ran with it as usual), and only for the
+    console command; a caller that passes its own arguments keeps its collector."""
+    done = subprocess.run([sys.executable, "-c", _EXIT_PROBE, caller], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    frozen = caller == "console"
+    assert done.stdout.splitlines()[-2:] == ["in the command's handlers: False", f"at the end: {frozen}"]
+
+
 def test_a_backtest_window_error_names_what_the_user_typed_and_what_was_a_default(workdirs):
     from algotrading.backtest.window import backtest_window
 
