@@ -241,3 +241,63 @@ def test_normalize_bars_gives_what_normalizing_from_scratch_gives(frame):
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     # normalized (and read back from the cache), a frame takes the shortcut next time
     assert got is not frame and (got.empty or got["symbol"].isna().any() or bars._is_normal(got))
+
+
+def _pivoted(frame: pd.DataFrame, field: str) -> pd.DataFrame:
+    """pandas' own pivot of one field (the reshape :func:`bars.wide_fields` must equal)."""
+    wide = frame.pivot_table(index="date", columns="symbol", values=field, aggfunc="last", sort=True)
+    return wide.rename_axis(columns=None)
+
+
+@st.composite
+def long_bars(draw) -> pd.DataFrame:
+    """Normalized bars with what a reshape must survive: a (date, symbol) twice, NaN
+    values (a whole symbol's or date's close among them), a row without a symbol or a
+    date, no rows at all."""
+    n = draw(st.integers(0, 30))
+    day = st.integers(0, 8).map(lambda d: pd.Timestamp("2024-01-02") + pd.Timedelta(days=d))
+    value = st.one_of(st.floats(0.01, 500, allow_nan=False), st.just(float("nan")))
+    symbol = st.sampled_from(["AAPL", "BRK-B", "^VIX", "XOM", "ZZZ"])
+    rows = draw(st.lists(st.tuples(symbol, day, value, value, value, value, value), min_size=n, max_size=n))
+    frame = normalize_bars(pd.DataFrame(rows, columns=["symbol", "date", "open", "high", "low", "close", "volume"]))
+    if n and draw(st.booleans()):
+        frame.loc[draw(st.integers(0, n - 1)), draw(st.sampled_from(["symbol", "date"]))] = None
+    return frame
+
+
+@settings(max_examples=examples(1000), deadline=None)
+@given(long_bars())
+def test_the_wide_frames_are_pandas_pivots_on_the_close_frame(frame):
+    """MarketData.from_bars reshapes every field in one grouping: each frame equals
+    pandas' pivot_table of that field (aggfunc "last") on the close's dates and symbols,
+    and to_wide equals the pivot of its field."""
+    from algotrading.data.market import FIELDS, MarketData
+
+    close = _pivoted(frame, "close")
+    market = MarketData.from_bars(frame)
+    for field in FIELDS:
+        expected = _pivoted(frame, field).reindex(index=close.index, columns=close.columns)
+        pd.testing.assert_frame_equal(getattr(market, field), expected, check_exact=True)
+        pd.testing.assert_frame_equal(bars.to_wide(frame, field), _pivoted(frame, field), check_exact=True)
+
+
+def test_a_date_given_twice_keeps_its_last_value_that_is_not_nan():
+    frame = normalize_bars(
+        pd.DataFrame(
+            {
+                "symbol": ["XOM", "XOM", "XOM", "AAPL"],
+                "date": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-02", "2024-01-03"]),
+                "open": [1.0, 2.0, np.nan, 5.0],
+                "high": [1.0, 2.0, 3.0, 5.0],
+                "low": [1.0, 2.0, 3.0, 5.0],
+                "close": [1.0, np.nan, np.nan, 5.0],
+                "volume": [10.0, 20.0, 30.0, 50.0],
+            }
+        )
+    )
+    wide = bars.wide_fields(frame, ("open", "close", "volume"))
+    assert list(wide["close"].columns) == ["AAPL", "XOM"] and wide["close"].index.name == "date"
+    assert wide["open"].loc["2024-01-02", "XOM"] == 2.0  # the NaN after it is skipped
+    assert wide["close"].loc["2024-01-02", "XOM"] == 1.0
+    assert wide["volume"].loc["2024-01-02", "XOM"] == 30.0
+    assert np.isnan(wide["volume"].loc["2024-01-02", "AAPL"])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from algotrading.data.bars import PRICE_COLUMNS, to_wide
+from algotrading.data.bars import PRICE_COLUMNS, wide_fields
 
 FIELDS = (*PRICE_COLUMNS, "volume")
 
@@ -26,10 +26,7 @@ class MarketData:
 
     @classmethod
     def from_bars(cls, bars: pd.DataFrame) -> MarketData:
-        frames = {f: to_wide(bars, f) for f in FIELDS}
-        index = frames["close"].index
-        columns = frames["close"].columns
-        return cls(**{f: frame.reindex(index=index, columns=columns) for f, frame in frames.items()})
+        return cls(**wide_fields(bars, FIELDS, on="close"))
 
     @property
     def symbols(self) -> list[str]:
