@@ -30,7 +30,12 @@ CASES = [
     ("algotrading --help", [CLI, "--help"], 0, 1.0),
     ("algotrading daily --date 2025-13-01 (argparse error)", [CLI, "daily", "--date", "2025-13-01"], 2, 1.0),
     ("algotrading backtest --strategy nope (usage error)", [CLI, "backtest", "--strategy", "nope"], 2, 1.0),
-    ("algotrading backtest --strategy golden_cross", [CLI, "backtest", "--strategy", "golden_cross"], 0, 3.0),
+    (
+        "algotrading backtest --strategy golden_cross (2018-2025)",
+        [CLI, "backtest", "--strategy", "golden_cross", "--start", "2018-01-02", "--end", "2025-12-31"],
+        0,
+        3.0,
+    ),
 ]
 
 
