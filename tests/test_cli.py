@@ -70,7 +70,7 @@ sys.exit(code)
 @pytest.mark.parametrize("caller", ["console", "in-process"])
 def test_the_console_command_freezes_its_objects_only_after_every_other_exit_handler(workdirs, caller):
     """The console command ends without the interpreter's full collections over every
-    imported object (cli.end_quickly): the collector is frozen after the handlers that
+    imported object (exits.end_quickly): the collector is frozen after the handlers that
     the command's modules registered (they ran with it as usual), and only for the
     console command; a caller that passes its own arguments keeps its collector."""
     done = subprocess.run([sys.executable, "-c", _EXIT_PROBE, caller], capture_output=True, text=True)

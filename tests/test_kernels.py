@@ -8,6 +8,8 @@ when a notebook fails or was never run."""
 from __future__ import annotations
 
 import ast
+import atexit
+import gc
 import json
 import os
 import subprocess
@@ -226,3 +228,23 @@ def test_the_server_imports_every_daily_notebooks_imports():
     for name in DAILY_NOTEBOOKS:
         wanted = _imported("\n".join(notebook_imports(ROOT / "notebooks" / name)))
         assert wanted and wanted <= warm, (name, wanted - warm)
+
+
+def _frozen_after_the_exit_handlers(conn) -> None:  # noqa: ANN001  (a Connection)
+    """In a fork of the kernels' server: run the exit handlers it inherited, then say
+    whether they froze the collector."""
+    atexit._run_exitfuncs()
+    conn.send(gc.get_freeze_count() > 0)
+
+
+def test_the_kernels_server_ends_without_collecting_what_it_imported():
+    """The server exits after every run (its client gone) with the whole stack imported:
+    its exit handlers end with exits.end_quickly (registered by report/kernel_warmup.py),
+    which a fork of it inherits."""
+    assert kernel_forks.start_server()
+    here, there = kernel_forks._CONTEXT.Pipe()
+    child = kernel_forks._CONTEXT.Process(target=_frozen_after_the_exit_handlers, args=(there,))
+    child.start()
+    assert here.recv() is True
+    child.join()
+    assert child.exitcode == 0

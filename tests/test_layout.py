@@ -34,9 +34,21 @@ TOP_LEVEL = {
     "faults",
     "errors",
     "strategy_names",
+    "exits",
 }
 #: Foundations import only each other (and the outside world).
-FOUNDATIONS = {"config", "calendar", "paths", "logs", "indicators", "portfolio", "faults", "errors", "strategy_names"}
+FOUNDATIONS = {
+    "config",
+    "calendar",
+    "paths",
+    "logs",
+    "indicators",
+    "portfolio",
+    "faults",
+    "errors",
+    "strategy_names",
+    "exits",
+}
 #: The decision rules are pure: they import only these rooms.
 DECISIONS_MAY_IMPORT = {"decisions", "config", "portfolio", "calendar"}
 #: DESIGN §2's table, "may not import".

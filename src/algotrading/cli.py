@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import datetime as dt
-import gc
 import json
 import logging
 import os
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from algotrading import __version__
 from algotrading.errors import TIME_RE, ConfigError, UsageError
+from algotrading.exits import end_quickly
 from algotrading.logs import configure_console
 from algotrading.strategy_names import unknown_strategies
 
@@ -922,24 +921,6 @@ def _flatten(data: dict, prefix: str = "") -> list[tuple[str, object]]:
     return out
 
 
-def end_quickly() -> None:
-    """Let the console command's interpreter end in 0.1 s instead of 1-1.5 s.
-
-    With vectorbt, pandas and the notebook stack imported, a process holds about 450,000
-    objects, and the interpreter's shutdown runs full garbage collections over all of them
-    (1.3 s of CPU measured after ``import vectorbt`` alone; 0.1 s frozen). atexit runs its
-    handlers last-in, first-out, so this one runs after those of every module the command
-    imported, when the command's files and databases are written and closed; it moves
-    every object into the collector's permanent generation (:func:`gc.freeze`), and the
-    shutdown frees them by reference counting only (logging's own handler, registered
-    before, still flushes the log). What that skips is the finalizers of objects left in
-    reference cycles: no output depends on one (files are written atomically and closed,
-    the store commits before it returns), and the operating system releases what they
-    held. Only for the console command: in-process callers (notebooks) keep their collector
-    as it is. The test processes call it for themselves (tests/imports_first.py)."""
-    atexit.register(gc.freeze)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and hasattr(signal, "SIGPIPE"):
         # the console command: `algotrading config show | head` ends quietly. Not when
@@ -948,7 +929,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # Everything a command creates is private to the user (folders 0700, files 0600): the
     # state and reports hold the account number, positions and the outbox. The notebooks'
-    # kernels inherit it. In-process callers (tests, notebooks) keep their own umask.
+    # kernels inherit it. In-process callers (tests, notebooks) keep their own umask, and
+    # their collector (the console command ends without collecting: exits.py).
     if argv is None:
         os.umask(0o077)
         end_quickly()
