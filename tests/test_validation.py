@@ -302,3 +302,6 @@ def test_a_date_given_twice_keeps_its_last_value_that_is_not_nan():
     assert wide["close"].loc["2024-01-02", "XOM"] == 1.0
     assert wide["volume"].loc["2024-01-02", "XOM"] == 30.0
     assert np.isnan(wide["volume"].loc["2024-01-02", "AAPL"])
+    # laid out row-major, as pandas' pivots are: a row's sum adds its values in the same order
+    assert _pivoted(frame, "close").to_numpy().flags["C_CONTIGUOUS"]
+    assert all(w.to_numpy().flags["C_CONTIGUOUS"] for w in wide.values())

@@ -129,20 +129,25 @@ def wide_fields(bars: pd.DataFrame, fields: Sequence[str], on: str = "close") ->
     fields, where the pivots took 0.16 s."""
     day, days = pd.factorize(bars["date"], sort=True)
     symbol, symbols = pd.factorize(bars["symbol"], sort=True)
+    cell = pd.Series(day * len(symbols) + symbol)
+    placed = (day >= 0) & (symbol >= 0)  # a row without a date or a symbol has no cell
     frames = {}
     for f in dict.fromkeys([on, *fields]):
         values = bars[f].to_numpy(dtype="float64", na_value=np.nan)
-        known = ~np.isnan(values)
-        cell = pd.Series(day * len(symbols) + symbol)
-        known &= (day >= 0) & (symbol >= 0)  # a row without a date or a symbol has no cell
-        keep = known & ~cell.where(known).duplicated(keep="last").to_numpy()  # each cell's last known value
+        known = placed & ~np.isnan(values)
+        keep = known & ~cell.where(known).duplicated(keep="last").to_numpy()  # each cell's last known value, once
         grid = np.full((len(days), len(symbols)), np.nan)
         grid[day[keep], symbol[keep]] = values[keep]
         frames[f] = grid
     rows, cols = (~np.isnan(frames[on])).any(axis=1), (~np.isnan(frames[on])).any(axis=0)
     index = pd.DatetimeIndex(days[rows], name="date")
     columns = pd.Index(symbols[cols])
-    return {f: pd.DataFrame(frames[f][np.ix_(rows, cols)], index=index, columns=columns) for f in fields}
+    # each frame on its own row-major array, laid out as the pivots laid theirs (a row's sum
+    # adds in the same order); the arrays are new, so the frames take them without a copy
+    return {
+        f: pd.DataFrame(np.ascontiguousarray(frames[f][np.ix_(rows, cols)]), index=index, columns=columns, copy=False)
+        for f in fields
+    }
 
 
 def fingerprint(bars: pd.DataFrame) -> str:

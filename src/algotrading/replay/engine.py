@@ -409,7 +409,7 @@ class _Preparer:
         if k not in self.done:
             if k in self.futures:
                 market, self.done[k] = self.futures.pop(k).result()
-                self.stretches = {k: _Stretch(market)}  # the worker's wide bars, not pivoted again here
+                self.stretches = {k: _Stretch(market)}  # the worker's wide bars, not reshaped again here
                 self._submit_ahead()
                 faults.reach("replay:from_worker")  # a test kills the replay here: its worker must die too
             else:  # this process's share (or no worker)
