@@ -36,19 +36,8 @@ TOP_LEVEL = {
     "strategy_names",
     "exits",
 }
-#: Foundations import only each other (and the outside world).
-FOUNDATIONS = {
-    "config",
-    "calendar",
-    "paths",
-    "logs",
-    "indicators",
-    "portfolio",
-    "faults",
-    "errors",
-    "strategy_names",
-    "exits",
-}
+#: Foundations import only each other (and the outside world): the top level but the face.
+FOUNDATIONS = TOP_LEVEL - {"__init__", "__main__", "cli"}
 #: The decision rules are pure: they import only these rooms.
 DECISIONS_MAY_IMPORT = {"decisions", "config", "portfolio", "calendar"}
 #: DESIGN §2's table, "may not import".
