@@ -139,7 +139,8 @@ def wide_fields(bars: pd.DataFrame, fields: Sequence[str], on: str = "close") ->
         grid = np.full((len(days), len(symbols)), np.nan)
         grid[day[keep], symbol[keep]] = values[keep]
         frames[f] = grid
-    rows, cols = (~np.isnan(frames[on])).any(axis=1), (~np.isnan(frames[on])).any(axis=0)
+    has = ~np.isnan(frames[on])
+    rows, cols = has.any(axis=1), has.any(axis=0)
     index = pd.DatetimeIndex(days[rows], name="date")
     columns = pd.Index(symbols[cols])
     # each frame on its own row-major array, laid out as the pivots laid theirs (a row's sum

@@ -393,8 +393,8 @@ def finalize(inputs: PlanInputs, ranking: Ranking, sizing: Sizing, generated_at:
         )
         bought[b.symbol] = b
 
-    signals = _signal_decisions(inputs, ranking, sizing, perms, bought, sold, blocked)
     momentum, weights = by_name(inputs.momentum), by_name(inputs.weights)
+    signals = _signal_decisions(inputs, momentum, ranking, sizing, perms, bought, sold, blocked)
     return Plan(
         session=session,
         mode=inputs.mode,
@@ -522,6 +522,7 @@ def _limits(inputs: PlanInputs) -> dict[str, Any]:
 
 def _signal_decisions(
     inputs: PlanInputs,
+    momentum: Mapping[Any, Any],
     ranking: Ranking,
     sizing: Sizing,
     perms: Permissions,
@@ -529,10 +530,10 @@ def _signal_decisions(
     sold: dict[str, PositionExit | Swap],
     blocked: dict[str, str],
 ) -> list[dict[str, Any]]:
-    """Every signal of the session with its decision and the reasons."""
+    """Every signal of the session with its decision and the reasons; ``momentum`` is
+    ``inputs.momentum`` by strategy name (:func:`by_name`, made once by the caller)."""
     ranked = {(r.symbol, r.strategy): r for r in ranking.rows}
     decisions = {b.symbol: b for b in sizing.buys}
-    momentum = by_name(inputs.momentum)
     out = []
     for sig in inputs.signal_rows:
         base = {

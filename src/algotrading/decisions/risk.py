@@ -144,7 +144,7 @@ def circuit_breaker(
     vix = None
     notes: tuple[str, ...] = ()
     last_vix = close[vix_symbol].iloc[-1] if vix_symbol and vix_symbol in close.columns else None
-    if vix_symbol and last_vix is not None and pd.notna(last_vix):
+    if last_vix is not None and pd.notna(last_vix):
         vix = float(last_vix)
     elif vix_symbol and enabled:
         notes = (
