@@ -73,7 +73,7 @@ sys.exit(cli.main() if console else cli.main(["config", "show"]))
 @pytest.mark.parametrize("caller", ["console", "in-process"])
 def test_the_console_command_freezes_its_objects_after_the_exit_handlers_of_its_run(workdirs, caller):
     """The console command ends without the interpreter's full collections over every
-    imported object (exits.end_quickly): an exit handler registered while the command
+    imported object (collector.own_process): an exit handler registered while the command
     runs (as its modules' are) still runs before the collector is frozen, and the freeze
     comes before the handlers registered ahead of main(); only for the console command:
     a caller that passes its own arguments keeps its collector."""

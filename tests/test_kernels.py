@@ -121,10 +121,12 @@ def test_a_pooled_kernel_is_a_fork_of_the_warm_server_and_a_fresh_kernel_for_its
     """The kernel is forked from the server that imported the stack once
     (report/kernel_forks.py): vectorbt is there before any cell, its parent is the
     server (not this process), it leads a session of its own and takes its parent from
-    the option, not from the server's environment."""
+    the option, not from the server's environment. What the server imported is frozen
+    (collector.importing: the kernel's collections never walk it) and its collector is on."""
     source = _notebook(
         tmp_path / "nb.ipynb",
-        "import os, sys\nprint(os.getppid(), os.getsid(0) == os.getpid(), 'vectorbt' in sys.modules)",
+        "import gc, os, sys\nprint(os.getppid(), os.getsid(0) == os.getpid(), 'vectorbt' in sys.modules, "
+        "gc.isenabled(), gc.get_freeze_count() > 300_000)",
         "from ipykernel.kernelapp import IPKernelApp\nprint(IPKernelApp.instance().parent_handle)",
     )
     kernel = ensure_kernel()
@@ -132,9 +134,9 @@ def test_a_pooled_kernel_is_a_fork_of_the_warm_server_and_a_fresh_kernel_for_its
         km = pool.take("nb.ipynb")
         assert isinstance(km.provisioner.process, kernel_forks.ForkedProcess)
         execute_notebook(source, tmp_path / "out.ipynb", {}, tmp_path, 60, kernel, 60, km)
-    parent, leader, warm = _outputs(tmp_path / "out.ipynb")[-2].split()
+    parent, leader, warm, collecting, frozen = _outputs(tmp_path / "out.ipynb")[-2].split()
     assert int(parent) != os.getpid() and psutil.Process(int(parent)).ppid() == os.getpid()
-    assert (leader, warm) == ("True", "True")
+    assert (leader, warm, collecting, frozen) == ("True", "True", "True", "True")
     assert _outputs(tmp_path / "out.ipynb")[-1] == parent
 
 
@@ -232,7 +234,7 @@ def test_the_server_imports_every_daily_notebooks_imports():
 
 def test_the_kernels_server_ends_without_collecting_what_it_imported(monkeypatch):
     """The server exits after every run (its client gone) with the whole stack imported:
-    what it imports (report/kernel_warmup.py, in PRELOAD) registers exits.end_quickly's
+    what it imports (report/kernel_warmup.py, in PRELOAD) registers collector.own_process's
     freeze among its exit handlers. Checked on the module the server imports, not in a
     fork of the server: from Python 3.13 a fork no longer inherits the exit handlers."""
     import importlib

@@ -34,7 +34,7 @@ TOP_LEVEL = {
     "faults",
     "errors",
     "strategy_names",
-    "exits",
+    "collector",
 }
 #: Foundations import only each other (and the outside world): the top level but the face.
 FOUNDATIONS = TOP_LEVEL - {"__init__", "__main__", "cli"}

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from algotrading import __version__
+from algotrading.collector import own_process
 from algotrading.errors import TIME_RE, ConfigError, UsageError
-from algotrading.exits import end_quickly
 from algotrading.logs import configure_console
 from algotrading.strategy_names import unknown_strategies
 
@@ -930,10 +930,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Everything a command creates is private to the user (folders 0700, files 0600): the
     # state and reports hold the account number, positions and the outbox. The notebooks'
     # kernels inherit it. In-process callers (tests, notebooks) keep their own umask, and
-    # their collector (the console command ends without collecting: exits.py).
+    # their collector (the console command freezes what it imports and ends without
+    # collecting it: collector.py).
     if argv is None:
         os.umask(0o077)
-        end_quickly()
+        own_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_console(args.verbose)

@@ -19,6 +19,7 @@ import datetime as dt
 import itertools
 import math
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from algotrading import faults
 from algotrading.backtest.book import PositionBook, fill_prices, simulate
+from algotrading.collector import importing
 from algotrading.config import BacktestParams
 from algotrading.data.market import MarketData
 from algotrading.indicators import TRADING_DAYS
@@ -95,12 +97,14 @@ def vectorbt() -> Any:
 
     The extras of :func:`_extras_to_hide` are hidden during vectorbt's import, so a
     backtest costs the same with or without them installed; importing them later works
-    as usual."""
+    as usual. In the package's own processes the import runs without the garbage
+    collector and what it made is then frozen (collector.importing)."""
     hidden = _extras_to_hide()
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]
     try:
-        import vectorbt as vbt  # local: 2.4 s to import; only a backtest needs it (DESIGN §9)
+        with importing() if "vectorbt" not in sys.modules else nullcontext():
+            import vectorbt as vbt  # local: 2.4 s to import; only a backtest needs it (DESIGN §9)
     finally:
         for name in hidden:
             if sys.modules.get(name, False) is None:
