@@ -122,9 +122,9 @@ def vectorbt() -> Any:
 
 
 def portfolio(
-    close: pd.DataFrame, prices: pd.DataFrame, book: PositionBook, params: BacktestParams, group_by: Any
+    close: pd.DataFrame, prices: pd.DataFrame, orders: pd.DataFrame, params: BacktestParams, group_by: Any
 ) -> Any:
-    """The vectorbt portfolio of the book's orders at ``prices`` (:func:`fill_prices`):
+    """The vectorbt portfolio of a book's ``orders`` at ``prices`` (:func:`fill_prices`):
     a buy of the book's shares, a sell of the whole position (target 0 shares, so the
     position closes exactly); each group shares one cash account. Missing closes are
     filled only where no position can exist (before a symbol's first bar), so
@@ -132,11 +132,11 @@ def portfolio(
     vbt = vectorbt()
     from vectorbt.portfolio.enums import SizeType  # local, with vectorbt (see vectorbt())
 
-    orders = book.orders.to_numpy()
-    sells = orders < 0
+    shares = orders.to_numpy()
+    sells = shares < 0
     return vbt.Portfolio.from_orders(
         close=close.ffill().bfill(),
-        size=np.where(sells, 0.0, orders),
+        size=np.where(sells, 0.0, shares),
         size_type=np.where(sells, SizeType.TargetAmount, SizeType.Amount),
         direction="longonly",
         price=prices,
@@ -148,6 +148,29 @@ def portfolio(
         call_seq="auto",
         freq="1D",
     )
+
+
+def warm_up() -> None:
+    """Build and read one portfolio of two sessions and two symbols as every backtest's is
+    built (:func:`portfolio`) and read (:func:`run_backtest`): numba's first call (its
+    typing, the functions loaded from their cache) and vectorbt's first calls happen
+    here, 0.17 s, once in the process that forks the notebook kernels
+    (report/kernel_warmup.py) instead of in every kernel that backtests."""
+    index = pd.DatetimeIndex(["2024-01-02", "2024-01-03"])
+    close = pd.DataFrame({"A": [10.0, 11.0], "B": [20.0, 21.0]}, index=index)
+    orders = pd.DataFrame({"A": [1.0, -1.0], "B": [np.nan, np.nan]}, index=index)
+    params = BacktestParams(
+        initial_capital=1000,
+        fees_pct=0.1,
+        slippage_pct=0.1,
+        min_entry_value=0,
+        warmup_sessions=0,
+        correlation_sessions=20,
+    )
+    pf = portfolio(close, close, orders, params, group_by=True)
+    pf.value()
+    pf.asset_value(group_by=False)
+    _ = pf.trades.records, pf.orders.records
 
 
 def run_backtest(
@@ -171,7 +194,7 @@ def run_backtest(
     close = data.close[symbols]
     prices = fill_prices(data.open[symbols], close)
     book = simulate(frames, close, prices, params, strategy.params.position_fraction, start)
-    pf = portfolio(close, prices, book, params, group_by=True)
+    pf = portfolio(close, prices, book.orders, params, group_by=True)
     first = pd.Timestamp(start) if start is not None else close.index[0]
     equity = pf.value().loc[first:].rename(strategy.name)
     asset_value = pf.asset_value(group_by=False).loc[first:]
@@ -401,7 +424,7 @@ def sweep_chunk(
     group = np.repeat(np.arange(len(chunk)), len(symbols))
     fraction = np.asarray([s.params.position_fraction for _, s in chunk])
     book = simulate(combined, close, prices, params, fraction, start, groups=group, names=symbols * len(chunk))
-    pf = portfolio(close, prices, book, params, group_by=group)
+    pf = portfolio(close, prices, book.orders, params, group_by=group)
     first = pd.Timestamp(start) if start is not None else close.index[0]
     values = pf.value().loc[first:]
     if isinstance(values, pd.Series):  # one group: vectorbt returns a Series

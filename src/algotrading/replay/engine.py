@@ -48,6 +48,7 @@ from algotrading import calendar as cal
 from algotrading import faults
 from algotrading.backtest.walkforward import StrategyBooks, StrategyRun, compute_books, first_day_books, session_run
 from algotrading.broker import make_broker
+from algotrading.collector import own_process
 from algotrading.config import Mode, Settings, cross_field_problems
 from algotrading.daily.inputs import max_holds, plan_inputs
 from algotrading.data import make_provider
@@ -447,8 +448,10 @@ def _worker_setup(parent: int) -> None:
     (``PR_SET_PDEATHSIG``), so a replay killed by ``kill -9`` or the OOM killer leaves no
     worker behind (its task queue never closes, so it would wait forever). Its full
     garbage collections are as rare as the replay's own (:func:`_lighter_collector`: the
-    whole process is the replay's)."""
+    whole process is the replay's), and it imports vectorbt without them
+    (collector.own_process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    own_process()
     _rarer_full_collections()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
