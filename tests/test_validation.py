@@ -305,3 +305,55 @@ def test_a_date_given_twice_keeps_its_last_value_that_is_not_nan():
     # laid out row-major, as pandas' pivots are: a row's sum adds its values in the same order
     assert _pivoted(frame, "close").to_numpy().flags["C_CONTIGUOUS"]
     assert all(w.to_numpy().flags["C_CONTIGUOUS"] for w in wide.values())
+
+
+def _split_like_jumps_by_rolling_median(symbol_bars: pd.DataFrame, params) -> pd.DataFrame:  # noqa: ANN001
+    """The split check as first written: pandas' rolling median of the dollar volume over
+    every day (the reference the package's candidate-days-only version must equal)."""
+    g = symbol_bars.sort_values("date")
+    close = g["close"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ret = np.log(close[1:] / close[:-1])
+        dollar = pd.Series(close * g["volume"].to_numpy(dtype="float64"))
+    baseline = dollar.shift(1).rolling(20, min_periods=5).median()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (dollar / baseline.where(baseline > 0)).to_numpy()[1:]
+    split_threshold = -np.log(1 - params.split_jump_pct / 100)
+    extreme_threshold = np.log(1 + params.extreme_jump_pct / 100)
+    size = np.abs(log_ret)
+    quiet = np.isnan(ratio) | (ratio <= params.split_max_dollar_volume_ratio)
+    flagged = (size >= extreme_threshold) | ((size >= split_threshold) & quiet)
+    flagged &= np.isfinite(log_ret)
+    return pd.DataFrame(
+        {
+            "date": g["date"].to_numpy()[1:][flagged],
+            "change": np.expm1(log_ret[flagged]),
+            "dollar_volume_ratio": ratio[flagged],
+        }
+    )
+
+
+@st.composite
+def one_symbols_bars(draw) -> pd.DataFrame:
+    """Up to 80 sessions of one symbol, out of order, with jumps of split size and beyond
+    (x0.25 .. x5), missing, zero and infinite closes and volumes, and volume bursts."""
+    n = draw(st.integers(0, 80))
+    level = st.sampled_from([1.0, 1.0, 1.0, 0.25, 0.5, 0.7, 1.35, 1.9, 2.0, 4.0, 5.0])
+    close = st.one_of(st.floats(0.5, 2.0), st.sampled_from([float("nan"), 0.0, float("inf")]))
+    volume = st.one_of(st.floats(0, 1e6), st.sampled_from([float("nan"), float("inf"), 5e7]))
+    rows = draw(st.lists(st.tuples(level, close, volume), min_size=n, max_size=n))
+    price = 100 * np.cumprod([r[0] for r in rows]) * np.asarray([r[1] for r in rows])
+    dates = pd.bdate_range("2024-01-02", periods=n)
+    frame = pd.DataFrame({"date": dates, "close": price, "volume": [r[2] for r in rows]})
+    return frame.sample(frac=1, random_state=draw(st.integers(0, 9)))
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(one_symbols_bars())
+def test_the_split_check_equals_the_rolling_median_over_every_day(frame):
+    """The ratio is computed on the days that moved enough only; the flagged days, their
+    changes and their ratios are exactly what the rolling median over every day gives."""
+    params = load_settings().data.validation
+    pd.testing.assert_frame_equal(
+        split_like_jumps(frame, params), _split_like_jumps_by_rolling_median(frame, params), check_exact=True
+    )

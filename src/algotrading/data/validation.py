@@ -26,6 +26,7 @@ Indices (symbols starting with ``^``) have no volume: the volume and split check
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -95,29 +96,44 @@ def split_like_jumps(symbol_bars: pd.DataFrame, params: ValidationParams) -> pd.
     """The days of one symbol's bars that look like an unadjusted split.
 
     Returns ``date``, ``change`` (close-to-close, a fraction) and ``dollar_volume_ratio``
-    (that day's close x volume over the median of the previous 20 sessions).
+    (that day's close x volume over the median of the previous 20 sessions). Only a
+    move of at least a threshold's size can be flagged, so the ratio is computed for
+    those few days only (a rolling median over every day was 45% of the data check).
     """
     g = symbol_bars.sort_values("date")
     close = g["close"].to_numpy(dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # such bars are excluded as non-finite or <= 0
         log_ret = np.log(close[1:] / close[:-1])
-    dollar = pd.Series(close * g["volume"].to_numpy(dtype="float64"))
-    baseline = dollar.shift(1).rolling(DOLLAR_VOLUME_WINDOW, min_periods=5).median()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (dollar / baseline.where(baseline > 0)).to_numpy()[1:]
+        dollar = close * g["volume"].to_numpy(dtype="float64")
     split_threshold = -np.log(1 - params.split_jump_pct / 100)
     extreme_threshold = np.log(1 + params.extreme_jump_pct / 100)
     size = np.abs(log_ret)
+    moves = np.flatnonzero(np.isfinite(log_ret) & (size >= min(split_threshold, extreme_threshold)))
+    ratio = np.array([_dollar_volume_ratio(dollar, int(day) + 1) for day in moves], dtype="float64")
     quiet = np.isnan(ratio) | (ratio <= params.split_max_dollar_volume_ratio)
-    flagged = (size >= extreme_threshold) | ((size >= split_threshold) & quiet)
-    flagged &= np.isfinite(log_ret)
+    flagged = (size[moves] >= extreme_threshold) | ((size[moves] >= split_threshold) & quiet)
+    days = moves[flagged]
     return pd.DataFrame(
         {
-            "date": g["date"].to_numpy()[1:][flagged],
-            "change": np.expm1(log_ret[flagged]),
+            "date": g["date"].to_numpy()[1:][days],
+            "change": np.expm1(log_ret[days]),
             "dollar_volume_ratio": ratio[flagged],
         }
     )
+
+
+def _dollar_volume_ratio(dollar: np.ndarray, day: int) -> float:
+    """``dollar[day]`` over the median of the :data:`DOLLAR_VOLUME_WINDOW` values before
+    it, of which at least 5 known (infinite ones count as unknown, as in pandas' rolling
+    median); NaN without such a median above 0."""
+    before = dollar[max(0, day - DOLLAR_VOLUME_WINDOW) : day]
+    known = before[np.isfinite(before)]
+    if len(known) < 5:
+        return math.nan
+    baseline = float(np.median(known))
+    if not baseline > 0:
+        return math.nan
+    return float(dollar[day] / baseline)
 
 
 def _check_symbol(
