@@ -422,3 +422,20 @@ def test_a_forked_kernel_makes_what_a_kernel_from_scratch_makes(demo_run, tmp_pa
     for number, (a, b) in enumerate(zip(forked, scratch, strict=True)):
         assert a == b, f"cell {number}"
     assert any("image/png" in o.get("data", {}) for cell in scratch for o in cell)  # the charts were compared
+
+
+def test_a_report_rendered_again_in_one_process_is_what_a_new_exporter_renders(demo_run, tmp_path):
+    """render.py keeps one nbconvert exporter per process (its compiled templates): a
+    render after another one, of another title, is byte for byte what a new exporter
+    makes of it, and carries its own title only."""
+    from algotrading.report import render
+
+    notebook = demo_run[2] / "2025-12-31" / "90_daily_report.ipynb"
+    render._report_exporter.cache_clear()
+    render.render_html(notebook, tmp_path / "first.html", "The first title")
+    render.render_html(notebook, tmp_path / "again.html", "The second title")
+    render._report_exporter.cache_clear()
+    render.render_html(notebook, tmp_path / "new.html", "The second title")
+    again = (tmp_path / "again.html").read_bytes()
+    assert again == (tmp_path / "new.html").read_bytes()
+    assert b"<title>The second title</title>" in again and b"The first title" not in again

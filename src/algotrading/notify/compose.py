@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,7 +38,10 @@ def _price(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+@lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    """One Jinja environment per process: it keeps its compiled templates (reloaded when a
+    file changes), where a new one compiled them for every email."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html.j2"]),

@@ -12,6 +12,7 @@ import logging
 import sys
 import tempfile
 from contextlib import ExitStack
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +101,25 @@ def render_html(notebook: Path, output: Path, title: str) -> int:
     Code cells are hidden (the reader sees text, tables and figures), and cells tagged
     ``email-only`` are left out. Returns the size in bytes.
     """
-    # local: nbconvert costs 1.5 s to import (nbformat most of it); only rendering needs them
-    import nbformat
-    from nbconvert import HTMLExporter
+    import nbformat  # local: nbconvert costs 1.5 s to import (nbformat most of it); only rendering needs them
 
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata["title"] = title
     nb.cells = [c for c in nb.cells if EMAIL_ONLY_TAG not in c.get("metadata", {}).get("tags", [])]
-    exporter = HTMLExporter(
+    body, _ = _report_exporter().from_notebook_node(nb)
+    atomic_write_text(output, body)
+    return len(body.encode("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _report_exporter() -> Any:
+    """The report's nbconvert exporter, one per process: it compiles its Jinja templates on
+    its first render, 0.2-0.3 s that a new exporter paid on every render (a process that
+    renders several reports: accounts of one run, a replay, the tests). What a render
+    needs of the notebook comes with the notebook, not from the exporter."""
+    from nbconvert import HTMLExporter  # local: see render_html
+
+    return HTMLExporter(
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATES_DIR)],
         exclude_input=True,
@@ -115,6 +127,3 @@ def render_html(notebook: Path, output: Path, title: str) -> int:
         exclude_output_prompt=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nb)
-    atomic_write_text(output, body)
-    return len(body.encode("utf-8"))

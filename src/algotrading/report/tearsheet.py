@@ -3,6 +3,7 @@ drawdown, and the trades. plotly.js is inlined once, so the page opens offline."
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -107,10 +108,18 @@ def write_tearsheet(result: BacktestResult, path: Path, params: dict[str, object
     atomic_write_text(path, html)
 
 
+@lru_cache(maxsize=1)
+def _pages() -> jinja2.Environment:
+    """One Jinja environment per process: it keeps its compiled templates (reloaded when a
+    file changes), where a new one compiled the page on every render."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+
+
 def render_page(title: str, subtitle: str, sections: list[dict[str, str | None]], note: str) -> str:
     """A self-contained page (plotly.js inlined once, no network needed to open it):
     a title, then each section's heading and HTML (tables, figures), then a note."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    return env.get_template("page.html.j2").render(
-        title=title, subtitle=subtitle, sections=sections, note=note, plotly_js=get_plotlyjs()
+    return (
+        _pages()
+        .get_template("page.html.j2")
+        .render(title=title, subtitle=subtitle, sections=sections, note=note, plotly_js=get_plotlyjs())
     )
