@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from algotrading import __version__
-from algotrading.collector import own_process
+from algotrading.collector import importing, own_process
 from algotrading.errors import TIME_RE, ConfigError, UsageError
 from algotrading.logs import configure_console
 from algotrading.strategy_names import unknown_strategies
@@ -588,16 +588,16 @@ def _known_strategy(name: str) -> None:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     _known_strategy(args.strategy)
-    from algotrading.strategies import load_strategies
+    with importing():  # pandas, plotly and the backtest's modules, frozen once imported (collector.py)
+        from tqdm import tqdm
+
+        from algotrading.backtest.engine import run_backtest
+        from algotrading.backtest.window import backtest_window, load_market
+        from algotrading.report.tearsheet import summary_text, write_tearsheet
+        from algotrading.strategies import load_strategies
 
     settings = _settings()
     (strategy,) = load_strategies(settings, [args.strategy])
-    from tqdm import tqdm
-
-    from algotrading.backtest.engine import run_backtest
-    from algotrading.backtest.window import backtest_window, load_market
-    from algotrading.report.tearsheet import summary_text, write_tearsheet
-
     try:
         start, end = backtest_window(settings, args.start, args.end)
         market, excluded = load_market(settings, strategy, start, end, args.symbols)
