@@ -129,3 +129,68 @@ def test_naive_datetimes_are_refused():
 def test_dates_outside_the_calendar_are_refused():
     with pytest.raises(cal.CalendarRangeError, match="outside the NYSE calendar"):
         cal.is_session(D(1990, 1, 2))
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    """A cache folder of the test's own; the calendar built again before and after."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cal._xnys.cache_clear()
+    yield tmp_path / "cache" / "algotrading"
+    cal._xnys.cache_clear()
+
+
+def _answers(calendar) -> dict[str, object]:  # noqa: ANN001
+    """What the package asks of the calendar, over its whole span."""
+    return {
+        "sessions": list(calendar.sessions),
+        "opens": list(calendar.opens),
+        "closes": list(calendar.closes),
+        "early": list(calendar.early_closes),
+        "bounds": (calendar.first_session, calendar.last_session),
+    }
+
+
+_READ_BACK = """
+import exchange_calendars
+def refuse(*args, **kwargs):
+    raise AssertionError("built again")
+exchange_calendars.get_calendar = refuse
+from algotrading import calendar as cal
+print(cal.is_session("2026-11-27"), cal.is_session("2026-11-26"), cal.session_close("2026-11-27").hour)
+"""
+
+
+def test_the_built_calendar_is_kept_and_a_later_process_reads_it_back_the_same(cache_home):
+    import pickle
+    import subprocess
+    import sys
+
+    built = cal._xnys()
+    (kept,) = cache_home.glob("xnys-*.pickle")
+    assert _answers(pickle.loads(kept.read_bytes())) == _answers(built)
+    # a later process answers from the kept calendar: building one fails there
+    done = subprocess.run([sys.executable, "-c", _READ_BACK], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "13"]
+
+
+def test_a_damaged_kept_calendar_is_built_again_and_replaces_the_other_days(cache_home):
+    built = cal._xnys()
+    (kept,) = cache_home.glob("xnys-*.pickle")
+    kept.write_bytes(b"not a calendar")
+    older = cache_home / "xnys-4.0-pandas2.0-2000-01-01-2020-01-01.pickle"
+    older.write_bytes(b"another day's")
+    cal._xnys.cache_clear()
+    assert _answers(cal._xnys()) == _answers(built)
+    assert list(cache_home.glob("xnys-*.pickle")) == [kept]  # rewritten whole; the other day's removed
+    cal._xnys.cache_clear()
+    assert _answers(cal._xnys()) == _answers(built)
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_the_build(cache_home, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a folder cannot be made under a file (also as root)
+    assert cal.is_session(D(2026, 11, 27)) and cal._xnys().last_session.year >= dt.date.today().year + 1
+    assert not list(tmp_path.glob("**/.xnys-*"))
