@@ -11,7 +11,8 @@ the exit after ``import vectorbt`` 1.3-1.4 s, 0.1 s frozen (the kernels' fork se
 
 Only a process that is the package's to start and end does this (:func:`own_process`):
 the console command (cli.py), the notebook kernels' fork server
-(report/kernel_warmup.py) and the test processes (tests/imports_first.py). A notebook
+(report/kernel_warmup.py), the replay's worker (replay/engine.py) and the test processes
+(tests/imports_first.py). A notebook
 or a library caller keeps its collector as it is: :func:`importing` changes nothing there.
 
 What a frozen object gives up is being freed as part of a reference cycle; reference
