@@ -133,7 +133,8 @@ def _dollar_volume_ratio(dollar: np.ndarray, day: int) -> float:
     baseline = float(np.median(known))
     if not baseline > 0:
         return math.nan
-    return float(dollar[day] / baseline)
+    with np.errstate(over="ignore"):  # a ratio too large for a float is inf, as pandas' division gives
+        return float(dollar[day] / baseline)
 
 
 def _check_symbol(
