@@ -19,8 +19,8 @@ import datetime as dt
 import itertools
 import math
 import sys
-from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -92,18 +92,20 @@ def _extras_to_hide() -> list[str]:
     return [n for n in HIDDEN_DURING_IMPORT if n not in sys.modules and not (in_kernel and n == "ipywidgets")]
 
 
+@lru_cache(maxsize=1)
 def vectorbt() -> Any:
     """Import vectorbt with the engine set explicitly and widgets off (DESIGN §9).
 
     The extras of :func:`_extras_to_hide` are hidden during vectorbt's import, so a
     backtest costs the same with or without them installed; importing them later works
     as usual. In the package's own processes the import runs without the garbage
-    collector and what it made is then frozen (collector.importing)."""
+    collector and what it made is then frozen (collector.importing). Done once per
+    process: every later call (each backtest, each sweep chunk) gets the same module."""
     hidden = _extras_to_hide()
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]
     try:
-        with importing() if "vectorbt" not in sys.modules else nullcontext():
+        with importing():
             import vectorbt as vbt  # local: 2.4 s to import; only a backtest needs it (DESIGN §9)
     finally:
         for name in hidden:
